@@ -1,0 +1,49 @@
+# Every target sets itself up: a fresh clone needs only Python 3.11+, Go and make.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup binaries test test-unit test-integration lint demo bench bench-quick crd clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+binaries:
+	bash hack/build-binaries.sh >/dev/null
+
+lint: setup
+	$(BIN)/ruff check kuberay_py tests hack benchmarks
+	$(BIN)/ruff format --check kuberay_py tests hack benchmarks
+	$(BIN)/mypy kuberay_py
+
+test-unit: setup
+	$(BIN)/pytest -q tests/unit
+
+test-integration: setup binaries
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q tests/integration
+
+# Set up and run every test: lint, unit tests, then integration tests against the real control plane.
+test: setup binaries lint
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q tests
+
+demo: setup binaries
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/kuberay-py demo
+
+bench: setup binaries
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks
+
+bench-quick: setup binaries
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks --quick
+
+crd: setup
+	$(BIN)/python -m kuberay_py crd > config/crd/ray.io_rayclusters.yaml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler and etcd from their Go modules with this
+# machine's Go toolchain, once per version, into a cache outside the repository. Prints the bin directory.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+cache="${KUBERAY_PY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kuberay-py}"
+k8s_dir="$cache/kubernetes-$KUBERNETES_VERSION"
+etcd_dir="$cache/etcd-$ETCD_VERSION"
+log_dir="$cache/logs"
+mkdir -p "$log_dir"
+
+die() { echo "build-binaries: $*" >&2; exit 1; }
+command -v go >/dev/null 2>&1 || die "Go is not installed; install Go 1.24 or newer to build the local control plane"
+
+build_kubernetes() {
+  local work="$cache/build/kubernetes-$KUBERNETES_VERSION" staging_ver gomod
+  local targets=(kube-apiserver kube-controller-manager kube-scheduler)
+  local missing=0
+  for t in "${targets[@]}"; do [ -x "$k8s_dir/$t" ] || missing=1; done
+  [ "$missing" = 1 ] || return 0
+  echo "building Kubernetes $KUBERNETES_VERSION (first run only; takes several minutes)" >&2
+  mkdir -p "$work" "$k8s_dir"
+  staging_ver="v0.${KUBERNETES_VERSION#v1.}"
+  # k8s.io/kubernetes points its staging modules at ./staging; pin each to the published v0.X.Y instead.
+  gomod="$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')"
+  [ -f "$gomod" ] || die "could not download k8s.io/kubernetes@$KUBERNETES_VERSION"
+  {
+    echo "module kuberaypy.local/kubernetes-build"
+    echo
+    echo "go $(go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/')"
+    echo
+    echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
+    echo
+    echo "replace ("
+    grep -oE '^\s*k8s\.io/[a-z0-9-]+ => \./staging/src/k8s\.io/[a-z0-9-]+' "$gomod" \
+      | awk -v v="$staging_ver" '{print "\t" $1 " => " $1 " " v}'
+    echo ")"
+  } > "$work/go.mod"
+  printf 'package build\n' > "$work/doc.go"
+  local ldflags="-s -w"
+  local ver="$KUBERNETES_VERSION" minor
+  minor="$(echo "$ver" | cut -d. -f2)"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$ver -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+    ldflags+=" -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  (
+    cd "$work"
+    for t in "${targets[@]}"; do
+      go get "k8s.io/kubernetes/cmd/$t@$KUBERNETES_VERSION" >>"$log_dir/kubernetes.log" 2>&1
+    done
+    for t in "${targets[@]}"; do
+      echo "  go build $t" >&2
+      CGO_ENABLED=0 go build -ldflags "$ldflags" -o "$k8s_dir/$t.tmp" "k8s.io/kubernetes/cmd/$t" \
+        >>"$log_dir/kubernetes.log" 2>&1
+      mv "$k8s_dir/$t.tmp" "$k8s_dir/$t"
+    done
+  ) || die "building Kubernetes $KUBERNETES_VERSION failed; see $log_dir/kubernetes.log"
+}
+
+build_etcd() {
+  local work="$cache/build/etcd-$ETCD_VERSION"
+  [ -x "$etcd_dir/etcd" ] && return 0
+  echo "building etcd $ETCD_VERSION (first run only)" >&2
+  mkdir -p "$work" "$etcd_dir"
+  cat > "$work/main.go" <<'GO'
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+  printf 'module kuberaypy.local/etcd-build\n\ngo %s\n' \
+    "$(go env GOVERSION | sed 's/^go//; s/^\([0-9]*\.[0-9]*\).*/\1/')" > "$work/go.mod"
+  (
+    cd "$work"
+    go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >>"$log_dir/etcd.log" 2>&1
+    go mod tidy >>"$log_dir/etcd.log" 2>&1
+    CGO_ENABLED=0 go build -ldflags "-s -w" -o "$etcd_dir/etcd.tmp" . >>"$log_dir/etcd.log" 2>&1
+    mv "$etcd_dir/etcd.tmp" "$etcd_dir/etcd"
+  ) || die "building etcd $ETCD_VERSION failed; see $log_dir/etcd.log"
+}
+
+build_etcd
+build_kubernetes
+echo "$k8s_dir:$etcd_dir"
