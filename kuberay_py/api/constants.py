@@ -1,0 +1,38 @@
+"""Names and limits of the RayCluster API that other packages rely on."""
+
+from typing import Final
+
+GROUP: Final = "ray.io"
+VERSION: Final = "v1"
+DEPRECATED_VERSION: Final = "v1alpha1"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+KIND: Final = "RayCluster"
+LIST_KIND: Final = "RayClusterList"
+PLURAL: Final = "rayclusters"
+SINGULAR: Final = "raycluster"
+CRD_NAME: Final = f"{PLURAL}.{GROUP}"
+
+# `<name>-serve-svc` and friends must fit in a 63-character DNS label.
+MAX_CLUSTER_NAME_LENGTH: Final = 53
+MAX_GROUP_NAME_LENGTH: Final = 63
+# The head's `ray.io/group` label value and the head's node type in the autoscaler config.
+HEAD_GROUP_NAME: Final = "headgroup"
+
+INT32_MAX: Final = 2_147_483_647
+DEFAULT_REPLICAS: Final = 0
+DEFAULT_MIN_REPLICAS: Final = 0
+DEFAULT_MAX_REPLICAS: Final = INT32_MAX
+DEFAULT_NUM_OF_HOSTS: Final = 1
+
+# Bounds that keep the CEL cost estimate of the CRD within the API server's budget.
+MAX_WORKER_GROUPS: Final = 128
+MAX_WORKERS_TO_DELETE: Final = 10_000
+MAX_POD_NAME_LENGTH: Final = 253
+MAX_RAY_START_PARAMS: Final = 128
+MAX_GROUP_RESOURCES: Final = 64
+MAX_RESOURCE_VALUE_LENGTH: Final = 64
+MAX_GROUP_LABELS: Final = 64
+MAX_LABEL_VALUE_LENGTH: Final = 63
+
+# rayStartParams keys that set Ray resources, which a group's `resources` map also sets.
+RAY_START_RESOURCE_PARAMS: Final = ("num-cpus", "num-gpus", "memory", "resources")

@@ -1,0 +1,57 @@
+"""The closed sets of string values the RayCluster API accepts."""
+
+from enum import StrEnum
+
+
+class UpscalingMode(StrEnum):
+    DEFAULT = "Default"
+    AGGRESSIVE = "Aggressive"
+    CONSERVATIVE = "Conservative"
+
+
+class AutoscalerVersion(StrEnum):
+    V1 = "v1"
+    V2 = "v2"
+
+
+class UpgradeType(StrEnum):
+    NONE = "None"
+    RECREATE = "Recreate"
+    ROLLING_UPDATE = "RollingUpdate"
+
+
+class ServiceType(StrEnum):
+    CLUSTER_IP = "ClusterIP"
+    NODE_PORT = "NodePort"
+    LOAD_BALANCER = "LoadBalancer"
+    EXTERNAL_NAME = "ExternalName"
+
+
+class PullPolicy(StrEnum):
+    ALWAYS = "Always"
+    IF_NOT_PRESENT = "IfNotPresent"
+    NEVER = "Never"
+
+
+class ManagedBy(StrEnum):
+    KUBERAY_OPERATOR = "ray.io/kuberay-operator"
+    MULTIKUEUE = "kueue.x-k8s.io/multikueue"
+
+
+class ClusterState(StrEnum):
+    READY = "ready"
+    SUSPENDED = "suspended"
+    # Written by old KubeRay versions; kept so that stored objects still parse as documented values.
+    FAILED = "failed"
+
+
+class ConditionType(StrEnum):
+    HEAD_POD_READY = "HeadPodReady"
+    PROVISIONED = "RayClusterProvisioned"
+    REPLICA_FAILURE = "ReplicaFailure"
+    SUSPENDING = "RayClusterSuspending"
+    SUSPENDED = "RayClusterSuspended"
+
+
+def values(enum: type[StrEnum]) -> tuple[str, ...]:
+    return tuple(member.value for member in enum)

@@ -1,0 +1,115 @@
+"""Every validation message, defined once.
+
+The CRD's CEL rules and the Python validator both use these strings, so a user sees the same words whether the
+API server rejects a manifest or the controller reports a problem it found later.
+"""
+
+from typing import Final
+
+from kuberay_py.api import constants as c
+
+# Cluster name.
+CLUSTER_NAME_TOO_LONG: Final = (
+    f"RayCluster names must be at most {c.MAX_CLUSTER_NAME_LENGTH} characters, "
+    "so that the names of the Services derived from them fit in 63"
+)
+CLUSTER_NAME_NOT_DNS1035: Final = (
+    "RayCluster names must be DNS-1035 labels: lowercase letters, digits and '-', "
+    "starting with a letter and ending with a letter or digit"
+)
+
+# Worker groups.
+GROUP_NAMES_NOT_UNIQUE: Final = "worker group names must be unique: two groups share a groupName"
+GROUP_NAME_NOT_DNS_LABEL: Final = (
+    "groupName must be a DNS label: at most 63 lowercase letters, digits and '-', "
+    "starting and ending with a letter or digit"
+)
+GROUP_NAME_RESERVED: Final = f"groupName '{c.HEAD_GROUP_NAME}' is reserved for the head group"
+REPLICAS_NEGATIVE: Final = "replicas must not be negative"
+MIN_REPLICAS_NEGATIVE: Final = "minReplicas must not be negative"
+MAX_REPLICAS_NEGATIVE: Final = "maxReplicas must not be negative"
+MIN_ABOVE_MAX: Final = "minReplicas must not be greater than maxReplicas"
+NUM_OF_HOSTS_TOO_SMALL: Final = "numOfHosts must be at least 1"
+IDLE_TIMEOUT_NEGATIVE: Final = "idleTimeoutSeconds must not be negative"
+WORKER_TO_DELETE_EMPTY: Final = "scaleStrategy.workersToDelete must list pod names, not empty strings"
+SUSPENDED_GROUP_WITH_AUTOSCALER: Final = (
+    "a worker group cannot be suspended while enableInTreeAutoscaling is true: "
+    "the autoscaler owns the group's replicas"
+)
+
+# Head and worker groups alike.
+TEMPLATE_WITHOUT_CONTAINERS: Final = "the pod template needs at least one container: the first one runs Ray"
+RAY_CONTAINER_WITHOUT_IMAGE: Final = (
+    "the Ray container (the first container of the pod template) needs an image"
+)
+RESOURCES_IN_BOTH_PLACES: Final = (
+    "set Ray resources either in the group's resources or in its rayStartParams "
+    "(num-cpus, num-gpus, memory, resources), not in both"
+)
+LABELS_IN_BOTH_PLACES: Final = (
+    "set Ray node labels either in the group's labels or in rayStartParams.labels, not in both"
+)
+RAY_START_PARAM_WITH_DASHES: Final = (
+    "rayStartParams keys are ray start flag names without the leading dashes, e.g. num-cpus, not --num-cpus"
+)
+RESOURCE_NOT_QUANTITY: Final = (
+    'the values of a group\'s resources must be quantities such as "2", "500m" or "8Gi"'
+)
+LABEL_KEY_INVALID: Final = (
+    "label keys must be valid Kubernetes label keys: an optional DNS subdomain prefix and '/', "
+    "then at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+)
+LABEL_VALUE_INVALID: Final = (
+    "label values must be at most 63 letters, digits, '-', '_' or '.', "
+    "starting and ending with a letter or digit"
+)
+SERVICE_TYPE_UNKNOWN: Final = "serviceType must be one of ClusterIP, NodePort, LoadBalancer or ExternalName"
+
+# Autoscaler.
+UPSCALING_MODE_UNKNOWN: Final = (
+    "autoscalerOptions.upscalingMode must be one of Default, Aggressive or Conservative"
+)
+AUTOSCALER_VERSION_UNKNOWN: Final = "autoscalerOptions.version must be v1 or v2"
+IMAGE_PULL_POLICY_UNKNOWN: Final = "imagePullPolicy must be one of Always, IfNotPresent or Never"
+
+# Upgrade strategy.
+UPGRADE_TYPE_UNKNOWN: Final = "upgradeStrategy.type must be one of None, Recreate or RollingUpdate"
+ROLLING_UPDATE_WITHOUT_TYPE: Final = (
+    "upgradeStrategy.rollingUpdate can only be set when upgradeStrategy.type is RollingUpdate or unset"
+)
+MAX_UNAVAILABLE_INVALID: Final = (
+    "rollingUpdate.maxUnavailable must be a number of pods of at least 1 "
+    'or a percentage from 1% to 100%, such as 1 or "25%"'
+)
+
+# managedBy.
+MANAGED_BY_UNKNOWN: Final = (
+    "managedBy must be either 'ray.io/kuberay-operator' or 'kueue.x-k8s.io/multikueue'"
+)
+MANAGED_BY_CHANGED: Final = "managedBy cannot be added, changed or removed after the RayCluster is created"
+
+# Checks that only the Python validator makes (CEL cannot express them, or not cheaply).
+RESTART_POLICY_WITH_AUTOSCALER_V2: Final = (
+    "restartPolicy must be Never or unset when the Ray autoscaler v2 is used: "
+    "it matches Ray nodes to pods and a restarted container breaks that match"
+)
+AUTOSCALER_V2_ENV_WITHOUT_AUTOSCALING: Final = (
+    "RAY_enable_autoscaler_v2 is set in the head's Ray container but enableInTreeAutoscaling is not true: "
+    "set enableInTreeAutoscaling: true to use the autoscaler v2"
+)
+AUTOSCALER_VERSION_SET_TWICE: Final = (
+    "both autoscalerOptions.version and the head's RAY_enable_autoscaler_v2 variable are set: "
+    "use autoscalerOptions.version only"
+)
+CONTAINER_NAMES_NOT_UNIQUE: Final = "container names in a pod template must be unique"
+
+# Schema-level messages; the API server words these itself, so these match its wording.
+REQUIRED: Final = "Required value"
+UNKNOWN_FIELD: Final = "unknown field"
+MUST_BE_STRING: Final = "must be of type string"
+MUST_BE_INTEGER: Final = "must be of type integer"
+MUST_BE_BOOLEAN: Final = "must be of type boolean"
+MUST_BE_OBJECT: Final = "must be of type object"
+MUST_BE_ARRAY: Final = "must be of type array"
+TOO_MANY: Final = "Too many"
+TOO_LONG: Final = "Too long"

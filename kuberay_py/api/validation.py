@@ -1,0 +1,186 @@
+"""Validation of RayClusters in Python, with structured errors for the controller.
+
+`validate_manifest` gives the verdict the API server gives at admission (types, required and unknown fields,
+and the Python twin of every CEL rule in the CRD, with the same messages), plus the checks CEL cannot make,
+which the API server does not run and the controller reports instead.
+"""
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from kuberay_py.api import messages as m
+from kuberay_py.api.base import KubeModel
+from kuberay_py.api.enums import AutoscalerVersion
+from kuberay_py.api.groups import RayGroupSpec
+from kuberay_py.api.introspect import TypeInfo, describe_field
+from kuberay_py.api.markers import Rule
+from kuberay_py.api.raycluster import RayCluster
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem: where (a JSON path such as `spec.workerGroupSpecs[0].minReplicas`) and what."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+def validate_manifest(manifest: Mapping[str, Any], old: Mapping[str, Any] | None = None) -> list[FieldError]:
+    """Every problem of a RayCluster manifest; `old` is the stored object when this is an update."""
+    try:
+        cluster = RayCluster.from_manifest(manifest)
+    except ValidationError as error:
+        return schema_errors(error)
+    old_cluster = RayCluster.from_manifest(old) if old is not None else None
+    return validate(cluster, old_cluster)
+
+
+def validate(cluster: RayCluster, old: RayCluster | None = None) -> list[FieldError]:
+    """Every problem of a parsed RayCluster: the admission checks, then the reconcile-time ones."""
+    return admission_errors(cluster, old) + reconcile_errors(cluster)
+
+
+def admission_errors(cluster: RayCluster, old: RayCluster | None = None) -> list[FieldError]:
+    """What the API server rejects: unknown fields and the CRD's CEL rules."""
+    return list(_walk_model(cluster, old, ""))
+
+
+def reconcile_errors(cluster: RayCluster) -> list[FieldError]:
+    """Problems CEL cannot express; the API server accepts these, so the controller must report them."""
+    spec = cluster.spec
+    errors: list[FieldError] = []
+    groups: list[tuple[str, RayGroupSpec]] = [("spec.headGroupSpec", spec.head_group_spec)]
+    groups += [(f"spec.workerGroupSpecs[{i}]", g) for i, g in enumerate(spec.worker_groups())]
+
+    for path, group in groups:
+        names = [ctr.get("name") for ctr in group.containers()]
+        if len(names) != len(set(map(str, names))):
+            errors.append(FieldError(f"{path}.template.spec.containers", m.CONTAINER_NAMES_NOT_UNIQUE))
+
+    head_env = _env_value(spec.head_group_spec, "RAY_enable_autoscaler_v2")
+    env_path = "spec.headGroupSpec.template.spec.containers[0].env"
+    if not spec.autoscaling_enabled():
+        if head_env in ("1", "true"):
+            errors.append(FieldError(env_path, m.AUTOSCALER_V2_ENV_WITHOUT_AUTOSCALING))
+        return errors
+
+    options = spec.autoscaler_options
+    if options is not None and options.version is not None and head_env is not None:
+        errors.append(FieldError("spec.autoscalerOptions.version", m.AUTOSCALER_VERSION_SET_TWICE))
+    if _autoscaler_v2(cluster, head_env):
+        for path, group in groups:
+            template_spec = group.template.get("spec")
+            policy = template_spec.get("restartPolicy") if isinstance(template_spec, dict) else None
+            if policy not in (None, "", "Never"):
+                errors.append(
+                    FieldError(f"{path}.template.spec.restartPolicy", m.RESTART_POLICY_WITH_AUTOSCALER_V2)
+                )
+    return errors
+
+
+def _env_value(group: RayGroupSpec, name: str) -> str | None:
+    ray = group.ray_container()
+    env = ray.get("env") if ray else None
+    for var in env if isinstance(env, list) else []:
+        if isinstance(var, dict) and var.get("name") == name:
+            return str(var.get("value", ""))
+    return None
+
+
+# The Ray release whose autoscaler defaults to v2.
+_V2_DEFAULT_FROM = (2, 47)
+
+
+def _autoscaler_v2(cluster: RayCluster, head_env: str | None) -> bool:
+    """Whether the autoscaler runs as v2: set explicitly, by the head's environment, or by the Ray version."""
+    options = cluster.spec.autoscaler_options
+    if options is not None and options.version is not None:
+        return options.version == AutoscalerVersion.V2
+    if head_env is not None:
+        return head_env in ("1", "true")
+    found = re.match(r"^(\d+)\.(\d+)", cluster.spec.ray_version or "")
+    return found is not None and (int(found[1]), int(found[2])) >= _V2_DEFAULT_FROM
+
+
+def _walk_model(obj: BaseModel, old: BaseModel | None, path: str) -> Iterator[FieldError]:
+    model = type(obj)
+    yield from _apply(getattr(model, "admission_rules", ()), obj, old, path)
+    if isinstance(obj, KubeModel) and obj.report_unknown_fields:
+        for key in obj.model_extra or {}:
+            yield FieldError(path, f'{m.UNKNOWN_FIELD} "{_join(path, key)}"')
+    for name, field in model.model_fields.items():
+        value = getattr(obj, name)
+        if value is None:
+            continue  # absent: the API server runs no rule on it either
+        old_value = getattr(old, name, None) if old is not None else None
+        yield from _walk_value(value, old_value, describe_field(field), _join(path, field.alias or name))
+
+
+def _walk_value(value: Any, old: Any, info: TypeInfo, path: str) -> Iterator[FieldError]:
+    yield from _apply(info.rules, value, old, path)
+    if info.kind == "object" and isinstance(value, BaseModel):
+        yield from _walk_model(value, old if isinstance(old, BaseModel) else None, path)
+    elif info.kind == "array" and info.item is not None:
+        for index, item in enumerate(value):
+            yield from _walk_value(item, None, info.item, f"{path}[{index}]")
+    elif info.kind == "map" and info.item is not None:
+        for key, item in value.items():
+            yield from _walk_value(item, None, info.item, _join(path, key))
+
+
+def _apply(rules: tuple[Rule, ...], value: Any, old: Any, path: str) -> Iterator[FieldError]:
+    for rule in rules:
+        if rule.check is not None:
+            valid = rule.check(value)
+        elif rule.transition is not None and old is not None:
+            valid = rule.transition(value, old)
+        else:
+            continue  # a transition rule on a create
+        if not valid:
+            yield FieldError(_join(path, (rule.field_path or "").lstrip(".")), rule.message)
+
+
+def _join(path: str, key: str) -> str:
+    if not key:
+        return path
+    return f"{path}.{key}" if path else key
+
+
+_TYPE_MESSAGES = {
+    "string_type": m.MUST_BE_STRING,
+    "int_type": m.MUST_BE_INTEGER,
+    "bool_type": m.MUST_BE_BOOLEAN,
+    "dict_type": m.MUST_BE_OBJECT,
+    "model_type": m.MUST_BE_OBJECT,
+    "model_attributes_type": m.MUST_BE_OBJECT,
+    "list_type": m.MUST_BE_ARRAY,
+    "missing": m.REQUIRED,
+}
+
+
+def schema_errors(error: ValidationError) -> list[FieldError]:
+    """pydantic's errors, worded as the API server words the same schema violations."""
+    out: list[FieldError] = []
+    for item in error.errors():
+        path = ""
+        for part in item["loc"]:
+            path = f"{path}[{part}]" if isinstance(part, int) else _join(path, str(part))
+        kind = item["type"]
+        if kind == "too_long":
+            ctx = item.get("ctx", {})
+            limit, actual = ctx.get("max_length"), ctx.get("actual_length")
+            if isinstance(item["input"], str):
+                message = f"{m.TOO_LONG}: may not be more than {limit} bytes"
+            else:
+                message = f"{m.TOO_MANY}: {actual}: must have at most {limit} items"
+        else:
+            message = _TYPE_MESSAGES.get(kind, item["msg"])
+        out.append(FieldError(path, message))
+    return out
