@@ -1,1 +1,162 @@
+"""A level-triggered controller runtime for asyncio, modelled on Go's controller-runtime.
 
+It knows nothing about any particular resource; reconcilers plug into it. The pieces, each in its module:
+
+* :mod:`.resources`: :class:`Resource` (group, version, plural, kind) and constants for core resources.
+* :mod:`.client`: the :class:`Client` protocol (get/list/watch/create/update/patch/delete on JSON dicts), with
+  backends :mod:`.kube_client` (a real API server; :func:`connect`) and :mod:`.memory_client`
+  (:class:`InMemoryClient`, for unit tests). Errors are in :mod:`.errors`.
+* :mod:`.informer` and :mod:`.cache`: list+watch into indexed stores; reconcilers read from :class:`Cache`.
+* :mod:`.workqueue`: deduplicating, per-key exclusive, rate-limited :class:`WorkQueue`.
+* :mod:`.reconcile`: :class:`Request`, :class:`Result`, the :class:`Reconciler` protocol.
+* :mod:`.controller`, :mod:`.predicates`, :mod:`.handlers`: wiring events to reconciles.
+* :mod:`.manager`: :class:`Manager` runs it all, with leader election (:mod:`.leader`), metrics
+  (:mod:`.metrics`), health endpoints (:mod:`.http_server`) and an Event recorder (:mod:`.events`).
+* :mod:`.logs`: :func:`configure_logging`; :mod:`.objects`: helpers for JSON objects.
+
+A complete controller::
+
+    class Reconciler:
+        def __init__(self, client: Client, cache: Cache) -> None: ...
+        async def reconcile(self, request: Request) -> Result: ...
+
+    client = await connect()
+    manager = Manager(client, ManagerOptions(leader_election=True))
+    reconciler = Reconciler(client, manager.cache)
+    manager.controller("example").for_(NAMESPACES).owns(CONFIG_MAPS).complete(reconciler)
+    await manager.run()
+"""
+
+from kuberay_py.runtime.cache import Cache, InformerOptions, NotCached, ResourceSelector
+from kuberay_py.runtime.client import (
+    Client,
+    EventType,
+    ObjectList,
+    PatchType,
+    Preconditions,
+    PropagationPolicy,
+    WatchEvent,
+)
+from kuberay_py.runtime.controller import Builder, Controller
+from kuberay_py.runtime.errors import (
+    AlreadyExists,
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+    ServerError,
+    TooManyRequests,
+    TransportError,
+    Unauthorized,
+)
+from kuberay_py.runtime.events import EventRecorder
+from kuberay_py.runtime.informer import EventHandler, Informer, strip_bulky_metadata
+from kuberay_py.runtime.kube_client import KubeClient, connect, load_configuration
+from kuberay_py.runtime.leader import LeaderElector
+from kuberay_py.runtime.logs import configure_logging
+from kuberay_py.runtime.manager import CacheSyncTimeout, LeaderElectionLost, Manager, ManagerOptions
+from kuberay_py.runtime.memory_client import InMemoryClient
+from kuberay_py.runtime.predicates import (
+    AnnotationsChanged,
+    GenerationChanged,
+    LabelsChanged,
+    ObjectFilter,
+    Predicate,
+    ResourceVersionChanged,
+    all_of,
+    any_of,
+    labels_or_annotations_changed,
+)
+from kuberay_py.runtime.reconcile import Reconciler, Request, Result, TerminalError
+from kuberay_py.runtime.resources import (
+    CONFIG_MAPS,
+    CORE_EVENTS,
+    EVENTS,
+    LEASES,
+    NAMESPACES,
+    PODS,
+    ROLE_BINDINGS,
+    ROLES,
+    SECRETS,
+    SERVICE_ACCOUNTS,
+    SERVICES,
+    ObjectKey,
+    Resource,
+)
+from kuberay_py.runtime.selectors import FieldSelector, LabelSelector
+from kuberay_py.runtime.workqueue import ExponentialBackoff, WorkQueue
+
+__all__ = [
+    "CONFIG_MAPS",
+    "CORE_EVENTS",
+    "EVENTS",
+    "LEASES",
+    "NAMESPACES",
+    "PODS",
+    "ROLES",
+    "ROLE_BINDINGS",
+    "SECRETS",
+    "SERVICES",
+    "SERVICE_ACCOUNTS",
+    "AlreadyExists",
+    "AnnotationsChanged",
+    "ApiError",
+    "BadRequest",
+    "Builder",
+    "Cache",
+    "CacheSyncTimeout",
+    "Client",
+    "Conflict",
+    "Controller",
+    "EventHandler",
+    "EventRecorder",
+    "EventType",
+    "ExponentialBackoff",
+    "FieldSelector",
+    "Forbidden",
+    "GenerationChanged",
+    "Gone",
+    "InMemoryClient",
+    "Informer",
+    "InformerOptions",
+    "Invalid",
+    "KubeClient",
+    "LabelSelector",
+    "LabelsChanged",
+    "LeaderElectionLost",
+    "LeaderElector",
+    "Manager",
+    "ManagerOptions",
+    "NotCached",
+    "NotFound",
+    "ObjectFilter",
+    "ObjectKey",
+    "ObjectList",
+    "PatchType",
+    "Preconditions",
+    "Predicate",
+    "PropagationPolicy",
+    "Reconciler",
+    "Request",
+    "Resource",
+    "ResourceSelector",
+    "ResourceVersionChanged",
+    "Result",
+    "ServerError",
+    "TerminalError",
+    "TooManyRequests",
+    "TransportError",
+    "Unauthorized",
+    "WatchEvent",
+    "WorkQueue",
+    "all_of",
+    "any_of",
+    "configure_logging",
+    "connect",
+    "labels_or_annotations_changed",
+    "load_configuration",
+    "strip_bulky_metadata",
+]

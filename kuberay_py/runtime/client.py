@@ -1,0 +1,182 @@
+"""The client interface every part of the runtime (and every reconciler) talks to the API through.
+
+Two backends implement :class:`Client`:
+
+* :class:`kuberay_py.runtime.kube_client.KubeClient`: a real API server, over one shared HTTP connection pool;
+* :class:`kuberay_py.runtime.memory_client.InMemoryClient`: an in-process fake with resourceVersions, watches
+  (including 410 Gone), selectors, the status subresource and generation bumps, for fast unit tests.
+
+Objects go in and come out as plain JSON dicts. Namespaced calls take ``namespace``; for ``create`` and
+``update`` it defaults to the object's own ``metadata.namespace``. Every method raises a subclass of
+:class:`kuberay_py.runtime.errors.ApiError` on failure.
+
+``watch`` is an async generator: iterate it inside ``contextlib.aclosing`` (or break out of the loop and let
+it be collected) so the underlying stream is released. It yields :class:`WatchEvent` and raises
+:class:`~kuberay_py.runtime.errors.Gone` when the resourceVersion it was started from is too old.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from kuberay_py.runtime.objects import Obj
+from kuberay_py.runtime.resources import Resource
+
+
+class PatchType(enum.StrEnum):
+    """Patch flavours; the value is the request's Content-Type."""
+
+    MERGE = "application/merge-patch+json"
+    JSON = "application/json-patch+json"
+    STRATEGIC = "application/strategic-merge-patch+json"
+    APPLY = "application/apply-patch+yaml"
+
+
+class EventType(enum.StrEnum):
+    ADDED = "ADDED"
+    MODIFIED = "MODIFIED"
+    DELETED = "DELETED"
+    BOOKMARK = "BOOKMARK"
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    """One watch notification. For ``BOOKMARK`` only ``object.metadata.resourceVersion`` is meaningful."""
+
+    type: EventType
+    object: Obj
+
+    @property
+    def resource_version(self) -> str:
+        return str((self.object.get("metadata") or {}).get("resourceVersion", ""))
+
+
+@dataclass(slots=True)
+class ObjectList:
+    """One page (or all) of a list: the items, the collection's resourceVersion and the continue token."""
+
+    items: list[Obj]
+    resource_version: str
+    continue_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Preconditions:
+    """Delete only if the object still has this uid and/or resourceVersion (else ``Conflict``)."""
+
+    uid: str | None = None
+    resource_version: str | None = None
+
+    def to_api(self) -> dict[str, str]:
+        body: dict[str, str] = {}
+        if self.uid:
+            body["uid"] = self.uid
+        if self.resource_version:
+            body["resourceVersion"] = self.resource_version
+        return body
+
+
+class PropagationPolicy(enum.StrEnum):
+    ORPHAN = "Orphan"
+    BACKGROUND = "Background"
+    FOREGROUND = "Foreground"
+
+
+@runtime_checkable
+class Client(Protocol):
+    """What the runtime and reconcilers need from the API server."""
+
+    async def get(self, resource: Resource, name: str, namespace: str | None = None) -> Obj:
+        """One object; ``NotFound`` if it does not exist."""
+        ...
+
+    async def list(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+        resource_version: str | None = None,
+    ) -> ObjectList:
+        """Objects of a collection (all namespaces when ``namespace`` is None), paged by ``limit``."""
+        ...
+
+    def watch(
+        self,
+        resource: Resource,
+        namespace: str | None = None,
+        *,
+        resource_version: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: float | None = None,
+        allow_bookmarks: bool = True,
+    ) -> AsyncIterator[WatchEvent]:
+        """Changes after ``resource_version``; ends when the server closes the stream (timeout)."""
+        ...
+
+    async def create(
+        self, resource: Resource, obj: Obj, namespace: str | None = None, *, field_manager: str | None = None
+    ) -> Obj:
+        """Create ``obj`` (``metadata.generateName`` works); ``AlreadyExists`` if the name is taken."""
+        ...
+
+    async def update(self, resource: Resource, obj: Obj, *, field_manager: str | None = None) -> Obj:
+        """Replace the object; ``Conflict`` if ``metadata.resourceVersion`` is stale."""
+        ...
+
+    async def update_status(self, resource: Resource, obj: Obj, *, field_manager: str | None = None) -> Obj:
+        """Replace only ``.status`` through the status subresource."""
+        ...
+
+    async def patch(
+        self,
+        resource: Resource,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        patch_type: PatchType = PatchType.MERGE,
+        field_manager: str | None = None,
+        force: bool | None = None,
+        subresource: str | None = None,
+    ) -> Obj:
+        """Patch one object. ``PatchType.APPLY`` is server-side apply and needs ``field_manager``."""
+        ...
+
+    async def patch_status(
+        self,
+        resource: Resource,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        patch_type: PatchType = PatchType.MERGE,
+        field_manager: str | None = None,
+        force: bool | None = None,
+    ) -> Obj:
+        """Patch ``.status`` through the status subresource."""
+        ...
+
+    async def delete(
+        self,
+        resource: Resource,
+        name: str,
+        namespace: str | None = None,
+        *,
+        preconditions: Preconditions | None = None,
+        propagation_policy: PropagationPolicy | None = None,
+        grace_period_seconds: int | None = None,
+    ) -> Obj | None:
+        """Delete one object; returns the object (still there when finalizers hold it) or None."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,223 @@
+"""An Event recorder on ``events.k8s.io/v1`` that folds repeats into a series instead of flooding.
+
+::
+
+    recorder = manager.event_recorder("raycluster-controller")
+    recorder.normal(cluster, "Created", "Created head pod demo-head", action="CreatePod")
+    recorder.warning(cluster, "FailedCreate", f"Failed to create pod: {err}", action="CreatePod")
+
+Recording never blocks and never raises: events are queued and written by a background task. The first
+occurrence creates an Event. Identical ones (same object, type, reason, action, note and related object)
+within ``series_window`` (30 min) only raise the series' count: the Event is then patched with
+``series: {count, lastObservedTime}``, at most once per ``flush_interval`` however often it repeats. Events
+are best effort: a failed write is logged and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from kuberay_py.runtime.client import Client
+from kuberay_py.runtime.errors import ApiError, NotFound
+from kuberay_py.runtime.objects import Obj, metadata, now_micro, object_reference
+from kuberay_py.runtime.resources import EVENTS
+
+log = structlog.get_logger("kuberay_py.runtime.events")
+
+NORMAL = "Normal"
+WARNING = "Warning"
+_MAX_NOTE = 1024
+_MAX_FIELD = 128
+
+_SeriesKey = tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Series:
+    body: Obj
+    first_seen: float
+    count: int = 1
+    last_observed: str = ""
+    written_count: int = 0
+    created: bool = False
+
+
+class EventRecorder:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        reporting_controller: str,
+        reporting_instance: str,
+        series_window: float = 1800.0,
+        flush_interval: float = 1.0,
+        max_series: int = 4096,
+    ) -> None:
+        self.client = client
+        self.reporting_controller = reporting_controller[:_MAX_FIELD]
+        self.reporting_instance = reporting_instance[:_MAX_FIELD]
+        self.series_window = series_window
+        self.flush_interval = flush_interval
+        self.max_series = max_series
+        self._series: dict[_SeriesKey, _Series] = {}
+        self._dirty: set[_SeriesKey] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def normal(
+        self, regarding: Obj, reason: str, note: str, *, action: str | None = None, related: Obj | None = None
+    ) -> None:
+        self.event(regarding, NORMAL, reason, note, action=action, related=related)
+
+    def warning(
+        self, regarding: Obj, reason: str, note: str, *, action: str | None = None, related: Obj | None = None
+    ) -> None:
+        self.event(regarding, WARNING, reason, note, action=action, related=related)
+
+    def event(
+        self,
+        regarding: Obj,
+        type_: str,
+        reason: str,
+        note: str,
+        *,
+        action: str | None = None,
+        related: Obj | None = None,
+    ) -> None:
+        """Record an event about ``regarding``; ``action`` defaults to ``reason``."""
+        action = (action or reason)[:_MAX_FIELD]
+        reason = reason[:_MAX_FIELD]
+        note = note[:_MAX_NOTE]
+        ref = object_reference(regarding)
+        related_ref = object_reference(related) if related is not None else None
+        key = (
+            ref.get("uid") or "",
+            ref.get("kind", ""),
+            ref.get("namespace", ""),
+            ref["name"],
+            type_,
+            reason,
+            action,
+            note,
+            (related_ref or {}).get("uid", ""),
+        )
+        now = time.monotonic()
+        series = self._series.get(key)
+        if series is not None and now - series.first_seen < self.series_window:
+            series.count += 1
+            series.last_observed = now_micro()
+        else:
+            self._evict_if_full()
+            self._series[key] = _Series(self._body(ref, related_ref, type_, reason, action, note), now)
+        self._dirty.add(key)
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"events:{self.reporting_controller}")
+
+    async def stop(self) -> None:
+        """Write what is pending, then stop the background task."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write every pending creation or series update now."""
+        while self._dirty:
+            key = self._dirty.pop()
+            series = self._series.get(key)
+            if series is None or series.written_count == series.count:
+                continue
+            try:
+                await self._write(series)
+            except BaseException:  # cancelled mid-write: keep it for the final flush
+                self._dirty.add(key)
+                raise
+
+    def count(self, regarding: Obj, reason: str) -> int:
+        """How many times a reason was recorded about an object in its current series (for tests)."""
+        uid = metadata(regarding).get("uid", "")
+        name = metadata(regarding).get("name", "")
+        return sum(s.count for k, s in self._series.items() if (k[0], k[3], k[5]) == (uid, name, reason))
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self.flush()
+            await asyncio.sleep(self.flush_interval)
+
+    async def _write(self, series: _Series) -> None:
+        count = series.count
+        try:
+            if series.created:
+                try:
+                    await self.client.patch(
+                        EVENTS,
+                        series.body["metadata"]["name"],
+                        {"series": {"count": count, "lastObservedTime": series.last_observed}},
+                        series.body["metadata"]["namespace"],
+                    )
+                except NotFound:  # expired (events live about an hour): start a fresh one
+                    series.created = False
+            if not series.created:
+                body = dict(series.body, metadata=dict(series.body["metadata"]))
+                body["metadata"]["name"] = f"{series.body['regarding']['name']}.{time.time_ns():x}"
+                if count > 1:
+                    body["series"] = {"count": count, "lastObservedTime": series.last_observed}
+                created = await self.client.create(EVENTS, body, body["metadata"]["namespace"])
+                series.body["metadata"]["name"] = metadata(created)["name"]
+                series.created = True
+            series.written_count = count
+        except ApiError as exc:
+            log.warning("could not write event", reason=series.body["reason"], error=repr(exc))
+
+    def _body(
+        self,
+        ref: dict[str, Any],
+        related: dict[str, Any] | None,
+        type_: str,
+        reason: str,
+        action: str,
+        note: str,
+    ) -> Obj:
+        body: Obj = {
+            "apiVersion": EVENTS.api_version,
+            "kind": EVENTS.kind,
+            "metadata": {"name": "", "namespace": ref.get("namespace") or "default"},
+            "eventTime": now_micro(),
+            "reportingController": self.reporting_controller,
+            "reportingInstance": self.reporting_instance,
+            "action": action,
+            "reason": reason,
+            "regarding": ref,
+            "note": note,
+            "type": type_,
+        }
+        if related is not None:
+            body["related"] = related
+        return body
+
+    def _evict_if_full(self) -> None:
+        if len(self._series) < self.max_series:
+            return
+        now = time.monotonic()
+        expired = [k for k, s in self._series.items() if now - s.first_seen >= self.series_window]
+        for key in expired:
+            if key not in self._dirty:
+                self._series.pop(key)
+        if len(self._series) < self.max_series:
+            return
+        oldest = min(self._series, key=lambda k: self._series[k].first_seen)
+        self._series.pop(oldest)
+        self._dirty.discard(oldest)

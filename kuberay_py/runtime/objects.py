@@ -1,0 +1,141 @@
+"""Helpers for Kubernetes objects held as plain JSON dicts.
+
+Objects handed out by the cache are shared, not copied: treat them as read-only and :func:`clone` one before
+changing it. The helpers here never mutate their argument unless their name says so (``set_*``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
+
+from kuberay_py.runtime.resources import ObjectKey, Resource
+
+Obj = dict[str, Any]
+"""A Kubernetes object as the API returns it (JSON decoded)."""
+
+T = TypeVar("T")
+
+
+def clone(value: T) -> T:
+    """A deep copy of JSON data (dicts, lists and scalars); several times faster than ``copy.deepcopy``."""
+    return cast(T, _clone(value))
+
+
+def _clone(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clone(v) for v in value]
+    return value
+
+
+def metadata(obj: Obj) -> dict[str, Any]:
+    """The object's ``metadata`` (an empty dict when missing)."""
+    meta: dict[str, Any] = obj.get("metadata") or {}
+    return meta
+
+
+def name_of(obj: Obj) -> str:
+    return str(metadata(obj).get("name", ""))
+
+
+def namespace_of(obj: Obj) -> str:
+    return str(metadata(obj).get("namespace", ""))
+
+
+def uid_of(obj: Obj) -> str:
+    return str(metadata(obj).get("uid", ""))
+
+
+def resource_version_of(obj: Obj) -> str:
+    return str(metadata(obj).get("resourceVersion", ""))
+
+
+def generation_of(obj: Obj) -> int:
+    return int(metadata(obj).get("generation", 0))
+
+
+def labels_of(obj: Obj) -> dict[str, str]:
+    labels: dict[str, str] = metadata(obj).get("labels") or {}
+    return labels
+
+
+def annotations_of(obj: Obj) -> dict[str, str]:
+    annotations: dict[str, str] = metadata(obj).get("annotations") or {}
+    return annotations
+
+
+def key_of(obj: Obj) -> ObjectKey:
+    """The namespace/name key of an object."""
+    meta = metadata(obj)
+    return ObjectKey(meta.get("namespace", ""), meta.get("name", ""))
+
+
+def is_deleting(obj: Obj) -> bool:
+    """Whether the object has a deletion timestamp (it waits only for its finalizers)."""
+    return bool(metadata(obj).get("deletionTimestamp"))
+
+
+def controller_of(obj: Obj) -> dict[str, Any] | None:
+    """The ownerReference marked ``controller: true``, if any."""
+    for ref in metadata(obj).get("ownerReferences") or ():
+        if ref.get("controller"):
+            owner: dict[str, Any] = ref
+            return owner
+    return None
+
+
+def owner_reference(
+    owner: Obj, *, controller: bool = True, block_owner_deletion: bool = True
+) -> dict[str, Any]:
+    """An ownerReference pointing at ``owner``, to put in a child's ``metadata.ownerReferences``."""
+    meta = metadata(owner)
+    return {
+        "apiVersion": owner["apiVersion"],
+        "kind": owner["kind"],
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": controller,
+        "blockOwnerDeletion": block_owner_deletion,
+    }
+
+
+def set_controller_reference(child: Obj, owner: Obj) -> None:
+    """Make ``owner`` the controller of ``child`` (mutates ``child``); other references are kept."""
+    ref = owner_reference(owner)
+    meta = child.setdefault("metadata", {})
+    refs = [
+        r for r in meta.get("ownerReferences") or () if r.get("uid") != ref["uid"] and not r.get("controller")
+    ]
+    refs.append(ref)
+    meta["ownerReferences"] = refs
+
+
+def object_reference(obj: Obj, resource: Resource | None = None) -> dict[str, Any]:
+    """A core/v1 ObjectReference to ``obj`` (as used by Events' ``regarding``)."""
+    meta = metadata(obj)
+    ref: dict[str, Any] = {
+        "apiVersion": obj.get("apiVersion") or (resource.api_version if resource else ""),
+        "kind": obj.get("kind") or (resource.kind if resource else ""),
+        "name": meta.get("name", ""),
+    }
+    for field in ("namespace", "uid", "resourceVersion"):
+        if meta.get(field):
+            ref[field] = meta[field]
+    return ref
+
+
+def now_rfc3339() -> str:
+    """The current time in the API's second-precision format (``metav1.Time``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_micro() -> str:
+    """The current time in the API's microsecond format (``metav1.MicroTime``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: str) -> datetime:
+    """Parse ``metav1.Time`` or ``metav1.MicroTime`` text into an aware datetime."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -1,0 +1,115 @@
+"""Predicates: which cache events are worth a reconcile.
+
+A predicate answers per event kind. The built-ins pass creates and deletes and judge updates::
+
+    for_(RAYCLUSTERS, predicates=[any_of(GenerationChanged(), LabelsChanged(), AnnotationsChanged())])
+
+Several predicates given to ``for_``/``owns``/``watches`` must all pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from kuberay_py.runtime.objects import Obj, metadata
+
+
+class Predicate(Protocol):
+    def create(self, obj: Obj) -> bool: ...
+
+    def update(self, old: Obj, new: Obj) -> bool: ...
+
+    def delete(self, obj: Obj) -> bool: ...
+
+
+class UpdatePredicate:
+    """Base for predicates that only judge updates."""
+
+    def create(self, obj: Obj) -> bool:
+        return True
+
+    def delete(self, obj: Obj) -> bool:
+        return True
+
+    def update(self, old: Obj, new: Obj) -> bool:
+        raise NotImplementedError
+
+
+class GenerationChanged(UpdatePredicate):
+    """Updates that change ``metadata.generation`` (the spec), not status-only or metadata-only writes."""
+
+    def update(self, old: Obj, new: Obj) -> bool:
+        return metadata(old).get("generation") != metadata(new).get("generation")
+
+
+class LabelsChanged(UpdatePredicate):
+    def update(self, old: Obj, new: Obj) -> bool:
+        return (metadata(old).get("labels") or {}) != (metadata(new).get("labels") or {})
+
+
+class AnnotationsChanged(UpdatePredicate):
+    def update(self, old: Obj, new: Obj) -> bool:
+        return (metadata(old).get("annotations") or {}) != (metadata(new).get("annotations") or {})
+
+
+class ResourceVersionChanged(UpdatePredicate):
+    """Drops periodic resyncs, which deliver an update with the same object twice."""
+
+    def update(self, old: Obj, new: Obj) -> bool:
+        return metadata(old).get("resourceVersion") != metadata(new).get("resourceVersion")
+
+
+class ObjectFilter:
+    """Passes events whose object (the new one, for updates) satisfies ``accept``."""
+
+    def __init__(self, accept: Callable[[Obj], bool]) -> None:
+        self._accept = accept
+
+    def create(self, obj: Obj) -> bool:
+        return self._accept(obj)
+
+    def update(self, old: Obj, new: Obj) -> bool:
+        return self._accept(new)
+
+    def delete(self, obj: Obj) -> bool:
+        return self._accept(obj)
+
+
+class _AnyOf:
+    def __init__(self, predicates: tuple[Predicate, ...]) -> None:
+        self._predicates = predicates
+
+    def create(self, obj: Obj) -> bool:
+        return any(p.create(obj) for p in self._predicates)
+
+    def update(self, old: Obj, new: Obj) -> bool:
+        return any(p.update(old, new) for p in self._predicates)
+
+    def delete(self, obj: Obj) -> bool:
+        return any(p.delete(obj) for p in self._predicates)
+
+
+class _AllOf(_AnyOf):
+    def create(self, obj: Obj) -> bool:
+        return all(p.create(obj) for p in self._predicates)
+
+    def update(self, old: Obj, new: Obj) -> bool:
+        return all(p.update(old, new) for p in self._predicates)
+
+    def delete(self, obj: Obj) -> bool:
+        return all(p.delete(obj) for p in self._predicates)
+
+
+def any_of(*predicates: Predicate) -> Predicate:
+    """Passes when at least one predicate passes."""
+    return _AnyOf(predicates)
+
+
+def all_of(*predicates: Predicate) -> Predicate:
+    """Passes when every predicate passes."""
+    return _AllOf(predicates)
+
+
+def labels_or_annotations_changed() -> Predicate:
+    return any_of(LabelsChanged(), AnnotationsChanged())
