@@ -26,7 +26,14 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import structlog
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_exponential,
+    wait_random_exponential,
+)
+from tenacity.wait import wait_base
 
 from kuberay_py.runtime.client import Client, EventType, WatchEvent
 from kuberay_py.runtime.errors import Gone
@@ -130,9 +137,7 @@ class Informer:
         try:
             while True:
                 retrying = AsyncRetrying(
-                    wait=wait_exponential_jitter(
-                        initial=self._backoff_initial, max=self._backoff_max, jitter=0.5
-                    ),
+                    wait=self._reconnect_wait(),
                     retry=retry_if_exception_type(Exception),
                     before_sleep=self._log_retry,
                     reraise=True,
@@ -143,6 +148,14 @@ class Informer:
                 resync.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await resync
+
+    def _reconnect_wait(self) -> wait_base:
+        """ "Equal jitter": half of each exponential step is fixed, half random, so a fleet of clients
+        reconnecting after an API server restart spreads out instead of arriving together."""
+        half_initial, half_max = self._backoff_initial / 2, self._backoff_max / 2
+        return wait_exponential(multiplier=half_initial, max=half_max) + wait_random_exponential(
+            multiplier=half_initial, max=half_max
+        )
 
     async def _list_and_watch(self) -> None:
         """One connection's worth of work. Returns to start afresh; raises to back off first."""

@@ -173,6 +173,10 @@ class InMemoryClient:
         """Make the next ``times`` requests with this verb (and resource, if given) raise ``error``."""
         self._faults.append(_Fault(verb, resource, error, times))
 
+    def clear_faults(self) -> None:
+        """Drop every fault set up with :meth:`fail_next`."""
+        self._faults.clear()
+
     def objects(self, resource: Resource) -> builtins.list[Obj]:
         """Copies of all stored objects of a resource, without going through a request."""
         return [clone(o) for o in self._collection(resource).values()]

@@ -1,0 +1,309 @@
+import asyncio
+import contextlib
+
+import pytest
+from runtime_unit_support import configmap, eventually
+
+from kuberay_py.runtime.cache import Cache, InformerOptions, NotCached, ResourceSelector
+from kuberay_py.runtime.errors import Gone, TransportError
+from kuberay_py.runtime.informer import Informer
+from kuberay_py.runtime.memory_client import InMemoryClient
+from kuberay_py.runtime.objects import owner_reference
+from kuberay_py.runtime.resources import CONFIG_MAPS, PODS, SECRETS
+
+FAST = {"backoff_initial": 0.01, "backoff_max": 0.05}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+        self.updates: list[tuple[dict, dict]] = []
+
+    def on_add(self, obj):
+        self.events.append(("add", obj["metadata"]["name"]))
+
+    def on_update(self, old, new):
+        self.events.append(("update", new["metadata"]["name"]))
+        self.updates.append((old, new))
+
+    def on_delete(self, obj):
+        self.events.append(("delete", obj["metadata"]["name"]))
+
+
+@contextlib.asynccontextmanager
+async def running(informer: Informer):
+    task = asyncio.create_task(informer.run())
+    try:
+        await asyncio.wait_for(informer.wait_synced(), 5)
+        yield informer
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def names(informer: Informer) -> set[str]:
+    return {o["metadata"]["name"] for o in informer.store.values()}
+
+
+async def server_names(client: InMemoryClient) -> set[str]:
+    return {o["metadata"]["name"] for o in (await client.list(CONFIG_MAPS)).items}
+
+
+async def test_initial_list_fills_the_store_in_pages_and_reports_adds():
+    client = InMemoryClient()
+    for i in range(5):
+        await client.create(CONFIG_MAPS, configmap(f"cm-{i}"))
+    informer = Informer(client, CONFIG_MAPS, page_size=2, **FAST)
+    recorder = Recorder()
+    informer.add_handler(recorder)
+
+    assert not informer.has_synced
+    async with running(informer):
+        assert informer.has_synced
+        assert names(informer) == {f"cm-{i}" for i in range(5)}
+        assert sorted(recorder.events) == [("add", f"cm-{i}") for i in range(5)]
+        assert informer.resource_version == client.resource_version
+        assert sum(1 for a in client.actions if a.verb == "list") == 3
+
+
+async def test_watch_delivers_adds_updates_and_deletes_with_old_and_new_objects():
+    client = InMemoryClient()
+    informer = Informer(client, CONFIG_MAPS, **FAST)
+    recorder = Recorder()
+    informer.add_handler(recorder)
+    async with running(informer):
+        await client.create(CONFIG_MAPS, configmap("a", data={"v": "1"}))
+        await client.patch(CONFIG_MAPS, "a", {"data": {"v": "2"}}, "default")
+        await client.delete(CONFIG_MAPS, "a", "default")
+        await eventually(lambda: len(recorder.events) == 3)
+
+    assert recorder.events == [("add", "a"), ("update", "a"), ("delete", "a")]
+    old, new = recorder.updates[0]
+    assert (old["data"], new["data"]) == ({"v": "1"}, {"v": "2"})
+    assert len(informer.store) == 0
+
+
+async def test_default_transform_drops_managed_fields_and_last_applied_configuration():
+    client = InMemoryClient()
+    annotations = {"kubectl.kubernetes.io/last-applied-configuration": "{...}", "keep": "me"}
+    await client.create(
+        CONFIG_MAPS,
+        configmap("a", metadata={"managedFields": [{"manager": "kubectl"}], "annotations": annotations}),
+    )
+    informer = Informer(client, CONFIG_MAPS, **FAST)
+    async with running(informer):
+        cached = informer.store.values()[0]
+    assert "managedFields" not in cached["metadata"]
+    assert cached["metadata"]["annotations"] == {"keep": "me"}
+    assert cached["kind"] == "ConfigMap" and cached["apiVersion"] == "v1"
+
+
+async def test_custom_transform_runs_before_storing():
+    client = InMemoryClient()
+    await client.create(CONFIG_MAPS, configmap("a", data={"big": "x" * 1000}))
+
+    def drop_data(obj):
+        obj.pop("data", None)
+        return obj
+
+    informer = Informer(client, CONFIG_MAPS, transform=drop_data, **FAST)
+    async with running(informer):
+        assert "data" not in informer.store.values()[0]
+
+
+async def test_gone_forces_a_relist_that_loses_no_change_and_reports_missed_deletes():
+    client = InMemoryClient()
+    for name in ("kept", "changed", "deleted"):
+        await client.create(CONFIG_MAPS, configmap(name, data={"v": "1"}))
+    informer = Informer(client, CONFIG_MAPS, **FAST)
+    recorder = Recorder()
+    informer.add_handler(recorder)
+
+    async with running(informer):
+        recorder.events.clear()
+        # Keep the informer from watching while the world changes and history is compacted away.
+        client.fail_next("watch", TransportError("connection refused"), times=1_000_000)
+        client.disconnect_watches()
+        await eventually(lambda: client.open_watches == 0)
+        await client.create(CONFIG_MAPS, configmap("created"))
+        await client.patch(CONFIG_MAPS, "changed", {"data": {"v": "2"}}, "default")
+        await client.delete(CONFIG_MAPS, "deleted", "default")
+        client.compact()
+        client.clear_faults()
+
+        await eventually(lambda: names(informer) == {"kept", "changed", "created"})
+        assert informer.relists == 2, "the stale resourceVersion was answered with 410 and a fresh list"
+        assert sorted(recorder.events) == [("add", "created"), ("delete", "deleted"), ("update", "changed")]
+        assert informer.store.get(("default", "changed"))["data"] == {"v": "2"}
+
+        await client.create(CONFIG_MAPS, configmap("after"))  # and the new watch works
+        await eventually(lambda: "after" in names(informer))
+
+
+async def test_gone_in_the_middle_of_a_stream_relists():
+    client = InMemoryClient()
+    informer = Informer(client, CONFIG_MAPS, **FAST)
+    async with running(informer):
+        await client.create(CONFIG_MAPS, configmap("a"))
+        await eventually(lambda: names(informer) == {"a"})
+        client.disconnect_watches(Gone("too old resource version"))
+        await eventually(lambda: informer.relists == 2)
+        await client.create(CONFIG_MAPS, configmap("b"))
+        await eventually(lambda: names(informer) == {"a", "b"})
+
+
+async def test_transport_errors_reconnect_from_the_last_resource_version_without_relisting():
+    client = InMemoryClient()
+    informer = Informer(client, CONFIG_MAPS, **FAST)
+    recorder = Recorder()
+    informer.add_handler(recorder)
+    async with running(informer):
+        await client.create(CONFIG_MAPS, configmap("a"))
+        await eventually(lambda: names(informer) == {"a"})
+        client.fail_next("watch", TransportError("connection refused"), times=3)
+        client.disconnect_watches(TransportError("connection reset"))
+        await client.create(CONFIG_MAPS, configmap("b"))
+        await eventually(lambda: names(informer) == {"a", "b"})
+
+    assert informer.relists == 1
+    assert recorder.events == [("add", "a"), ("add", "b")]
+
+
+async def test_watch_timeouts_and_bookmarks_keep_the_resource_version_fresh():
+    client = InMemoryClient()
+    informer = Informer(client, CONFIG_MAPS, watch_timeout=(0.02, 0.04), **FAST)
+    async with running(informer):
+        await client.create(PODS, {"metadata": {"name": "p", "namespace": "default"}})  # moves the global RV
+        await eventually(lambda: informer.resource_version == client.resource_version)
+        await eventually(lambda: sum(1 for a in client.actions if a.verb == "watch") >= 4)
+        await client.create(CONFIG_MAPS, configmap("a"))
+        await eventually(lambda: names(informer) == {"a"})
+    assert informer.relists == 1
+
+
+async def test_a_late_handler_first_gets_adds_for_what_is_cached():
+    client = InMemoryClient()
+    await client.create(CONFIG_MAPS, configmap("a"))
+    informer = Informer(client, CONFIG_MAPS, **FAST)
+    async with running(informer):
+        late = Recorder()
+        informer.add_handler(late)
+        assert late.events == [("add", "a")]
+        informer.remove_handler(late)
+        await client.create(CONFIG_MAPS, configmap("b"))
+        await eventually(lambda: "b" in names(informer))
+        assert late.events == [("add", "a")]
+
+
+async def test_a_failing_handler_does_not_stop_the_informer():
+    client = InMemoryClient()
+    informer = Informer(client, CONFIG_MAPS, **FAST)
+
+    class Broken(Recorder):
+        def on_add(self, obj):
+            raise RuntimeError("bug in handler")
+
+    recorder = Recorder()
+    informer.add_handler(Broken())
+    informer.add_handler(recorder)
+    async with running(informer):
+        await client.create(CONFIG_MAPS, configmap("a"))
+        await eventually(lambda: recorder.events == [("add", "a")])
+
+
+async def test_resync_delivers_updates_for_every_cached_object():
+    client = InMemoryClient()
+    await client.create(CONFIG_MAPS, configmap("a"))
+    informer = Informer(client, CONFIG_MAPS, resync_period=0.02, **FAST)
+    recorder = Recorder()
+    informer.add_handler(recorder)
+    async with running(informer):
+        await eventually(lambda: ("update", "a") in recorder.events)
+    old, new = recorder.updates[0]
+    assert old is new
+
+
+async def test_label_and_field_selectors_limit_what_is_cached():
+    client = InMemoryClient()
+    await client.create(CONFIG_MAPS, configmap("mine", metadata={"labels": {"owner": "me"}}))
+    await client.create(CONFIG_MAPS, configmap("theirs", metadata={"labels": {"owner": "them"}}))
+    await client.create(CONFIG_MAPS, configmap("elsewhere", "other", metadata={"labels": {"owner": "me"}}))
+    informer = Informer(
+        client, CONFIG_MAPS, label_selector="owner=me", field_selector="metadata.namespace=default", **FAST
+    )
+    async with running(informer):
+        assert names(informer) == {"mine"}
+        await client.patch(CONFIG_MAPS, "theirs", {"metadata": {"labels": {"owner": "me"}}}, "default")
+        await eventually(lambda: names(informer) == {"mine", "theirs"})
+        await client.patch(CONFIG_MAPS, "mine", {"metadata": {"labels": {"owner": "nobody"}}}, "default")
+        await eventually(lambda: names(informer) == {"theirs"})
+
+
+async def test_cache_indexes_by_namespace_owner_and_label():
+    client = InMemoryClient()
+    owner = await client.create(SECRETS, {"metadata": {"name": "owner", "namespace": "default"}})
+    ref = owner_reference(owner)
+    await client.create(
+        CONFIG_MAPS, configmap("a", metadata={"labels": {"app": "x", "tier": "1"}, "ownerReferences": [ref]})
+    )
+    await client.create(CONFIG_MAPS, configmap("b", metadata={"labels": {"app": "x", "tier": "2"}}))
+    await client.create(CONFIG_MAPS, configmap("c", "other", metadata={"labels": {"app": "y"}}))
+    cache = Cache(client, options=InformerOptions(backoff_initial=0.01))
+    cache.informer(CONFIG_MAPS)
+    cache.start()
+    try:
+        await asyncio.wait_for(cache.wait_synced(), 5)
+        assert cache.synced
+
+        def listed(*args, **kwargs):
+            return sorted(o["metadata"]["name"] for o in cache.list(CONFIG_MAPS, *args, **kwargs))
+
+        assert listed() == ["a", "b", "c"]
+        assert listed("default") == ["a", "b"]
+        assert listed(labels="app=x") == ["a", "b"]
+        assert listed(labels={"app": "x", "tier": "2"}) == ["b"]
+        assert listed(labels="app in (x,y),tier!=1") == ["b", "c"]
+        assert listed("other", labels="app=x") == []
+        assert listed(owner_uid=owner["metadata"]["uid"]) == ["a"]
+        assert cache.get(CONFIG_MAPS, "a", "default")["metadata"]["name"] == "a"
+        assert cache.get(CONFIG_MAPS, "a", "other") is None
+        assert [o["metadata"]["name"] for o in cache.by_index(CONFIG_MAPS, "label", "app=y")] == ["c"]
+
+        await client.patch(
+            CONFIG_MAPS, "a", {"metadata": {"labels": {"app": "z"}, "ownerReferences": None}}, "default"
+        )
+        await eventually(lambda: listed(labels="app=z") == ["a"])
+        assert listed(labels="app=x") == ["b"]
+        assert listed(owner_uid=owner["metadata"]["uid"]) == []
+
+        with pytest.raises(NotCached):
+            cache.list(PODS)
+        cache.informer(PODS)  # registered late: starts at once
+        await asyncio.wait_for(cache.wait_synced(), 5)
+        assert cache.list(PODS) == []
+    finally:
+        await cache.stop()
+
+
+async def test_cache_selectors_and_custom_indexes_apply_per_resource():
+    client = InMemoryClient()
+    await client.create(
+        CONFIG_MAPS, configmap("a", data={"role": "db"}, metadata={"labels": {"managed": "yes"}})
+    )
+    await client.create(CONFIG_MAPS, configmap("b", metadata={"labels": {"managed": "no"}}))
+    cache = Cache(
+        client,
+        selectors={CONFIG_MAPS: ResourceSelector(label_selector="managed=yes")},
+        options=InformerOptions(
+            indexers={CONFIG_MAPS: {"role": lambda o: [(o.get("data") or {}).get("role", "")]}}
+        ),
+    )
+    cache.informer(CONFIG_MAPS)
+    cache.start()
+    try:
+        await asyncio.wait_for(cache.wait_synced(), 5)
+        assert [o["metadata"]["name"] for o in cache.list(CONFIG_MAPS)] == ["a"]
+        assert [o["metadata"]["name"] for o in cache.by_index(CONFIG_MAPS, "role", "db")] == ["a"]
+    finally:
+        await cache.stop()
