@@ -1,8 +1,9 @@
 """The base of every RayCluster model: camelCase on the wire, nothing lost in a round trip."""
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ModelWrapValidatorHandler, model_validator
 from pydantic.alias_generators import to_camel
 
 from kuberay_py.api.markers import Rule
@@ -29,6 +30,19 @@ class KubeModel(BaseModel):
     openapi_override: ClassVar[dict[str, Any] | None] = None
     # Whether the validator reports fields the model does not declare.
     report_unknown_fields: ClassVar[bool] = True
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _extras_are_not_fields(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        # An unknown key that happens to be a field's Python name (`num_of_hosts`) is kept as an extra; pydantic
+        # would also count the field as set, and a dump would then add the field's default.
+        model = handler(data)
+        extra = model.model_extra or {}
+        if isinstance(data, Mapping) and extra:
+            for name, field in cls.model_fields.items():
+                if name in extra and (field.alias or name) not in data:
+                    model.__pydantic_fields_set__.discard(name)
+        return model
 
     def to_dict(self) -> dict[str, Any]:
         """The fields that were set, under their JSON names."""

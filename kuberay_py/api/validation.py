@@ -173,13 +173,11 @@ def schema_errors(error: ValidationError) -> list[FieldError]:
         for part in item["loc"]:
             path = f"{path}[{part}]" if isinstance(part, int) else _join(path, str(part))
         kind = item["type"]
-        if kind == "too_long":
-            ctx = item.get("ctx", {})
-            limit, actual = ctx.get("max_length"), ctx.get("actual_length")
-            if isinstance(item["input"], str):
-                message = f"{m.TOO_LONG}: may not be more than {limit} bytes"
-            else:
-                message = f"{m.TOO_MANY}: {actual}: must have at most {limit} items"
+        ctx = item.get("ctx", {})
+        if kind == "string_too_long":
+            message = f"{m.TOO_LONG}: may not be more than {ctx.get('max_length')} bytes"
+        elif kind == "too_long":
+            message = f"{m.TOO_MANY}: {ctx.get('actual_length')}: must have at most {ctx.get('max_length')} items"
         else:
             message = _TYPE_MESSAGES.get(kind, item["msg"])
         out.append(FieldError(path, message))
