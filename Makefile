@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 binaries:
-	bash hack/build-binaries.sh >/dev/null
+	bash hack/build-binaries >/dev/null
 
 lint: setup
 	$(BIN)/ruff check kuberay_py tests hack benchmarks

