@@ -137,6 +137,13 @@ class Manager:
         self._recorders.append(recorder)
         return recorder
 
+    def port_of(self, path: str) -> int | None:
+        """The port serving ``path`` (``/metrics``, ``/healthz``, ``/readyz``) once running, else None."""
+        for server in self.servers:
+            if path in server.routes:
+                return server.port
+        return None
+
     @property
     def is_leader(self) -> bool:
         return self._leading.is_set()
@@ -193,12 +200,15 @@ class Manager:
         metrics_address = parse_bind_address(self.options.metrics_bind_address)
         health_address = parse_bind_address(self.options.health_probe_bind_address)
         health_routes: dict[str, Route] = {"/healthz": self.healthz, "/readyz": self.readyz}
-        by_address: dict[tuple[str, int], dict[str, Route]] = {}
+        plan: list[tuple[tuple[str, int], dict[str, Route]]] = []
         if metrics_address:
-            by_address.setdefault(metrics_address, {})["/metrics"] = metrics_route
+            plan.append((metrics_address, {"/metrics": metrics_route}))
         if health_address:
-            by_address.setdefault(health_address, {}).update(health_routes)
-        for (host, port), routes in by_address.items():
+            if plan and plan[0][0] == health_address and health_address[1] != 0:
+                plan[0][1].update(health_routes)  # one port for everything
+            else:
+                plan.append((health_address, health_routes))
+        for (host, port), routes in plan:
             server = HttpServer(host, port, routes)
             await server.start()
             self.servers.append(server)

@@ -1,0 +1,141 @@
+import asyncio
+
+from runtime_unit_support import configmap, eventually
+
+from kuberay_py.runtime.errors import ServerError
+from kuberay_py.runtime.events import EventRecorder
+from kuberay_py.runtime.memory_client import InMemoryClient
+from kuberay_py.runtime.resources import CONFIG_MAPS, EVENTS
+
+
+async def subject(client: InMemoryClient) -> dict:
+    return await client.create(CONFIG_MAPS, configmap("subject"))
+
+
+def recorder_for(client: InMemoryClient, **kwargs) -> EventRecorder:
+    return EventRecorder(
+        client, reporting_controller="example-controller", reporting_instance="pod-0", **kwargs
+    )
+
+
+async def test_first_occurrence_creates_a_complete_events_k8s_io_event():
+    client = InMemoryClient()
+    regarding = await subject(client)
+    recorder = recorder_for(client)
+    recorder.normal(regarding, "Created", "created the thing", action="Create")
+    await recorder.flush()
+
+    [event] = client.objects(EVENTS)
+    assert event["apiVersion"] == "events.k8s.io/v1"
+    assert event["metadata"]["namespace"] == "default"
+    assert event["metadata"]["name"].startswith("subject.")
+    assert event["regarding"]["uid"] == regarding["metadata"]["uid"]
+    assert event["regarding"]["kind"] == "ConfigMap"
+    assert (event["type"], event["reason"], event["action"], event["note"]) == (
+        "Normal", "Created", "Create", "created the thing"
+    )  # fmt: skip
+    assert event["reportingController"] == "example-controller"
+    assert event["reportingInstance"] == "pod-0"
+    assert event["eventTime"].endswith("Z") and "." in event["eventTime"]
+    assert "series" not in event
+
+
+async def test_repeats_become_one_event_with_a_series_count():
+    client = InMemoryClient()
+    regarding = await subject(client)
+    recorder = recorder_for(client)
+    recorder.warning(regarding, "FailedCreate", "quota exceeded")
+    await recorder.flush()
+    for _ in range(4):
+        recorder.warning(regarding, "FailedCreate", "quota exceeded")
+    await recorder.flush()
+    recorder.warning(regarding, "FailedCreate", "quota exceeded")
+    await recorder.flush()
+
+    [event] = client.objects(EVENTS)
+    assert event["series"]["count"] == 6
+    assert event["series"]["lastObservedTime"]
+    writes = [a.verb for a in client.actions if a.resource == EVENTS]
+    assert writes == ["create", "patch", "patch"], "repeats between flushes are coalesced into one write"
+    assert recorder.count(regarding, "FailedCreate") == 6
+
+
+async def test_different_notes_reasons_or_objects_are_separate_events():
+    client = InMemoryClient()
+    regarding = await subject(client)
+    other = await client.create(CONFIG_MAPS, configmap("other"))
+    recorder = recorder_for(client)
+    recorder.normal(regarding, "Scaled", "to 2")
+    recorder.normal(regarding, "Scaled", "to 3")
+    recorder.warning(regarding, "Scaled", "to 3")
+    recorder.normal(other, "Scaled", "to 2")
+    await recorder.flush()
+    assert len(client.objects(EVENTS)) == 4
+
+
+async def test_repeats_seen_before_the_first_write_create_the_event_with_its_series():
+    client = InMemoryClient()
+    regarding = await subject(client)
+    recorder = recorder_for(client)
+    for _ in range(3):
+        recorder.normal(regarding, "Synced", "ok")
+    await recorder.flush()
+    [event] = client.objects(EVENTS)
+    assert event["series"]["count"] == 3
+
+
+async def test_an_expired_event_is_recreated_and_failures_do_not_raise():
+    client = InMemoryClient()
+    regarding = await subject(client)
+    recorder = recorder_for(client)
+    recorder.normal(regarding, "Synced", "ok")
+    await recorder.flush()
+    [event] = client.objects(EVENTS)
+    await client.delete(EVENTS, event["metadata"]["name"], "default")  # events expire after an hour
+
+    recorder.normal(regarding, "Synced", "ok")
+    await recorder.flush()
+    [recreated] = client.objects(EVENTS)
+    assert recreated["series"]["count"] == 2
+
+    client.fail_next("patch", ServerError("etcd unavailable"))
+    recorder.normal(regarding, "Synced", "ok")
+    await recorder.flush()  # logged and dropped, never raised into the reconciler
+
+
+async def test_a_new_series_starts_after_the_window_and_the_background_task_flushes():
+    client = InMemoryClient()
+    regarding = await subject(client)
+    recorder = recorder_for(client, series_window=0.0, flush_interval=0.01)
+    recorder.start()
+    try:
+        recorder.normal(regarding, "Tick", "again")
+        await eventually(lambda: len(client.objects(EVENTS)) == 1)
+        await asyncio.sleep(0.001)
+        recorder.normal(regarding, "Tick", "again")
+        await eventually(lambda: len(client.objects(EVENTS)) == 2)
+    finally:
+        await recorder.stop()
+
+
+async def test_stop_writes_what_is_pending():
+    client = InMemoryClient()
+    regarding = await subject(client)
+    recorder = recorder_for(client, flush_interval=10)
+    recorder.start()
+    recorder.normal(regarding, "First", "x")
+    await eventually(lambda: len(client.objects(EVENTS)) == 1)
+    recorder.normal(regarding, "Second", "y")  # the task now sleeps out its flush interval
+    await recorder.stop()
+    assert {e["reason"] for e in client.objects(EVENTS)} == {"First", "Second"}
+
+
+async def test_long_notes_are_truncated_and_cluster_scoped_objects_use_default():
+    client = InMemoryClient()
+    recorder = recorder_for(client)
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "uid": "u"}}
+    recorder.normal(node, "Noted", "x" * 5000)
+    await recorder.flush()
+    [event] = client.objects(EVENTS)
+    assert len(event["note"]) == 1024
+    assert event["metadata"]["namespace"] == "default"
