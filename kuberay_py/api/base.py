@@ -34,8 +34,8 @@ class KubeModel(BaseModel):
     @model_validator(mode="wrap")
     @classmethod
     def _extras_are_not_fields(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
-        # An unknown key that happens to be a field's Python name (`num_of_hosts`) is kept as an extra; pydantic
-        # would also count the field as set, and a dump would then add the field's default.
+        # An unknown key that happens to be a field's Python name (`num_of_hosts`) is kept as an extra;
+        # pydantic would also count the field as set, and a dump would then add the field's default.
         model = handler(data)
         extra = model.model_extra or {}
         if isinstance(data, Mapping) and extra:

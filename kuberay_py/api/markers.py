@@ -17,7 +17,8 @@ class Rule:
     `cel` runs in the API server with `self` bound to the value the rule is attached to; `check` is the Python
     twin, called with the same value (a model instance for object rules, the raw value for field rules) and
     returning True when the value is valid. A transition rule compares against the stored object: its CEL uses
-    `oldSelf` and its Python twin is `transition(new, old)`.
+    `oldSelf` and its Python twin is `transition(new, old)`. A create-only rule is not checked again on
+    updates, so that objects stored before the rule existed (under KubeRay's CRD) can still be updated.
     """
 
     cel: str
@@ -26,13 +27,21 @@ class Rule:
     transition: Callable[[Any, Any], bool] | None = None
     # Where the API server reports the error, relative to the value the rule is attached to (".minReplicas").
     field_path: str | None = None
+    on_create_only: bool = False
 
     def __post_init__(self) -> None:
         if (self.check is None) == (self.transition is None):
             raise ValueError("a Rule needs exactly one of check and transition")
 
-    def to_openapi(self) -> dict[str, str]:
-        out = {"rule": self.cel, "message": self.message}
+    def to_openapi(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.cel, "message": self.message}
+        if self.on_create_only:
+            # oldSelf is an empty optional on a create and holds the stored value on an update.
+            out = {
+                "rule": f"oldSelf.hasValue() || ({self.cel})",
+                "message": self.message,
+                "optionalOldSelf": True,
+            }
         if self.field_path:
             out["fieldPath"] = self.field_path
         return out

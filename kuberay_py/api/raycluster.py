@@ -19,7 +19,10 @@ class ObjectMeta(KubeModel):
     """Standard object metadata; the API server validates it, and every field is kept as written."""
 
     # The API server owns the metadata schema: a CRD may not describe it.
-    openapi_override: ClassVar[dict[str, Any] | None] = {"type": "object", "properties": {"name": {"type": "string"}}}
+    openapi_override: ClassVar[dict[str, Any] | None] = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}},
+    }
     # Fields not declared here (ownerReferences, managedFields, ...) are normal, not unknown.
     report_unknown_fields: ClassVar[bool] = False
 
@@ -62,12 +65,14 @@ class RayCluster(KubeModel):
             message=m.CLUSTER_NAME_TOO_LONG,
             check=_name_short_enough,
             field_path=".metadata.name",
+            on_create_only=True,
         ),
         Rule(
             cel=f"self.metadata.name.matches({pat.cel(pat.DNS1035_LABEL)})",
             message=m.CLUSTER_NAME_NOT_DNS1035,
             check=_name_is_dns1035,
             field_path=".metadata.name",
+            on_create_only=True,
         ),
     )
 

@@ -5,6 +5,7 @@ and the Python twin of every CEL rule in the CRD, with the same messages), plus 
 which the API server does not run and the controller reports instead.
 """
 
+import contextlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -38,7 +39,10 @@ def validate_manifest(manifest: Mapping[str, Any], old: Mapping[str, Any] | None
         cluster = RayCluster.from_manifest(manifest)
     except ValidationError as error:
         return schema_errors(error)
-    old_cluster = RayCluster.from_manifest(old) if old is not None else None
+    old_cluster = None
+    # A stored object this API cannot read is compared with nothing, as on a create.
+    with contextlib.suppress(ValidationError):
+        old_cluster = RayCluster.from_manifest(old) if old is not None else None
     return validate(cluster, old_cluster)
 
 
@@ -137,6 +141,8 @@ def _walk_value(value: Any, old: Any, info: TypeInfo, path: str) -> Iterator[Fie
 
 def _apply(rules: tuple[Rule, ...], value: Any, old: Any, path: str) -> Iterator[FieldError]:
     for rule in rules:
+        if rule.on_create_only and old is not None:
+            continue
         if rule.check is not None:
             valid = rule.check(value)
         elif rule.transition is not None and old is not None:
@@ -177,7 +183,9 @@ def schema_errors(error: ValidationError) -> list[FieldError]:
         if kind == "string_too_long":
             message = f"{m.TOO_LONG}: may not be more than {ctx.get('max_length')} bytes"
         elif kind == "too_long":
-            message = f"{m.TOO_MANY}: {ctx.get('actual_length')}: must have at most {ctx.get('max_length')} items"
+            message = (
+                f"{m.TOO_MANY}: {ctx.get('actual_length')}: must have at most {ctx.get('max_length')} items"
+            )
         else:
             message = _TYPE_MESSAGES.get(kind, item["msg"])
         out.append(FieldError(path, message))

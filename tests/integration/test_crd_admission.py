@@ -15,6 +15,7 @@ import yaml
 
 from kuberay_py.api import validate_manifest
 from kuberay_py.api.crd import DEPRECATION_WARNING, build_crd
+from kuberay_py.api.messages import CLUSTER_NAME_TOO_LONG
 from kuberay_py.testing.controlplane import ControlPlane
 from tests.invalid_manifests import CASES, InvalidCase
 from tests.waiting import wait_for
@@ -30,6 +31,22 @@ def _established(plane: ControlPlane, name: str) -> bool:
         return False
     conditions = json.loads(proc.stdout).get("status", {}).get("conditions", [])
     return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+
+def _renamed_crd(kind: str) -> dict[str, Any]:
+    """The CRD under another kind and group, outside category `all`: a throwaway that kubectl never confuses
+    with rayclusters.ray.io, even from a stale discovery cache after it is deleted."""
+    crd = build_crd()
+    plural = f"{kind.lower()}s"
+    crd["metadata"]["name"] = f"{plural}.checks.ray.io"
+    crd["spec"]["group"] = "checks.ray.io"
+    crd["spec"]["names"] = {
+        "kind": kind,
+        "listKind": f"{kind}List",
+        "plural": plural,
+        "singular": kind.lower(),
+    }
+    return crd
 
 
 @pytest.fixture(scope="module")
@@ -57,27 +74,63 @@ def namespace(control_plane: ControlPlane, crd: str) -> Iterator[str]:
 
 
 def test_crd_installs_with_create_and_with_apply(control_plane: ControlPlane, crd: str) -> None:
-    # The same CRD under another group, so that `kubectl create` runs on a fresh name without deleting the
-    # shared rayclusters.ray.io (and every RayCluster of other tests) from the session's control plane.
-    copy_ = build_crd()
-    copy_["metadata"]["name"] = "rayclusters.create-check.ray.io"
-    copy_["spec"]["group"] = "create-check.ray.io"
-    text = yaml.safe_dump(copy_)
+    # `kubectl create` needs a CRD name that does not exist yet; deleting the shared rayclusters.ray.io would
+    # take every RayCluster of other tests with it, so a renamed copy with the same schema and size stands in.
+    renamed = _renamed_crd("CreateCheck")
+    name = renamed["metadata"]["name"]
+    text = yaml.safe_dump(renamed)
     try:
         control_plane.kubectl("create", "-f", "-", input=text)
-        wait_for(lambda: _established(control_plane, "rayclusters.create-check.ray.io"), what="the copy")
+        wait_for(lambda: _established(control_plane, name), what="the copy")
         applied = control_plane.kubectl("apply", "-f", "-", input=text)
         assert "configured" in applied.stdout or "unchanged" in applied.stdout
-        stored = json.loads(
-            control_plane.kubectl("get", "crd", "rayclusters.create-check.ray.io", "-o", "json").stdout
-        )
+        stored = json.loads(control_plane.kubectl("get", "crd", name, "-o", "json").stdout)
         # Client-side apply keeps the whole CRD in an annotation, which KubeRay's CRD is too large for.
         assert "kubectl.kubernetes.io/last-applied-configuration" in stored["metadata"]["annotations"]
     finally:
-        control_plane.kubectl("delete", "crd", "rayclusters.create-check.ray.io", "--ignore-not-found")
+        control_plane.kubectl("delete", "crd", name, "--ignore-not-found")
     # The real file, installed by the fixture, is established and applying it again changes nothing.
     assert _established(control_plane, crd)
     assert "unchanged" in control_plane.kubectl("apply", "-f", str(CRD_FILE)).stdout
+
+
+def test_clusters_stored_before_the_name_rules_stay_updatable(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    # A drop-in replacement meets RayClusters that KubeRay's CRD let through. Install the CRD without its name
+    # rules (renamed, as above), store such a cluster, then install the real rules over it.
+    lax = _renamed_crd("LegacyCheck")
+    name, group, plural = lax["metadata"]["name"], lax["spec"]["group"], lax["spec"]["names"]["plural"]
+    for version in lax["spec"]["versions"]:
+        version["schema"]["openAPIV3Schema"].pop("x-kubernetes-validations")
+    try:
+        control_plane.kubectl("create", "-f", "-", input=yaml.safe_dump(lax))
+        wait_for(lambda: _established(control_plane, name), what="the lax CRD")
+        legacy = _mini("a" + "-legacy" * 8)  # 57 characters
+        legacy["apiVersion"], legacy["kind"] = f"{group}/v1", "LegacyCheck"
+        wait_for(
+            lambda: (
+                control_plane.kubectl(
+                    "create", "-n", namespace, "-f", "-", input=json.dumps(legacy), check=False
+                ).returncode
+                == 0
+            ),
+            what="the legacy cluster to be stored",
+        )
+        strict = _renamed_crd("LegacyCheck")
+        control_plane.kubectl("apply", "-f", "-", input=yaml.safe_dump(strict))
+        # A new cluster with such a name is refused ...
+        fresh = {**legacy, "metadata": {"name": "b" + "-legacy" * 8}}
+        refused = control_plane.kubectl(
+            "create", "-n", namespace, "-f", "-", input=json.dumps(fresh), check=False
+        )
+        assert CLUSTER_NAME_TOO_LONG in refused.stderr
+        # ... while the stored one can still be changed (a label here, finalizers or status in real life).
+        control_plane.kubectl(
+            "label", "-n", namespace, f"{plural}.{group}/{legacy['metadata']['name']}", "migrated=true"
+        )
+    finally:
+        control_plane.kubectl("delete", "crd", name, "--ignore-not-found")
 
 
 def _with_crd_defaults(spec: dict[str, Any]) -> dict[str, Any]:

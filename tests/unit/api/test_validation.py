@@ -173,3 +173,23 @@ def test_reconcile_checks_container_names():
     assert reconcile_errors(rc) == [
         FieldError("spec.workerGroupSpecs[0].template.spec.containers", m.CONTAINER_NAMES_NOT_UNIQUE)
     ]
+
+
+def test_name_rules_apply_to_creates_only():
+    # Names cannot change, and a cluster stored under KubeRay's CRD must stay updatable.
+    legacy = apply_edits(BASE_MANIFEST, (Edit("metadata.name", "a" * 60),))
+    assert [e.message for e in validate_manifest(legacy)] == [m.CLUSTER_NAME_TOO_LONG]
+    assert validate_manifest(legacy, old=legacy) == []
+
+
+def test_an_unreadable_stored_object_counts_as_none():
+    manifest = apply_edits(BASE_MANIFEST, (Edit("spec.managedBy", "kueue.x-k8s.io/multikueue"),))
+    assert validate_manifest(manifest, old={"spec": "garbage"}) == []
+
+
+def test_create_only_rules_in_the_crd_use_optional_old_self():
+    name_rules = build_crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["x-kubernetes-validations"]
+    assert {r["message"] for r in name_rules} == {m.CLUSTER_NAME_TOO_LONG, m.CLUSTER_NAME_NOT_DNS1035}
+    for rule in name_rules:
+        assert rule["optionalOldSelf"] is True
+        assert rule["rule"].startswith("oldSelf.hasValue() || (")
