@@ -1,10 +1,9 @@
 """The RayCluster API (`ray.io/v1`): pydantic models, validation, and the CRD derived from them.
 
-from kuberay_py.api import RayCluster, validate_manifest
-
-cluster = RayCluster.from_manifest(manifest)   # camelCase JSON in, snake_case attributes
-errors = validate_manifest(manifest)           # [] when the API server would accept it
-manifest == cluster.to_manifest()              # nothing is lost in a round trip
+`RayCluster.from_manifest(manifest)` parses a manifest (camelCase names on the wire, snake_case attributes in
+Python) and `to_manifest()` gives it back unchanged; `validate_manifest(manifest)` lists what the API server
+rejects plus what only the controller can see; `unsupported_fields(cluster)` names the KubeRay fields a
+cluster sets that kuberay-py accepts but does not act on.
 """
 
 from kuberay_py.api.autoscaler import AutoscalerOptions

@@ -64,8 +64,6 @@ def describe(annotation: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> Typ
     scalars: dict[Any, Kind] = {str: "string", int: "integer", bool: "boolean"}
     if tp in scalars:
         return TypeInfo(scalars[tp], **common)
-    if tp is Any:
-        return TypeInfo("preserved", **common)
     raise TypeError(f"unsupported type {tp!r}")
 
 

@@ -55,9 +55,8 @@ class Schema:
     rules: tuple[Rule, ...] = ()
     # "int32" or "int64" for integers, "date-time" for timestamps.
     format: str | None = None
-    # A Kubernetes core type kept as a mapping: the API server keeps its fields without checking them.
-    preserve_unknown: bool = False
-    # Structure exposed under a preserved object so that CEL rules can reach into it (raw OpenAPI properties).
+    # Structure exposed under a `dict[str, Any]` (which the API server keeps unchecked) so that CEL rules can
+    # reach into it: raw OpenAPI properties.
     properties: Mapping[str, Any] = field(default_factory=dict)
     nullable: bool = False
     # Further OpenAPI keys copied as they are (x-kubernetes-list-type and the like).

@@ -33,10 +33,8 @@ IntOrString = Annotated[int | str, PlainValidator(_int_or_string)]
 Quantity = IntOrString
 Timestamp = Annotated[StrictStr, Schema(format="date-time")]
 
-KubeObject = Annotated[dict[str, Any], Schema(preserve_unknown=True)]
+KubeObject = dict[str, Any]
 """Any Kubernetes core object, kept as it was written."""
-
-KubeObjectList = list[KubeObject]
 
 
 def _containers(template: dict[str, Any]) -> list[Any] | None:
@@ -81,7 +79,6 @@ _POD_TEMPLATE_PROPERTIES = {
 PodTemplateSpec = Annotated[
     dict[str, Any],
     Schema(
-        preserve_unknown=True,
         properties=_POD_TEMPLATE_PROPERTIES,
         rules=(
             Rule(
