@@ -64,7 +64,7 @@ class RayClusterSpec(KubeModel):
     """Who reconciles the cluster: 'ray.io/kuberay-operator' (this operator, the default) or
     'kueue.x-k8s.io/multikueue'. Cannot change after creation."""
     upgrade_strategy: UpgradeStrategy | None = None
-    """What happens to running pods when their template changes. Default: RollingUpdate, maxUnavailable 1."""
+    """What happens to running pods when their template changes. Default: None (they are left alone)."""
     gcs_fault_tolerance_options: KubeObject | None = None
     """GCS fault tolerance (external Redis or embedded RocksDB storage)."""
     auth_options: KubeObject | None = None

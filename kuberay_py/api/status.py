@@ -68,6 +68,8 @@ class RayClusterStatus(KubeModel):
     """Ports of the head Service by name."""
     head: HeadInfo | None = None
     """The head pod and Service."""
+    outdated_pods: Int32 | None = None
+    """Pods (head included) built from a since-changed template; an upgradeStrategy replaces them."""
     observed_generation: Int64 | None = None
     """The generation of the spec this status describes."""
     last_update_time: Annotated[Timestamp, Schema(nullable=True)] | None = None

@@ -58,11 +58,12 @@ class UpgradeStrategy(KubeModel):
       replaced on its own.
 
     Example: `upgradeStrategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: "25%"}}`.
-    Without an upgradeStrategy, or without a type, kuberay-py uses RollingUpdate with maxUnavailable 1.
+    Without an upgradeStrategy, running pods are left alone, as KubeRay does (the status counts the outdated
+    ones); a strategy with only `rollingUpdate` settings means RollingUpdate.
     """
 
     type: Annotated[Str, one_of(values(UpgradeType), m.UPGRADE_TYPE_UNKNOWN)] | None = None
-    """None, Recreate or RollingUpdate. Default: RollingUpdate."""
+    """None, Recreate or RollingUpdate. Default: RollingUpdate when rollingUpdate is set, else None."""
     rolling_update: RollingUpdate | None = None
     """Settings of RollingUpdate; not allowed with the other types."""
 
@@ -76,10 +77,12 @@ class UpgradeStrategy(KubeModel):
     )
 
     def effective_type(self) -> UpgradeType:
-        return UpgradeType(self.type) if self.type else DEFAULT_UPGRADE_TYPE
+        if self.type:
+            return UpgradeType(self.type)
+        return UpgradeType.ROLLING_UPDATE if self.rolling_update is not None else DEFAULT_UPGRADE_TYPE
 
     def effective_rolling_update(self) -> RollingUpdate:
         return self.rolling_update or RollingUpdate()
 
 
-DEFAULT_UPGRADE_TYPE: Final = UpgradeType.ROLLING_UPDATE
+DEFAULT_UPGRADE_TYPE: Final = UpgradeType.NONE

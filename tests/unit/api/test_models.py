@@ -140,8 +140,16 @@ def test_a_group_without_containers_has_no_ray_container():
     assert HeadGroupSpec(template={"spec": {"containers": "nonsense"}}).containers() == []
 
 
-def test_upgrade_strategy_defaults_to_rolling_update_one_at_a_time():
+def test_no_upgrade_strategy_leaves_running_pods_alone_like_kuberay():
     strategy = cluster().spec.effective_upgrade_strategy()
+    assert strategy.type == UpgradeType.NONE
+    assert strategy.rolling_update is None
+
+
+def test_rolling_update_settings_alone_mean_rolling_update_one_at_a_time():
+    manifest = cluster().to_manifest()
+    manifest["spec"]["upgradeStrategy"] = {"rollingUpdate": {}}
+    strategy = RayCluster.from_manifest(manifest).spec.effective_upgrade_strategy()
     assert strategy.type == UpgradeType.ROLLING_UPDATE
     assert strategy.rolling_update is not None and strategy.rolling_update.max_unavailable == 1
 
