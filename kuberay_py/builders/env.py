@@ -1,0 +1,103 @@
+"""Environment variables of the Ray container.
+
+The Ray autoscaler v2 matches Ray nodes to pods through RAY_CLOUD_INSTANCE_ID (the pod's name) and
+RAY_NODE_TYPE_NAME (its group); with RAY_USAGE_STATS_KUBERAY_IN_USE the head knows it runs under an operator.
+A variable the user already defines is never added again: their value wins.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from kuberay_py.api import AutoscalerVersion, RayCluster
+from kuberay_py.builders.command import gcs_port, head_address
+from kuberay_py.builders.labels import CLUSTER_LABEL, GROUP_LABEL
+from kuberay_py.builders.names import head_service_host, head_service_name
+from kuberay_py.builders.nodes import NodeGroup
+from kuberay_py.builders.options import BuildOptions
+
+RAY_CLUSTER_NAME: Final = "RAY_CLUSTER_NAME"
+RAY_CLUSTER_NAMESPACE: Final = "RAY_CLUSTER_NAMESPACE"
+RAY_CLOUD_INSTANCE_ID: Final = "RAY_CLOUD_INSTANCE_ID"
+RAY_NODE_TYPE_NAME: Final = "RAY_NODE_TYPE_NAME"
+FQ_RAY_IP: Final = "FQ_RAY_IP"
+RAY_IP: Final = "RAY_IP"
+RAY_PORT: Final = "RAY_PORT"
+RAY_ADDRESS: Final = "RAY_ADDRESS"
+RAY_USAGE_STATS_KUBERAY_IN_USE: Final = "RAY_USAGE_STATS_KUBERAY_IN_USE"
+RAY_ENABLE_AUTOSCALER_V2: Final = "RAY_enable_autoscaler_v2"
+KUBERAY_GEN_RAY_START_CMD: Final = "KUBERAY_GEN_RAY_START_CMD"
+RAY_HEAD_POD_NAME: Final = "RAY_HEAD_POD_NAME"
+KUBERAY_CRD_VER: Final = "KUBERAY_CRD_VER"
+
+LOCALHOST: Final = "127.0.0.1"
+
+
+def value(name: str, text: str) -> dict[str, Any]:
+    return {"name": name, "value": text}
+
+
+def from_field(name: str, field_path: str) -> dict[str, Any]:
+    """A variable the kubelet fills from the pod itself (the downward API)."""
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": field_path}}}
+
+
+def from_label(name: str, label: str) -> dict[str, Any]:
+    return from_field(name, f"metadata.labels['{label}']")
+
+
+def cluster_identity() -> list[dict[str, Any]]:
+    """The cluster's name and namespace, read from the pod so that they always match it."""
+    return [
+        from_label(RAY_CLUSTER_NAME, CLUSTER_LABEL),
+        from_field(RAY_CLUSTER_NAMESPACE, "metadata.namespace"),
+    ]
+
+
+def names_of(env: Sequence[Any]) -> set[str]:
+    return {var["name"] for var in env if isinstance(var, Mapping) and isinstance(var.get("name"), str)}
+
+
+def merge_env(user_env: Sequence[Any], injected: Sequence[dict[str, Any]]) -> list[Any]:
+    """The injected variables the user did not define, then the user's own.
+
+    Injected ones come first so that the user's values can refer to them as $(NAME).
+    """
+    taken = names_of(user_env)
+    return [var for var in injected if var["name"] not in taken] + list(user_env)
+
+
+def _autoscaler_version_env(cluster: RayCluster) -> list[dict[str, Any]]:
+    options = cluster.spec.autoscaler_options
+    if not cluster.spec.autoscaling_enabled() or options is None or options.version is None:
+        return []
+    # Ray picks the autoscaler version from this variable; without it Ray 2.60 chooses v2 by itself.
+    return [value(RAY_ENABLE_AUTOSCALER_V2, "1" if options.version == AutoscalerVersion.V2 else "0")]
+
+
+def ray_env(
+    cluster: RayCluster, group: NodeGroup, options: BuildOptions, start_command: str
+) -> list[dict[str, Any]]:
+    """The variables the operator adds to a Ray container (before merging with the user's)."""
+    env = [
+        *cluster_identity(),
+        from_field(RAY_CLOUD_INSTANCE_ID, "metadata.name"),
+        from_label(RAY_NODE_TYPE_NAME, GROUP_LABEL),
+    ]
+    port = gcs_port(cluster)
+    if group.is_head:
+        address = f"{LOCALHOST}:{port}"
+    else:
+        address = head_address(cluster, options)
+        env += [
+            value(FQ_RAY_IP, head_service_host(cluster, options)),
+            value(RAY_IP, head_service_name(cluster)),
+        ]
+    env += [
+        value(RAY_PORT, str(port)),
+        value(RAY_ADDRESS, address),
+        value(RAY_USAGE_STATS_KUBERAY_IN_USE, "1"),
+    ]
+    if group.is_head:
+        env += _autoscaler_version_env(cluster)
+    env.append(value(KUBERAY_GEN_RAY_START_CMD, start_command))
+    return env

@@ -1,0 +1,169 @@
+"""Ray pods: the group's template plus what Ray on Kubernetes needs, never replacing what the user set."""
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from kuberay_py.api import RayCluster, WorkerGroupSpec
+from kuberay_py.builders import ports
+from kuberay_py.builders.autoscaler import autoscaler_v2, build_autoscaler_container
+from kuberay_py.builders.command import (
+    format_ray_start,
+    head_address,
+    overwrites_command,
+    set_start_command,
+    start_params_of,
+)
+from kuberay_py.builders.env import merge_env, ray_env
+from kuberay_py.builders.errors import BuildError
+from kuberay_py.builders.hashing import stamp_template_hash
+from kuberay_py.builders.labels import HOST_INDEX_LABEL, REPLICA_NAME_LABEL, pod_labels
+from kuberay_py.builders.names import (
+    autoscaler_service_account_name,
+    head_pod_prefix,
+    label_value,
+    worker_pod_prefix,
+)
+from kuberay_py.builders.nodes import NodeGroup, head_group, worker_group
+from kuberay_py.builders.objects import as_dict
+from kuberay_py.builders.options import DEFAULT_OPTIONS, BuildOptions
+from kuberay_py.builders.ownership import object_metadata
+from kuberay_py.builders.probes import add_default_probes
+from kuberay_py.builders.volumes import add_shared_memory, share_ray_logs
+from kuberay_py.builders.wait_for_head import add_wait_for_head
+
+RAY_STOP_HOOK: Final = {"exec": {"command": ["/bin/sh", "-c", "ray stop"]}}
+
+
+@dataclass(frozen=True)
+class HostSlot:
+    """Where a pod sits in a multi-host replica of a group with numOfHosts > 1.
+
+    `replica_name` is shared by the replica's pods (see `names.replica_name`); `host_index` runs from 0 to
+    numOfHosts - 1.
+    """
+
+    replica_name: str
+    host_index: int
+
+
+def _require_name(cluster: RayCluster) -> None:
+    if not cluster.name:
+        raise BuildError("metadata.name: the RayCluster has no name")
+
+
+def _template_spec(group: NodeGroup, template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The template's pod spec and its Ray container (the first), or a clear error."""
+    spec = template.get("spec")
+    containers = spec.get("containers") if isinstance(spec, dict) else None
+    if not isinstance(spec, dict) or not isinstance(containers, list) or not containers:
+        raise BuildError(f"{group.path}.template.spec.containers: the pod template has no containers")
+    ray = containers[0]
+    if not isinstance(ray, dict) or not ray.get("image"):
+        raise BuildError(f"{group.path}.template.spec.containers[0].image: the Ray container has no image")
+    return spec, ray
+
+
+def _add_metrics_port(container: dict[str, Any]) -> None:
+    declared = [p for p in container.get("ports") or [] if isinstance(p, Mapping)]
+    if any(
+        p.get("name") == ports.METRICS_PORT_NAME or p.get("containerPort") == ports.METRICS_PORT
+        for p in declared
+    ):
+        return
+    metrics = {"name": ports.METRICS_PORT_NAME, "containerPort": ports.METRICS_PORT, "protocol": "TCP"}
+    container["ports"] = [*(container.get("ports") or []), metrics]
+
+
+def _add_ray_stop_hook(container: dict[str, Any]) -> None:
+    """`ray stop` before the container is stopped, so that Ray leaves the cluster cleanly."""
+    lifecycle = dict(container.get("lifecycle") or {})
+    if lifecycle.get("preStop"):
+        return
+    lifecycle["preStop"] = copy.deepcopy(RAY_STOP_HOOK)
+    container["lifecycle"] = lifecycle
+
+
+def _prepare_ray_container(
+    cluster: RayCluster,
+    group: NodeGroup,
+    options: BuildOptions,
+    pod_spec: dict[str, Any],
+    ray: dict[str, Any],
+) -> None:
+    start_command = format_ray_start(start_params_of(cluster, group, options), head=group.is_head)
+    ray["env"] = merge_env(ray.get("env") or [], ray_env(cluster, group, options, start_command))
+    set_start_command(ray, start_command, keep_user_command=overwrites_command(cluster))
+    _add_metrics_port(ray)
+    add_shared_memory(pod_spec, ray)
+    add_default_probes(ray, cluster.spec.ray_version, group.is_head)
+    _add_ray_stop_hook(ray)
+
+
+def _build_pod(
+    cluster: RayCluster,
+    group: NodeGroup,
+    options: BuildOptions,
+    generate_name: str,
+    placement_labels: Mapping[str, str],
+) -> dict[str, Any]:
+    _require_name(cluster)
+    template = copy.deepcopy(group.spec.template)
+    pod_spec, ray = _template_spec(group, template)
+    _prepare_ray_container(cluster, group, options, pod_spec, ray)
+
+    if group.is_head and cluster.spec.autoscaling_enabled():
+        logs_mount = share_ray_logs(pod_spec, ray)
+        pod_spec["containers"].append(build_autoscaler_container(cluster, ray, logs_mount))
+        pod_spec["serviceAccountName"] = autoscaler_service_account_name(cluster)
+    if not group.is_head:
+        add_wait_for_head(pod_spec, ray, head_address(cluster, options))
+    if autoscaler_v2(cluster) and not pod_spec.get("restartPolicy"):
+        # The autoscaler v2 tracks Ray nodes by pod; a restarted container would be a node it cannot place.
+        pod_spec["restartPolicy"] = "Never"
+
+    template_metadata = as_dict(template.get("metadata"))
+    labels = pod_labels(
+        cluster, group.node_type, group.name, as_dict(template_metadata.get("labels")), group.spec.labels
+    )
+    labels.update(placement_labels)
+    metadata = object_metadata(
+        cluster,
+        options,
+        generate_name=generate_name,
+        labels=labels,
+        annotations=as_dict(template_metadata.get("annotations")),
+    )
+    return stamp_template_hash({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec})
+
+
+def build_head_pod(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS) -> dict[str, Any]:
+    """The head pod (`generateName: <cluster>-head-`), with the autoscaler sidecar when autoscaling is on."""
+    return _build_pod(cluster, head_group(cluster), options, head_pod_prefix(cluster), {})
+
+
+def build_worker_pod(
+    cluster: RayCluster,
+    group: WorkerGroupSpec,
+    options: BuildOptions = DEFAULT_OPTIONS,
+    host: HostSlot | None = None,
+) -> dict[str, Any]:
+    """A worker pod of `group` (`generateName: <cluster>-<group>-worker-`).
+
+    Pods of a group with numOfHosts > 1 belong to a replica: pass `host` to label them with its name and
+    their index in it.
+    """
+    placement: dict[str, str] = {}
+    if group.num_of_hosts > 1:
+        if host is None:
+            raise BuildError(
+                f'worker group "{group.group_name}" has numOfHosts {group.num_of_hosts}: '
+                "say which replica and host the pod is for"
+            )
+        placement = {
+            REPLICA_NAME_LABEL: label_value(host.replica_name),
+            HOST_INDEX_LABEL: str(host.host_index),
+        }
+    node = worker_group(cluster, group)
+    return _build_pod(cluster, node, options, worker_pod_prefix(cluster, group.group_name), placement)

@@ -1,0 +1,107 @@
+"""Everything the operator creates for a RayCluster, as a list of objects or as multi-document YAML."""
+
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from kuberay_py.api import RayCluster, validate_manifest
+from kuberay_py.api.constants import GROUP, KIND
+from kuberay_py.builders.errors import BuildError
+from kuberay_py.builders.names import replica_name, short_hash
+from kuberay_py.builders.options import DEFAULT_OPTIONS, BuildOptions
+from kuberay_py.builders.pods import HostSlot, build_head_pod, build_worker_pod
+from kuberay_py.builders.rbac import (
+    build_autoscaler_role,
+    build_autoscaler_role_binding,
+    build_autoscaler_service_account,
+)
+from kuberay_py.builders.services import build_head_service
+
+
+def render_cluster(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS) -> list[dict[str, Any]]:
+    """The objects the operator creates for `cluster`, in the order it creates them.
+
+    With autoscaling: the autoscaler's ServiceAccount (unless the head template names its own), Role and
+    RoleBinding. Always: the head Service, the head pod, and one pod of each worker group (one per host for a
+    group with numOfHosts > 1, labelled as one replica). The operator creates as many worker pods as each
+    group's replicas ask; they differ from the one shown only in the name the API server gives them.
+    """
+    objects: list[dict[str, Any]] = []
+    if cluster.spec.autoscaling_enabled():
+        account = build_autoscaler_service_account(cluster, options)
+        if account is not None:
+            objects.append(account)
+        objects += [build_autoscaler_role(cluster, options), build_autoscaler_role_binding(cluster, options)]
+    objects += [build_head_service(cluster, options), build_head_pod(cluster, options)]
+    for group in cluster.spec.worker_groups():
+        if group.num_of_hosts == 1:
+            objects.append(build_worker_pod(cluster, group, options))
+            continue
+        # The operator draws a random replica name; a stable one keeps the rendering reproducible.
+        name = replica_name(group.group_name, short_hash(f"{cluster.name}/{group.group_name}/0"))
+        for index in range(group.num_of_hosts):
+            objects.append(build_worker_pod(cluster, group, options, HostSlot(name, index)))
+    return objects
+
+
+def to_yaml(objects: Iterable[dict[str, Any]]) -> str:
+    """Multi-document YAML, one document per object, keys in the order they were built."""
+    return "".join(
+        "---\n" + yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, width=1_000_000)
+        for obj in objects
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _is_raycluster(document: dict[str, Any]) -> bool:
+    api_version = document.get("apiVersion")
+    return (
+        document.get("kind") == KIND and isinstance(api_version, str) and api_version.startswith(f"{GROUP}/")
+    )
+
+
+def clusters_in(text: str) -> list[RayCluster]:
+    """The RayClusters of a YAML stream, validated as the API server would; other kinds are skipped.
+
+    Raises BuildError with a one-line message for YAML that does not parse, a document that is not an
+    object, an invalid RayCluster, or a stream without any RayCluster.
+    """
+    try:
+        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+    except yaml.YAMLError as error:
+        raise BuildError(f"not valid YAML: {_one_line(str(error))}") from None
+    clusters: list[RayCluster] = []
+    for number, document in enumerate(documents, start=1):
+        if not isinstance(document, dict):
+            raise BuildError(f"document {number} is not a Kubernetes object")
+        if not _is_raycluster(document):
+            continue
+        metadata = document.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        label = f'RayCluster "{name}"' if name else f"RayCluster (document {number})"
+        errors = validate_manifest(document)
+        if errors:
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            raise BuildError(f"{label}: {_one_line(str(errors[0]))}{more}")
+        try:
+            clusters.append(RayCluster.from_manifest(document))
+        except ValidationError as error:  # validate_manifest reports these first; kept as a safety net
+            raise BuildError(f"{label}: {_one_line(str(error))}") from None
+        if not clusters[-1].name:
+            raise BuildError(f"{label}: metadata.name is required")
+    if not clusters:
+        raise BuildError("no RayCluster found")
+    return clusters
+
+
+def render_manifests(text: str, options: BuildOptions = DEFAULT_OPTIONS) -> str:
+    """The YAML of every object the operator would create for the RayClusters in `text`."""
+    objects: list[dict[str, Any]] = []
+    for cluster in clusters_in(text):
+        objects += render_cluster(cluster, options)
+    return to_yaml(objects)

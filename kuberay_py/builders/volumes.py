@@ -1,0 +1,81 @@
+"""Volumes the operator adds to Ray pods: a memory-backed /dev/shm; /tmp/ray shared with the autoscaler."""
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+SHARED_MEMORY_PATH: Final = "/dev/shm"
+SHARED_MEMORY_VOLUME: Final = "shared-mem"
+RAY_LOGS_PATH: Final = "/tmp/ray"
+RAY_LOGS_VOLUME: Final = "ray-logs"
+
+
+def _same_path(a: object, b: str) -> bool:
+    return isinstance(a, str) and a.rstrip("/") == b.rstrip("/")
+
+
+def mount_at(container: Mapping[str, Any], path: str) -> dict[str, Any] | None:
+    """The container's volume mount at `path`, if any."""
+    for mount in container.get("volumeMounts") or []:
+        if isinstance(mount, dict) and _same_path(mount.get("mountPath"), path):
+            return mount
+    return None
+
+
+def free_volume_name(pod_spec: Mapping[str, Any], wanted: str) -> str:
+    """`wanted`, or `wanted-2`, `wanted-3`, ... when the pod already has a volume of that name."""
+    taken = {v.get("name") for v in pod_spec.get("volumes") or [] if isinstance(v, Mapping)}
+    name, n = wanted, 1
+    while name in taken:
+        n += 1
+        name = f"{wanted}-{n}"
+    return name
+
+
+def _add_volume(pod_spec: dict[str, Any], volume: dict[str, Any]) -> None:
+    pod_spec["volumes"] = [*(pod_spec.get("volumes") or []), volume]
+
+
+def _add_mount(container: dict[str, Any], mount: dict[str, Any]) -> None:
+    container["volumeMounts"] = [*(container.get("volumeMounts") or []), mount]
+
+
+def _memory_size(container: Mapping[str, Any]) -> Any:
+    resources = container.get("resources")
+    if not isinstance(resources, Mapping):
+        return None
+    for kind in ("limits", "requests"):
+        values = resources.get(kind)
+        if isinstance(values, Mapping) and values.get("memory") not in (None, ""):
+            return values["memory"]
+    return None
+
+
+def add_shared_memory(pod_spec: dict[str, Any], container: dict[str, Any]) -> None:
+    """Mount a memory-backed /dev/shm sized to the container's memory, unless something is mounted there.
+
+    Ray's object store lives in /dev/shm; the container runtime's default of 64 MiB is far too small.
+    """
+    if mount_at(container, SHARED_MEMORY_PATH) is not None:
+        return
+    empty_dir: dict[str, Any] = {"medium": "Memory"}
+    size = _memory_size(container)
+    if size is not None:
+        empty_dir["sizeLimit"] = size
+    name = free_volume_name(pod_spec, SHARED_MEMORY_VOLUME)
+    _add_volume(pod_spec, {"name": name, "emptyDir": empty_dir})
+    _add_mount(container, {"name": name, "mountPath": SHARED_MEMORY_PATH})
+
+
+def share_ray_logs(pod_spec: dict[str, Any], container: dict[str, Any]) -> dict[str, Any]:
+    """The mount of /tmp/ray to give the autoscaler: the Ray container's own, or a new emptyDir in both.
+
+    The autoscaler writes its logs there, where Ray's log monitor and users find them.
+    """
+    existing = mount_at(container, RAY_LOGS_PATH)
+    if existing is not None:
+        return {"name": existing["name"], "mountPath": RAY_LOGS_PATH}
+    name = free_volume_name(pod_spec, RAY_LOGS_VOLUME)
+    _add_volume(pod_spec, {"name": name, "emptyDir": {}})
+    mount = {"name": name, "mountPath": RAY_LOGS_PATH}
+    _add_mount(container, dict(mount))
+    return mount
