@@ -20,6 +20,22 @@ def crd(args: argparse.Namespace) -> int:
     return 0
 
 
+def render(args: argparse.Namespace) -> int:
+    """Print, as multi-document YAML, every object the operator would create for the file's RayClusters."""
+    from kuberay_py.builders import BuildError, BuildOptions, render_manifests
+
+    source = "standard input" if args.file == "-" else args.file
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+        options = BuildOptions(cluster_domain=args.cluster_domain, default_namespace=args.namespace)
+        sys.stdout.write(render_manifests(text, options))
+    except (OSError, UnicodeDecodeError, BuildError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        print(f"kuberay-py render: {source}: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kuberay-py", description="Run Ray clusters on Kubernetes.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -32,6 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="write ray.io_rayclusters.yaml and kustomization.yaml here instead of printing the CRD",
     )
     crd_parser.set_defaults(handler=crd)
+
+    render_parser = commands.add_parser(
+        "render", help="print the pods, Service and RBAC objects the operator creates for a RayCluster"
+    )
+    render_parser.add_argument("-f", "--file", required=True, help="a manifest file, or - for standard input")
+    render_parser.add_argument("--cluster-domain", default="cluster.local", help="the cluster's DNS domain")
+    render_parser.add_argument(
+        "-n", "--namespace", default="default", help="namespace of RayClusters that name none"
+    )
+    render_parser.set_defaults(handler=render)
     return parser
 
 
