@@ -6,7 +6,7 @@ patching the RayCluster; it needs the cluster's name and namespace, which it get
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from kuberay_py.api import AutoscalerVersion, RayCluster
@@ -45,14 +45,27 @@ def autoscaler_env() -> list[dict[str, Any]]:
     ]
 
 
+def free_container_name(containers: Sequence[Any], wanted: str) -> str:
+    """`wanted`, or `wanted-2`, ... when the template already has a container of that name."""
+    taken = {c.get("name") for c in containers if isinstance(c, Mapping)}
+    name, n = wanted, 1
+    while name in taken:
+        n += 1
+        name = f"{wanted}-{n}"
+    return name
+
+
 def build_autoscaler_container(
-    cluster: RayCluster, ray_container: Mapping[str, Any], logs_mount: Mapping[str, Any]
+    cluster: RayCluster,
+    ray_container: Mapping[str, Any],
+    logs_mount: Mapping[str, Any],
+    name: str = CONTAINER_NAME,
 ) -> dict[str, Any]:
     """The sidecar: the head's Ray image unless `autoscalerOptions.image`, sharing /tmp/ray with Ray."""
     options = cluster.spec.autoscaler_options
     opts: dict[str, Any] = options.to_dict() if options is not None else {}
     container: dict[str, Any] = {
-        "name": CONTAINER_NAME,
+        "name": name,
         "image": opts.get("image") or ray_container.get("image"),
         "imagePullPolicy": opts.get("imagePullPolicy")
         or ray_container.get("imagePullPolicy")

@@ -7,7 +7,8 @@ from typing import Any, Final
 
 from kuberay_py.api import RayCluster, WorkerGroupSpec
 from kuberay_py.builders import ports
-from kuberay_py.builders.autoscaler import autoscaler_v2, build_autoscaler_container
+from kuberay_py.builders.autoscaler import CONTAINER_NAME as AUTOSCALER_CONTAINER
+from kuberay_py.builders.autoscaler import autoscaler_v2, build_autoscaler_container, free_container_name
 from kuberay_py.builders.command import (
     format_ray_start,
     head_address,
@@ -115,7 +116,9 @@ def _build_pod(
 
     if group.is_head and cluster.spec.autoscaling_enabled():
         logs_mount = share_ray_logs(pod_spec, ray)
-        pod_spec["containers"].append(build_autoscaler_container(cluster, ray, logs_mount))
+        containers = pod_spec["containers"]
+        name = free_container_name(containers, AUTOSCALER_CONTAINER)
+        containers.append(build_autoscaler_container(cluster, ray, logs_mount, name))
         pod_spec["serviceAccountName"] = autoscaler_service_account_name(cluster)
     if not group.is_head:
         add_wait_for_head(pod_spec, ray, head_address(cluster, options))

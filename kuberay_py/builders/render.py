@@ -1,5 +1,6 @@
 """Everything the operator creates for a RayCluster, as a list of objects or as multi-document YAML."""
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -46,10 +47,27 @@ def render_cluster(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS)
     return objects
 
 
+class _KubeDumper(yaml.SafeDumper):
+    """Quotes every string a YAML 1.1 reader could take for something else.
+
+    kubectl reads y, Y, n and N as booleans and 1e3 or 0o17 as numbers, PyYAML does not: a label value
+    "n" or "1e3" must come out quoted.
+    """
+
+
+_KubeDumper.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN"))
+_KubeDumper.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?$|^[-+]?0[oO][0-7_]+$"),
+    list("-+0123456789."),
+)
+
+
 def to_yaml(objects: Iterable[dict[str, Any]]) -> str:
     """Multi-document YAML, one document per object, keys in the order they were built."""
     return "".join(
-        "---\n" + yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, width=1_000_000)
+        "---\n"
+        + yaml.dump(obj, Dumper=_KubeDumper, sort_keys=False, default_flow_style=False, width=1_000_000)
         for obj in objects
     )
 
