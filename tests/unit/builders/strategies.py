@@ -154,7 +154,8 @@ def group_fields(draw: st.DrawFn, head: bool) -> dict[str, Any]:
             )
         )
     )
-    if params or draw(st.booleans()):
+    keep_empty = draw(st.booleans())
+    if params or keep_empty:
         group["rayStartParams"] = params
     return group
 

@@ -1,0 +1,143 @@
+"""The template hash changes with what defines a pod, and with nothing else."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from kuberay_py.builders import (
+    TEMPLATE_HASH_ANNOTATION,
+    build_head_pod,
+    build_worker_pod,
+    recorded_template_hash,
+    template_hash,
+)
+from tests.unit.builders.support import manifest, parse, worker
+
+
+def _base() -> dict[str, Any]:
+    return manifest(
+        workers=[worker("small", replicas=2, minReplicas=1, maxReplicas=4)],
+        enableInTreeAutoscaling=True,
+        autoscalerOptions={"idleTimeoutSeconds": 60},
+    )
+
+
+def _hashes(raw: dict[str, Any]) -> tuple[str, str]:
+    cluster = parse(raw)
+    head = build_head_pod(cluster)
+    small = build_worker_pod(cluster, cluster.spec.worker_groups()[0])
+    return head["metadata"]["annotations"][TEMPLATE_HASH_ANNOTATION], small["metadata"]["annotations"][
+        TEMPLATE_HASH_ANNOTATION
+    ]
+
+
+def _edit(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    raw = _base()
+    change(raw)
+    return raw
+
+
+def _group(raw: dict[str, Any]) -> dict[str, Any]:
+    group: dict[str, Any] = raw["spec"]["workerGroupSpecs"][0]
+    return group
+
+
+def test_the_hash_is_short_stable_and_recorded() -> None:
+    cluster = parse(_base())
+    pod = build_head_pod(cluster)
+    digest = recorded_template_hash(pod)
+    assert digest is not None and len(digest) == 16 and int(digest, 16) >= 0
+    assert digest == template_hash(pod) == recorded_template_hash(build_head_pod(parse(_base())))
+    assert recorded_template_hash({"metadata": {}}) is None
+
+
+SCALE_ONLY: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
+    ("replicas", lambda raw: _group(raw).update(replicas=3)),
+    ("minReplicas", lambda raw: _group(raw).update(minReplicas=0)),
+    ("maxReplicas", lambda raw: _group(raw).update(maxReplicas=9)),
+    (
+        "workersToDelete",
+        lambda raw: _group(raw).update(scaleStrategy={"workersToDelete": ["demo-small-worker-x"]}),
+    ),
+    ("suspend", lambda raw: raw["spec"].update(suspend=True)),
+    ("generation", lambda raw: raw["metadata"].update(generation=7)),
+    ("uid", lambda raw: raw["metadata"].update(uid="0b6f1f9e-0000-4000-8000-000000000003")),
+    ("status", lambda raw: raw.update(status={"state": "ready"})),
+    ("cluster labels", lambda raw: raw["metadata"].update(labels={"team": "x"})),
+    # Read by the autoscaler from the RayCluster itself, not from the pod.
+    ("idleTimeoutSeconds", lambda raw: raw["spec"]["autoscalerOptions"].update(idleTimeoutSeconds=5)),
+    ("upscalingMode", lambda raw: raw["spec"]["autoscalerOptions"].update(upscalingMode="Conservative")),
+]
+
+
+@pytest.mark.parametrize(("what", "change"), SCALE_ONLY, ids=[what for what, _ in SCALE_ONLY])
+def test_scaling_and_bookkeeping_do_not_change_the_hash(
+    what: str, change: Callable[[dict[str, Any]], None]
+) -> None:
+    assert _hashes(_edit(change)) == _hashes(_base())
+
+
+WORKER_CHANGES: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
+    (
+        "image",
+        lambda raw: _group(raw)["template"]["spec"]["containers"][0].update(image="rayproject/ray:2.61.0"),
+    ),
+    (
+        "env",
+        lambda raw: _group(raw)["template"]["spec"]["containers"][0].update(
+            env=[{"name": "A", "value": "1"}]
+        ),
+    ),
+    ("template label", lambda raw: _group(raw)["template"].update(metadata={"labels": {"team": "ml"}})),
+    ("rayStartParams", lambda raw: _group(raw).update(rayStartParams={"object-store-memory": "100000000"})),
+    ("resources", lambda raw: _group(raw).update(resources={"CPU": "2"})),
+    ("labels", lambda raw: _group(raw).update(labels={"zone": "a"})),
+    (
+        "limits",
+        lambda raw: _group(raw)["template"]["spec"]["containers"][0]["resources"]["limits"].update(cpu="2"),
+    ),
+    ("rayVersion", lambda raw: raw["spec"].update(rayVersion="2.40.0")),
+]
+
+
+@pytest.mark.parametrize(("what", "change"), WORKER_CHANGES, ids=[what for what, _ in WORKER_CHANGES])
+def test_what_defines_a_worker_changes_its_hash(what: str, change: Callable[[dict[str, Any]], None]) -> None:
+    assert _hashes(_edit(change))[1] != _hashes(_base())[1]
+
+
+HEAD_CHANGES: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
+    ("autoscaler image", lambda raw: raw["spec"]["autoscalerOptions"].update(image="my/autoscaler:2")),
+    (
+        "autoscaler resources",
+        lambda raw: raw["spec"]["autoscalerOptions"].update(resources={"limits": {"cpu": "1"}}),
+    ),
+    ("autoscaler version", lambda raw: raw["spec"]["autoscalerOptions"].update(version="v1")),
+    ("autoscaling off", lambda raw: raw["spec"].update(enableInTreeAutoscaling=False)),
+    ("head params", lambda raw: raw["spec"]["headGroupSpec"].update(rayStartParams={"num-cpus": "0"})),
+]
+
+
+@pytest.mark.parametrize(("what", "change"), HEAD_CHANGES, ids=[what for what, _ in HEAD_CHANGES])
+def test_what_defines_the_head_changes_its_hash(what: str, change: Callable[[dict[str, Any]], None]) -> None:
+    assert _hashes(_edit(change))[0] != _hashes(_base())[0]
+
+
+def test_template_hash_ignores_its_own_annotation_and_per_pod_fields() -> None:
+    pod = build_head_pod(parse(_base()))
+    twin = copy.deepcopy(pod)
+    twin["metadata"]["annotations"][TEMPLATE_HASH_ANNOTATION] = "something else"
+    twin["metadata"]["namespace"] = "elsewhere"
+    twin["metadata"]["name"] = "demo-head-abcde"
+    assert template_hash(twin) == template_hash(pod)
+    twin["spec"]["containers"][0]["image"] = "other"
+    assert template_hash(twin) != template_hash(pod)
+
+
+def test_a_ray_version_change_that_leaves_the_pod_as_it_is_keeps_the_hash() -> None:
+    # rayVersion describes the images; it defines a pod only through what it changes in it (the probes).
+    # Replacing a pod by an identical one would gain nothing, so 2.60.0 -> 2.61.0 alone rolls nothing.
+    assert _hashes(_edit(lambda raw: raw["spec"].update(rayVersion="2.61.0"))) == _hashes(_base())
