@@ -1,6 +1,7 @@
 """The `kuberay-py` command line: one subcommand per function, dispatched by argparse."""
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +37,75 @@ def render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _env(name: str, default: str) -> str:
+    """A default from KUBERAY_PY_<NAME>, so every flag can be set through the environment."""
+    return os.environ.get(f"KUBERAY_PY_{name}", default)
+
+
+def _env_flag(name: str) -> bool:
+    return _env(name, "false").strip().lower() in ("1", "true", "yes", "on")
+
+
+def operator(args: argparse.Namespace) -> int:
+    """Run the operator until SIGTERM or Ctrl-C."""
+    import asyncio
+
+    from kuberay_py.operator import OperatorConfig, OperatorError, run_operator
+
+    namespaces: list[str] = args.namespace or [n for n in _env("NAMESPACE", "").split(",") if n]
+    if len(namespaces) > 1:
+        print("kuberay-py operator: watch one --namespace, or all namespaces (give none)")
+        return 2
+    config = OperatorConfig(
+        kubeconfig=args.kubeconfig,
+        namespace=namespaces[0] if namespaces else None,
+        leader_elect=args.leader_elect,
+        leader_election_namespace=args.leader_election_namespace,
+        metrics_addr=args.metrics_addr,
+        health_addr=args.health_addr,
+        workers=args.workers,
+        log_format=args.log_format,
+        log_level=args.log_level,
+        cluster_domain=args.cluster_domain,
+    )
+    try:
+        asyncio.run(run_operator(config))
+    except OperatorError as exc:
+        print(f"kuberay-py operator: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _add_operator_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = commands.add_parser(
+        "operator",
+        help="run the RayCluster operator",
+        description="Run the operator. Each option can also be set as KUBERAY_PY_<OPTION>.",
+    )
+    parser.add_argument(
+        "--kubeconfig", default=_env("KUBECONFIG", "") or None, help="default: $KUBECONFIG, then in-cluster"
+    )
+    parser.add_argument(
+        "--namespace",
+        action="append",
+        default=None,
+        help="watch only this namespace (default: all namespaces)",
+    )
+    parser.add_argument("--leader-elect", action="store_true", default=_env_flag("LEADER_ELECT"))
+    parser.add_argument("--leader-election-namespace", default=_env("LEADER_ELECTION_NAMESPACE", "") or None)
+    parser.add_argument("--metrics-addr", default=_env("METRICS_ADDR", ":8080"), help='"0" disables')
+    parser.add_argument("--health-addr", default=_env("HEALTH_ADDR", ":8081"), help='"0" disables')
+    parser.add_argument(
+        "--workers", type=int, default=int(_env("WORKERS", "16")), help="concurrent reconciles"
+    )
+    parser.add_argument("--log-format", choices=("json", "console"), default=_env("LOG_FORMAT", "json"))
+    parser.add_argument("--log-level", default=_env("LOG_LEVEL", "info"))
+    parser.add_argument("--cluster-domain", default=_env("CLUSTER_DOMAIN", "cluster.local"))
+    parser.set_defaults(handler=operator)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kuberay-py", description="Run Ray clusters on Kubernetes.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -58,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", "--namespace", default="default", help="namespace of RayClusters that name none"
     )
     render_parser.set_defaults(handler=render)
+
+    _add_operator_parser(commands)
     return parser
 
 

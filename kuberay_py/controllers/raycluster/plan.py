@@ -1,0 +1,209 @@
+"""Decide which pods to create and delete for a RayCluster, as a pure function of the spec and the pods.
+
+The reconciler executes the plan; keeping the decision free of I/O makes every scaling rule unit-testable:
+
+- finished pods (Failed or Succeeded) are deleted, and replaced like any missing pod;
+- a suspended cluster (or group) loses all its pods, and gets them back on resume;
+- exactly one head pod; duplicates are removed;
+- each worker group gets `clamp(replicas, min, max) x numOfHosts` pods; pods named in
+  `scaleStrategy.workersToDelete` are deleted if they belong to this cluster and group (unknown names are
+  ignored); with autoscaling on, no other healthy worker is ever chosen for deletion by the operator;
+- a multi-host replica (numOfHosts > 1) lives and dies whole: naming one of its pods in workersToDelete
+  removes the replica, and a replica that lost a host is removed and created again;
+- pods built from an outdated template are replaced per `upgradeStrategy`: Recreate deletes every pod,
+  RollingUpdate a few at a time (at most `maxUnavailable` of a group missing or unready), never touching a
+  group whose `workersToDelete` is still pending, then the head; None leaves them (the status counts them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from kuberay_py.api import RayCluster, RollingUpdate, UpgradeType, WorkerGroupSpec
+from kuberay_py.builders import REPLICA_NAME_LABEL
+from kuberay_py.controllers.raycluster.podstate import (
+    Pod,
+    created_at,
+    group_of,
+    is_active,
+    is_deleting,
+    is_head,
+    is_ready,
+    is_terminal,
+    labels_of,
+    name_of,
+    removal_order,
+    template_hash_of,
+)
+
+
+class DeleteReason:
+    FINISHED = "PodFinished"
+    SUSPENDED = "Suspended"
+    GROUP_SUSPENDED = "GroupSuspended"
+    GROUP_REMOVED = "GroupRemoved"
+    WORKERS_TO_DELETE = "WorkersToDelete"
+    SCALE_DOWN = "ScaleDown"
+    DUPLICATE_HEAD = "DuplicateHead"
+    RECREATE = "Recreate"
+    ROLLING_UPDATE = "RollingUpdate"
+    REPLICA_INCOMPLETE = "ReplicaIncomplete"
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    pod: Pod
+    reason: str
+
+
+@dataclass(slots=True)
+class Plan:
+    deletions: list[Deletion] = field(default_factory=list)
+    create_head: bool = False
+    creations: dict[str, int] = field(default_factory=dict)  # worker group name -> pods to create
+    outdated_pods: int = 0  # active pods whose template is not the current one
+    held_back: dict[str, int] = field(default_factory=dict)  # group -> surplus pods kept for the autoscaler
+
+    def delete(self, pods: list[Pod], reason: str) -> None:
+        self.deletions.extend(Deletion(p, reason) for p in pods)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.deletions and not self.create_head and not any(self.creations.values())
+
+
+def plan_pods(cluster: RayCluster, pods: list[Pod], desired_hashes: Mapping[str, str]) -> Plan:
+    """The actions that bring `pods` (every pod of this cluster in the cache) to the desired state.
+
+    `desired_hashes` maps each group (the head as `headgroup`) to the template hash its new pods carry.
+    """
+    spec = cluster.spec
+    plan = Plan()
+    plan.delete([p for p in pods if is_terminal(p) and not is_deleting(p)], DeleteReason.FINISHED)
+    active = [p for p in pods if is_active(p)]
+
+    def outdated(pod: Pod) -> bool:
+        return template_hash_of(pod) != desired_hashes.get(group_of(pod))
+
+    plan.outdated_pods = sum(1 for p in active if outdated(p))
+
+    if spec.is_suspended():
+        plan.delete(active, DeleteReason.SUSPENDED)
+        return plan
+    strategy = spec.effective_upgrade_strategy()
+    if strategy.type == UpgradeType.RECREATE and plan.outdated_pods:
+        plan.delete(active, DeleteReason.RECREATE)
+        return plan
+
+    heads = [p for p in active if is_head(p)]
+    if not heads:
+        plan.create_head = True
+    elif len(heads) > 1:
+        # Keep the ready one that has run longest; the rest are leftovers of a lost race.
+        keep = min(heads, key=lambda p: (not is_ready(p), created_at(p), name_of(p)))
+        plan.delete([p for p in heads if p is not keep], DeleteReason.DUPLICATE_HEAD)
+
+    groups = {g.group_name: g for g in spec.worker_groups()}
+    workers: dict[str, list[Pod]] = {name: [] for name in groups}
+    for pod in active:
+        if is_head(pod):
+            continue
+        group_name = group_of(pod)
+        if group_name in workers:
+            workers[group_name].append(pod)
+        else:
+            plan.delete([pod], DeleteReason.GROUP_REMOVED)
+
+    rolling = strategy.rolling_update if strategy.type == UpgradeType.ROLLING_UPDATE else None
+    workers_current = True
+    for name, group in groups.items():
+        remaining = _plan_group(
+            plan, group, workers[name], pods, outdated, rolling, spec.autoscaling_enabled()
+        )
+        workers_current = workers_current and not any(outdated(p) for p in remaining)
+
+    # The head goes last and alone: replacing it restarts the cluster's control processes.
+    if (
+        rolling is not None
+        and workers_current
+        and len(heads) == 1
+        and outdated(heads[0])
+        and not plan.deletions
+    ):
+        plan.delete(heads, DeleteReason.ROLLING_UPDATE)
+    return plan
+
+
+def _replicas(group: WorkerGroupSpec, pods: list[Pod]) -> tuple[list[list[Pod]], list[Pod]]:
+    """The group's pods as replicas (a pod alone, or all hosts of a multi-host replica) and the stray pods
+    of replicas that lost a host, which cannot work and must go."""
+    if group.num_of_hosts == 1:
+        return [[p] for p in pods], []
+    by_replica: dict[str, list[Pod]] = {}
+    for pod in pods:
+        by_replica.setdefault(labels_of(pod).get(REPLICA_NAME_LABEL, name_of(pod)), []).append(pod)
+    whole = [r for r in by_replica.values() if len(r) == group.num_of_hosts]
+    broken = [p for r in by_replica.values() if len(r) != group.num_of_hosts for p in r]
+    return whole, broken
+
+
+def _replica_removal_order(replicas: list[list[Pod]]) -> list[list[Pod]]:
+    """Replicas in the order to remove them, judged by their least healthy pod."""
+    worst = {id(r): removal_order(r)[0] for r in replicas}
+    ranked = removal_order(list(worst.values()))
+    position = {id(p): i for i, p in enumerate(ranked)}
+    return sorted(replicas, key=lambda r: position[id(worst[id(r)])])
+
+
+def _plan_group(
+    plan: Plan,
+    group: WorkerGroupSpec,
+    group_pods: list[Pod],
+    all_pods: list[Pod],
+    outdated: Callable[[Pod], bool],
+    rolling: RollingUpdate | None,
+    autoscaling: bool,
+) -> list[Pod]:
+    """Plan one worker group in whole replicas; returns the pods that stay."""
+    if group.suspend:
+        plan.delete(group_pods, DeleteReason.GROUP_SUSPENDED)
+        return []
+    hosts = group.num_of_hosts
+    replicas, broken = _replicas(group, group_pods)
+    plan.delete(broken, DeleteReason.REPLICA_INCOMPLETE)
+    named = set(group.workers_to_delete)
+    doomed = [r for r in replicas if any(name_of(p) in named for p in r)]
+    plan.delete([p for r in doomed for p in r], DeleteReason.WORKERS_TO_DELETE)
+    remaining = [r for r in replicas if not any(r is d for d in doomed)]
+    desired_pods = group.desired_pods()
+
+    if rolling is not None and desired_pods > 0:
+        stale = [r for r in remaining if any(outdated(p) for p in r)]
+        if stale and not _workers_to_delete_pending(group, all_pods):
+            unavailable = max(0, desired_pods - sum(1 for r in remaining for p in r if is_ready(p)))
+            budget = rolling.max_unavailable_pods(desired_pods) - unavailable
+            # A multi-host replica goes as a whole, even when it is wider than maxUnavailable.
+            count = budget // hosts if budget >= hosts else (1 if unavailable == 0 else 0)
+            replaced = _replica_removal_order(stale)[:count]
+            plan.delete([p for r in replaced for p in r], DeleteReason.ROLLING_UPDATE)
+            remaining = [r for r in remaining if not any(r is x for x in replaced)]
+
+    missing = group.desired_replicas() - len(remaining)
+    if missing > 0:
+        plan.creations[group.group_name] = missing * hosts
+    elif missing < 0:
+        if autoscaling:
+            # Only the autoscaler picks workers to remove (through workersToDelete).
+            plan.held_back[group.group_name] = -missing * hosts
+        else:
+            surplus = _replica_removal_order(remaining)[:-missing]
+            plan.delete([p for r in surplus for p in r], DeleteReason.SCALE_DOWN)
+            remaining = [r for r in remaining if not any(r is x for x in surplus)]
+    return [p for r in remaining for p in r]
+
+
+def _workers_to_delete_pending(group: WorkerGroupSpec, all_pods: list[Pod]) -> bool:
+    """True while a pod named in the group's workersToDelete still exists (even if terminating)."""
+    named = set(group.workers_to_delete)
+    return bool(named) and any(name_of(p) in named and group_of(p) == group.group_name for p in all_pods)

@@ -1,0 +1,88 @@
+"""What the reconciler needs to know about one pod, read from the pod as the API server has it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kuberay_py.api.constants import HEAD_GROUP_NAME
+from kuberay_py.builders import GROUP_LABEL, NODE_TYPE_LABEL, recorded_template_hash
+
+Pod = dict[str, Any]
+
+TERMINAL_PHASES = frozenset({"Failed", "Succeeded"})
+
+
+def name_of(pod: Pod) -> str:
+    return str(pod["metadata"]["name"])
+
+
+def uid_of(pod: Pod) -> str:
+    return str(pod["metadata"].get("uid", ""))
+
+
+def labels_of(pod: Pod) -> dict[str, str]:
+    labels: dict[str, str] = pod["metadata"].get("labels") or {}
+    return labels
+
+
+def group_of(pod: Pod) -> str:
+    """The pod's group: `headgroup` for the head, else the worker group name."""
+    labels = labels_of(pod)
+    if labels.get(NODE_TYPE_LABEL) == "head":
+        return HEAD_GROUP_NAME
+    return labels.get(GROUP_LABEL, "")
+
+
+def is_head(pod: Pod) -> bool:
+    return labels_of(pod).get(NODE_TYPE_LABEL) == "head"
+
+
+def is_deleting(pod: Pod) -> bool:
+    return bool(pod["metadata"].get("deletionTimestamp"))
+
+
+def phase_of(pod: Pod) -> str:
+    return str((pod.get("status") or {}).get("phase", "Pending"))
+
+
+def is_terminal(pod: Pod) -> bool:
+    return phase_of(pod) in TERMINAL_PHASES
+
+
+def is_active(pod: Pod) -> bool:
+    """Counts toward the desired number: not being deleted and not finished."""
+    return not is_deleting(pod) and not is_terminal(pod)
+
+
+def is_running(pod: Pod) -> bool:
+    return phase_of(pod) == "Running" and not is_deleting(pod)
+
+
+def is_ready(pod: Pod) -> bool:
+    if not is_running(pod):
+        return False
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def template_hash_of(pod: Pod) -> str | None:
+    return recorded_template_hash(pod)
+
+
+def created_at(pod: Pod) -> str:
+    return str(pod["metadata"].get("creationTimestamp", ""))
+
+
+def removal_order(pods: list[Pod]) -> list[Pod]:
+    """Pods in the order to remove them: unscheduled, then pending, then unready, then ready; newest first
+    within each rank, so that the pods doing real work the longest stay."""
+    newest_first = sorted(pods, key=lambda p: (created_at(p), name_of(p)), reverse=True)
+    return sorted(newest_first, key=_removal_rank)  # stable: keeps newest-first within a rank
+
+
+def _removal_rank(pod: Pod) -> int:
+    if not (pod.get("spec") or {}).get("nodeName"):
+        return 0
+    if phase_of(pod) == "Pending":
+        return 1
+    return 2 if not is_ready(pod) else 3

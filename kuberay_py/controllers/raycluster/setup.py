@@ -1,0 +1,59 @@
+"""Wire the RayCluster reconciler into a runtime Manager."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from kuberay_py.builders import NODE_TYPE_LABEL
+from kuberay_py.controllers.raycluster.reconciler import RayClusterReconciler, ReconcilerOptions
+from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
+from kuberay_py.runtime import (
+    PODS,
+    ROLE_BINDINGS,
+    ROLES,
+    SERVICE_ACCOUNTS,
+    SERVICES,
+    Controller,
+    GenerationChanged,
+    Manager,
+    Resource,
+    ResourceSelector,
+    any_of,
+    labels_or_annotations_changed,
+)
+
+CONTROLLER_NAME = "raycluster"
+EVENT_SOURCE = "raycluster-controller"
+# Only objects this operator creates are cached: every one carries the Ray cluster label. In a busy cluster
+# that keeps memory proportional to Ray pods, not to every pod (a KubeRay weakness until it added a filter).
+CLUSTER_LABEL_SELECTOR = "ray.io/cluster"
+
+
+def cache_selectors() -> Mapping[Resource, ResourceSelector]:
+    """What the manager's cache should hold of the resources this controller watches."""
+    return {
+        PODS: ResourceSelector(label_selector=NODE_TYPE_LABEL),
+        SERVICES: ResourceSelector(label_selector=CLUSTER_LABEL_SELECTOR),
+        SERVICE_ACCOUNTS: ResourceSelector(label_selector=CLUSTER_LABEL_SELECTOR),
+        ROLES: ResourceSelector(label_selector=CLUSTER_LABEL_SELECTOR),
+        ROLE_BINDINGS: ResourceSelector(label_selector=CLUSTER_LABEL_SELECTOR),
+    }
+
+
+def add_raycluster_controller(
+    manager: Manager, *, workers: int = 16, options: ReconcilerOptions | None = None
+) -> Controller:
+    """Register the controller; build the manager with `ManagerOptions(cache_selectors=cache_selectors())`."""
+    recorder = manager.event_recorder(EVENT_SOURCE)
+    reconciler = RayClusterReconciler(manager.client, manager.cache, recorder, options)
+    return (
+        manager.controller(CONTROLLER_NAME)
+        .for_(RAYCLUSTERS, predicates=[any_of(GenerationChanged(), labels_or_annotations_changed())])
+        .owns(PODS)
+        .owns(SERVICES)
+        .owns(SERVICE_ACCOUNTS)
+        .owns(ROLES)
+        .owns(ROLE_BINDINGS)
+        .with_options(max_concurrent_reconciles=workers)
+        .complete(reconciler)
+    )

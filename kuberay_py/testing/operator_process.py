@@ -1,0 +1,127 @@
+"""The operator as its own process, for integration tests, the demo and benchmarks.
+
+Running it out of process is what makes crash tests honest: SIGKILL leaves no chance to clean up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class OperatorProcess:
+    """`python -m kuberay_py operator` with its own metrics and health ports on loopback."""
+
+    def __init__(
+        self,
+        kubeconfig: Path,
+        log_path: Path,
+        *,
+        extra_args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.kubeconfig = kubeconfig
+        self.log_path = log_path
+        self.extra_args = list(extra_args)
+        self.env = env
+        self.metrics_port = _free_port()
+        self.health_port = _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self, wait_ready: bool = True, timeout: float = 60.0) -> None:
+        log_file: IO[bytes] = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kuberay_py",
+                "operator",
+                f"--kubeconfig={self.kubeconfig}",
+                f"--metrics-addr=127.0.0.1:{self.metrics_port}",
+                f"--health-addr=127.0.0.1:{self.health_port}",
+                "--log-format=json",
+                *self.extra_args,
+            ],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(self.env or {})},
+        )
+        log_file.close()
+        if wait_ready:
+            self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"operator exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if self.get("/readyz", self.health_port) == "ok":
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"operator not ready after {timeout:.0f}s:\n{self.log_tail()}")
+
+    def get(self, path: str, port: int | None = None) -> str | None:
+        url = f"http://127.0.0.1:{port or self.metrics_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                body: bytes = response.read()
+                return body.decode()
+        except OSError:
+            return None
+
+    def metrics(self) -> str:
+        return self.get("/metrics") or ""
+
+    def kill(self) -> None:
+        """SIGKILL: the crash the operator must survive without losing or duplicating anything."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM and wait (then SIGKILL); returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def log_tail(self, lines: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "(no log)"
+
+    def log_records(self) -> list[dict[str, object]]:
+        records = []
+        with contextlib.suppress(OSError):
+            for line in self.log_path.read_text(errors="replace").splitlines():
+                with contextlib.suppress(ValueError):
+                    records.append(json.loads(line))
+        return records

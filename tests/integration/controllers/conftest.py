@@ -1,0 +1,59 @@
+"""Fixtures for the RayCluster controller: the real control plane, and the operator as its own process."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from kuberay_py.runtime import KubeClient, connect
+from kuberay_py.testing.controlplane import ControlPlane
+from kuberay_py.testing.operator_process import OperatorProcess
+from tests.waiting import wait_for
+
+REPO = Path(__file__).resolve().parents[3]
+CRD = REPO / "config" / "crd" / "ray.io_rayclusters.yaml"
+
+
+@pytest.fixture(scope="session")
+def crd(control_plane: ControlPlane) -> None:
+    control_plane.kubectl("apply", "-f", str(CRD))
+    control_plane.kubectl("wait", "--for=condition=Established", "crd/rayclusters.ray.io", "--timeout=60s")
+
+
+@pytest.fixture(scope="module")
+def operator(
+    control_plane: ControlPlane, crd: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    log = tmp_path_factory.mktemp("operator") / "operator.log"
+    process = OperatorProcess(control_plane.kubeconfig, log)
+    process.start()
+    yield process
+    code = process.stop()
+    assert code == 0, f"operator exited with {code}:\n{process.log_tail()}"
+
+
+def new_namespace(plane: ControlPlane) -> str:
+    name = f"rc-{uuid.uuid4().hex[:8]}"
+    plane.kubectl("create", "namespace", name)
+    wait_for(
+        lambda: plane.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0,
+        what="the default ServiceAccount",
+    )
+    return name
+
+
+@pytest.fixture
+def namespace(control_plane: ControlPlane) -> Iterator[str]:
+    name = new_namespace(control_plane)
+    yield name
+    control_plane.kubectl("delete", "namespace", name, "--wait=false")
+
+
+@pytest.fixture
+async def kube(control_plane: ControlPlane) -> AsyncIterator[KubeClient]:
+    client = await connect(control_plane.kubeconfig)
+    yield client
+    await client.close()

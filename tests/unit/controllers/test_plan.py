@@ -1,0 +1,214 @@
+"""Scaling, replacement and rollout decisions, without a server."""
+
+from __future__ import annotations
+
+from kuberay_py.controllers.raycluster.plan import DeleteReason, Plan, plan_pods
+from tests.unit.controllers.podfactory import HASHES, cluster, pod
+
+NONE = {"type": "None"}
+
+
+def deleted(plan: Plan, reason: str | None = None) -> set[str]:
+    return {d.pod["metadata"]["name"] for d in plan.deletions if reason is None or d.reason == reason}
+
+
+def test_empty_cluster_creates_head_and_clamped_workers() -> None:
+    rc = cluster(
+        {"groupName": "small", "replicas": 3, "minReplicas": 1, "maxReplicas": 10},
+        {"groupName": "big", "replicas": 20, "minReplicas": 0, "maxReplicas": 5, "numOfHosts": 2},
+    )
+    plan = plan_pods(rc, [], HASHES)
+    assert plan.create_head
+    assert plan.creations == {"small": 3, "big": 10}
+    assert plan.deletions == []
+
+
+def test_replicas_below_min_are_raised_to_min() -> None:
+    rc = cluster({"groupName": "small", "replicas": 0, "minReplicas": 2, "maxReplicas": 4})
+    assert plan_pods(rc, [pod("headgroup")], HASHES).creations == {"small": 2}
+
+
+def test_steady_state_plans_nothing() -> None:
+    rc = cluster({"groupName": "small", "replicas": 2})
+    plan = plan_pods(rc, [pod("headgroup"), pod("small"), pod("small")], HASHES)
+    assert plan.is_empty and plan.outdated_pods == 0
+
+
+def test_pods_being_deleted_do_not_count_and_are_replaced() -> None:
+    rc = cluster({"groupName": "small", "replicas": 2})
+    pods = [pod("headgroup"), pod("small"), pod("small", deleting=True)]
+    plan = plan_pods(rc, pods, HASHES)
+    assert plan.creations == {"small": 1}
+    assert plan.deletions == []
+
+
+def test_finished_pods_are_deleted_and_replaced() -> None:
+    rc = cluster({"groupName": "small", "replicas": 2})
+    failed = pod("small", phase="Failed")
+    done = pod("small", phase="Succeeded")
+    failed_head = pod("headgroup", phase="Failed")
+    plan = plan_pods(rc, [failed_head, failed, done, pod("small")], HASHES)
+    assert deleted(plan, DeleteReason.FINISHED) == {
+        n["metadata"]["name"] for n in (failed, done, failed_head)
+    }
+    assert plan.create_head
+    assert plan.creations == {"small": 1}
+
+
+def test_scale_down_without_autoscaling_removes_least_useful_newest_first() -> None:
+    rc = cluster({"groupName": "small", "replicas": 2})
+    old_ready, mid_ready, new_ready = pod("small"), pod("small"), pod("small")
+    unready = pod("small", ready=False)
+    unscheduled = pod("small", phase="Pending", scheduled=False)
+    plan = plan_pods(rc, [pod("headgroup"), old_ready, mid_ready, new_ready, unready, unscheduled], HASHES)
+    assert deleted(plan, DeleteReason.SCALE_DOWN) == {
+        unscheduled["metadata"]["name"],
+        unready["metadata"]["name"],
+        new_ready["metadata"]["name"],
+    }
+    assert plan.creations == {}
+
+
+def test_with_autoscaling_only_workers_to_delete_remove_healthy_workers() -> None:
+    a, b, c = pod("small"), pod("small"), pod("small")
+    rc = cluster({"groupName": "small", "replicas": 1}, autoscaling=True)
+    plan = plan_pods(rc, [pod("headgroup"), a, b, c], HASHES)
+    assert plan.deletions == []
+    assert plan.held_back == {"small": 2}
+
+    rc = cluster(
+        {
+            "groupName": "small",
+            "replicas": 1,
+            "scaleStrategy": {"workersToDelete": [a["metadata"]["name"], c["metadata"]["name"]]},
+        },
+        autoscaling=True,
+    )
+    plan = plan_pods(rc, [pod("headgroup"), a, b, c], HASHES)
+    assert deleted(plan) == {a["metadata"]["name"], c["metadata"]["name"]}
+    assert plan.creations == {}
+
+
+def test_workers_to_delete_ignores_unknown_names_and_other_groups() -> None:
+    small, big = pod("small"), pod("big")
+    rc = cluster(
+        {
+            "groupName": "small",
+            "replicas": 1,
+            "scaleStrategy": {"workersToDelete": ["gone-long-ago", big["metadata"]["name"]]},
+        },
+        {"groupName": "big", "replicas": 1},
+    )
+    plan = plan_pods(rc, [pod("headgroup"), small, big], HASHES)
+    assert plan.is_empty
+
+
+def test_workers_to_delete_without_lowering_replicas_replaces_the_pod() -> None:
+    a, b = pod("small"), pod("small")
+    rc = cluster(
+        {"groupName": "small", "replicas": 2, "scaleStrategy": {"workersToDelete": [a["metadata"]["name"]]}}
+    )
+    plan = plan_pods(rc, [pod("headgroup"), a, b], HASHES)
+    assert deleted(plan, DeleteReason.WORKERS_TO_DELETE) == {a["metadata"]["name"]}
+    assert plan.creations == {"small": 1}
+
+
+def test_suspended_cluster_deletes_everything_and_creates_nothing() -> None:
+    rc = cluster({"groupName": "small", "replicas": 2}, suspend=True)
+    pods = [pod("headgroup"), pod("small"), pod("small"), pod("small", deleting=True)]
+    plan = plan_pods(rc, pods, HASHES)
+    assert len(deleted(plan, DeleteReason.SUSPENDED)) == 3
+    assert not plan.create_head and plan.creations == {}
+
+
+def test_suspended_group_is_emptied_while_others_stay() -> None:
+    rc = cluster({"groupName": "small", "replicas": 2, "suspend": True}, {"groupName": "big", "replicas": 1})
+    small = [pod("small"), pod("small")]
+    plan = plan_pods(rc, [pod("headgroup"), *small, pod("big")], HASHES)
+    assert deleted(plan, DeleteReason.GROUP_SUSPENDED) == {p["metadata"]["name"] for p in small}
+    assert plan.creations == {}
+
+
+def test_duplicate_heads_keep_the_ready_oldest() -> None:
+    rc = cluster()
+    first, second = pod("headgroup"), pod("headgroup")
+    unready = pod("headgroup", ready=False)
+    plan = plan_pods(rc, [unready, second, first], HASHES)
+    assert deleted(plan, DeleteReason.DUPLICATE_HEAD) == {
+        unready["metadata"]["name"],
+        second["metadata"]["name"],
+    }
+
+
+def test_pods_of_removed_groups_are_deleted() -> None:
+    rc = cluster({"groupName": "small", "replicas": 1})
+    orphan = pod("big")
+    plan = plan_pods(rc, [pod("headgroup"), pod("small"), orphan], HASHES)
+    assert deleted(plan, DeleteReason.GROUP_REMOVED) == {orphan["metadata"]["name"]}
+
+
+def test_no_strategy_replaces_nothing_but_counts_outdated_pods() -> None:
+    rc = cluster({"groupName": "small", "replicas": 2}, upgrade=NONE)
+    pods = [pod("headgroup", template_hash="old"), pod("small", template_hash="old"), pod("small")]
+    plan = plan_pods(rc, pods, HASHES)
+    assert plan.is_empty
+    assert plan.outdated_pods == 2
+
+
+def test_recreate_deletes_every_pod_when_any_template_changed() -> None:
+    rc = cluster({"groupName": "small", "replicas": 2}, upgrade={"type": "Recreate"})
+    pods = [pod("headgroup"), pod("small"), pod("small", template_hash="old")]
+    plan = plan_pods(rc, pods, HASHES)
+    assert len(deleted(plan, DeleteReason.RECREATE)) == 3
+    assert not plan.create_head and plan.creations == {}
+
+
+def test_rolling_update_respects_max_unavailable() -> None:
+    rc = cluster(
+        {"groupName": "small", "replicas": 4},
+        upgrade={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 2}},
+    )
+    stale = [pod("small", template_hash="old") for _ in range(4)]
+    plan = plan_pods(rc, [pod("headgroup"), *stale], HASHES)
+    assert len(deleted(plan, DeleteReason.ROLLING_UPDATE)) == 2
+    assert plan.creations == {"small": 2}
+
+    # One replacement is still starting: only one more may go.
+    fresh_unready = pod("small", ready=False)
+    plan = plan_pods(rc, [pod("headgroup"), fresh_unready, pod("small"), *stale[:2]], HASHES)
+    assert len(deleted(plan, DeleteReason.ROLLING_UPDATE)) == 1
+
+
+def test_rolling_update_percentage_and_head_last() -> None:
+    rc = cluster(
+        {"groupName": "small", "replicas": 4},
+        upgrade={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "50%"}},
+    )
+    head = pod("headgroup", template_hash="old")
+    plan = plan_pods(rc, [head, pod("small", template_hash="old"), *(pod("small") for _ in range(3))], HASHES)
+    assert len(deleted(plan, DeleteReason.ROLLING_UPDATE)) == 1
+    assert head["metadata"]["name"] not in deleted(plan)
+
+    plan = plan_pods(rc, [head, *(pod("small") for _ in range(4))], HASHES)
+    assert deleted(plan, DeleteReason.ROLLING_UPDATE) == {head["metadata"]["name"]}
+
+
+def test_rolling_update_waits_for_pending_workers_to_delete() -> None:
+    victim = pod("small", deleting=True)
+    rc = cluster(
+        {
+            "groupName": "small",
+            "replicas": 2,
+            "scaleStrategy": {"workersToDelete": [victim["metadata"]["name"]]},
+        },
+        upgrade={"type": "RollingUpdate"},
+    )
+    stale = [pod("small", template_hash="old"), pod("small", template_hash="old")]
+    plan = plan_pods(rc, [pod("headgroup"), victim, *stale], HASHES)
+    assert deleted(plan) == set()
+
+
+def test_changing_replicas_alone_replaces_nothing() -> None:
+    rc = cluster({"groupName": "small", "replicas": 5}, upgrade={"type": "RollingUpdate"})
+    plan = plan_pods(rc, [pod("headgroup"), pod("small"), pod("small")], HASHES)
+    assert plan.deletions == [] and plan.creations == {"small": 3}
