@@ -31,6 +31,7 @@ import structlog
 
 from kuberay_py.runtime import metrics
 from kuberay_py.runtime.cache import Cache
+from kuberay_py.runtime.cancellation import raise_if_cancelling
 from kuberay_py.runtime.handlers import EnqueueHandler, Mapper, map_to_controller, map_to_self
 from kuberay_py.runtime.informer import Informer
 from kuberay_py.runtime.predicates import Predicate
@@ -137,6 +138,7 @@ class Controller:
                 await self.reconcile_once(request)
             finally:
                 self.queue.done(request)
+            raise_if_cancelling()  # a reconciler that swallowed our cancellation must not keep us running
 
     async def reconcile_once(self, request: Request) -> None:
         """Reconcile one request and requeue it as its outcome demands."""

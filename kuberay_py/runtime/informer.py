@@ -29,12 +29,13 @@ import structlog
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_exception_type,
+    retry_if_exception,
     wait_exponential,
     wait_random_exponential,
 )
 from tenacity.wait import wait_base
 
+from kuberay_py.runtime.cancellation import raise_if_cancelling
 from kuberay_py.runtime.client import Client, EventType, WatchEvent
 from kuberay_py.runtime.errors import Gone
 from kuberay_py.runtime.objects import Obj, key_of, metadata
@@ -59,6 +60,12 @@ def strip_bulky_metadata(obj: Obj) -> Obj:
             if not annotations:
                 del meta["annotations"]
     return obj
+
+
+def _retriable(exc: BaseException) -> bool:
+    """Every error is worth another try, unless it hides a cancellation."""
+    task = asyncio.current_task()
+    return isinstance(exc, Exception) and not (task is not None and task.cancelling())
 
 
 class EventHandler(Protocol):
@@ -138,11 +145,15 @@ class Informer:
             while True:
                 retrying = AsyncRetrying(
                     wait=self._reconnect_wait(),
-                    retry=retry_if_exception_type(Exception),
+                    retry=retry_if_exception(_retriable),
                     before_sleep=self._log_retry,
                     reraise=True,
                 )
-                await retrying(self._list_and_watch)
+                try:
+                    await retrying(self._list_and_watch)
+                except Exception as exc:
+                    raise_if_cancelling(exc)
+                    raise
         finally:
             if resync:
                 resync.cancel()
@@ -172,6 +183,7 @@ class Informer:
                     return
                 raise
             except Exception as exc:
+                raise_if_cancelling(exc)
                 if not self._progress:
                     raise
                 self._log.info("watch interrupted, reconnecting", error=repr(exc))

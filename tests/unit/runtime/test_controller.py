@@ -1,7 +1,6 @@
 import asyncio
 
 import structlog
-from runtime_unit_support import configmap, eventually, sample
 
 from kuberay_py.runtime.cache import Cache, InformerOptions
 from kuberay_py.runtime.controller import Builder, Controller
@@ -11,6 +10,7 @@ from kuberay_py.runtime.predicates import GenerationChanged
 from kuberay_py.runtime.reconcile import Request, Result, TerminalError
 from kuberay_py.runtime.resources import CONFIG_MAPS, SECRETS, Resource
 from kuberay_py.runtime.workqueue import ExponentialBackoff
+from tests.unit.runtime.runtime_unit_support import configmap, eventually, sample
 
 WIDGETS = Resource("example.com", "v1", "widgets", "Widget", has_status=True)
 GADGETS = Resource("other.example.com", "v1", "gadgets", "Widget")  # same kind, another group

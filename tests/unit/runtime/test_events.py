@@ -1,11 +1,10 @@
 import asyncio
 
-from runtime_unit_support import configmap, eventually
-
 from kuberay_py.runtime.errors import ServerError
 from kuberay_py.runtime.events import EventRecorder
 from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.resources import CONFIG_MAPS, EVENTS
+from tests.unit.runtime.runtime_unit_support import configmap, eventually
 
 
 async def subject(client: InMemoryClient) -> dict:

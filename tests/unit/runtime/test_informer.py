@@ -2,7 +2,6 @@ import asyncio
 import contextlib
 
 import pytest
-from runtime_unit_support import configmap, eventually
 
 from kuberay_py.runtime.cache import Cache, InformerOptions, NotCached, ResourceSelector
 from kuberay_py.runtime.errors import Gone, TransportError
@@ -10,6 +9,7 @@ from kuberay_py.runtime.informer import Informer
 from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.objects import owner_reference
 from kuberay_py.runtime.resources import CONFIG_MAPS, PODS, SECRETS
+from tests.unit.runtime.runtime_unit_support import configmap, eventually
 
 FAST = {"backoff_initial": 0.01, "backoff_max": 0.05}
 

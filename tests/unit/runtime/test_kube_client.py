@@ -7,7 +7,6 @@ import json
 import pytest
 from aiohttp import web
 from kubernetes_asyncio.client import Configuration
-from runtime_unit_support import sample
 
 from kuberay_py.runtime.client import EventType, PatchType, Preconditions, PropagationPolicy
 from kuberay_py.runtime.errors import (
@@ -23,6 +22,7 @@ from kuberay_py.runtime.errors import (
 )
 from kuberay_py.runtime.kube_client import KubeClient
 from kuberay_py.runtime.resources import CONFIG_MAPS, LEASES, NAMESPACES, PODS, Resource
+from tests.unit.runtime.runtime_unit_support import sample
 
 
 class FakeServer:

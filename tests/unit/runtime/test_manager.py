@@ -2,7 +2,6 @@ import asyncio
 import contextlib
 
 import pytest
-from runtime_unit_support import configmap, eventually, sample
 
 from kuberay_py.runtime.cache import InformerOptions
 from kuberay_py.runtime.errors import ServerError
@@ -12,6 +11,7 @@ from kuberay_py.runtime.manager import LeaderElectionLost, Manager, ManagerOptio
 from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.reconcile import Request, Result
 from kuberay_py.runtime.resources import CONFIG_MAPS, LEASES
+from tests.unit.runtime.runtime_unit_support import configmap, eventually, sample
 
 LEASE = {"lease_duration": 1.0, "renew_deadline": 0.6, "retry_period": 0.1}
 

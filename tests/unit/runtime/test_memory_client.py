@@ -2,7 +2,6 @@ import asyncio
 import contextlib
 
 import pytest
-from runtime_unit_support import configmap, sample
 
 from kuberay_py.runtime.client import EventType, PatchType, Preconditions, PropagationPolicy
 from kuberay_py.runtime.errors import (
@@ -17,6 +16,7 @@ from kuberay_py.runtime.errors import (
 from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.objects import owner_reference
 from kuberay_py.runtime.resources import CONFIG_MAPS, NAMESPACES, PODS, Resource
+from tests.unit.runtime.runtime_unit_support import configmap, sample
 
 WIDGETS = Resource("example.com", "v1", "widgets", "Widget", has_status=True)
 

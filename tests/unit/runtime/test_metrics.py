@@ -1,7 +1,6 @@
 import asyncio
 
 from prometheus_client import generate_latest
-from runtime_unit_support import configmap, sample
 
 from kuberay_py.runtime.controller import Controller
 from kuberay_py.runtime.leader import LeaderElector
@@ -9,6 +8,7 @@ from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.metrics import REGISTRY
 from kuberay_py.runtime.reconcile import Request, Result
 from kuberay_py.runtime.resources import CONFIG_MAPS
+from tests.unit.runtime.runtime_unit_support import configmap, sample
 
 CONTROLLER_RUNTIME_NAMES = [
     "controller_runtime_reconcile_total",

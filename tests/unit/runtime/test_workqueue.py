@@ -2,9 +2,9 @@ import asyncio
 import itertools
 
 import pytest
-from runtime_unit_support import eventually, sample
 
 from kuberay_py.runtime.workqueue import ExponentialBackoff, ShutDown, WorkQueue
+from tests.unit.runtime.runtime_unit_support import eventually, sample
 
 
 async def test_adds_of_a_waiting_key_are_deduplicated():
