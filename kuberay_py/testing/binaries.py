@@ -1,4 +1,4 @@
-"""Locate the control-plane binaries, building them from their Go modules on first use.
+"""Locate the control-plane binaries (and helm), building them from their Go modules on first use.
 
 The versions are pinned in versions.env beside this file; the build script caches one directory per version,
 so only a version change costs a rebuild.
@@ -55,6 +55,16 @@ def ensure_binaries() -> Binaries:
         kube_scheduler=Path(k8s_dir) / "kube-scheduler",
         etcd=Path(etcd_dir) / "etcd",
     )
+
+
+def ensure_helm() -> Path:
+    """helm at the pinned version, built like the control plane on first use (progress goes to stderr)."""
+    if shutil.which("go") is None:
+        raise BinariesError("Go is not installed; install Go 1.24 or newer to build helm")
+    proc = subprocess.run(["bash", str(BUILD_SCRIPT), "helm"], stdout=subprocess.PIPE, stderr=None, text=True)
+    if proc.returncode != 0:
+        raise BinariesError("building helm failed (see the message above)")
+    return Path(proc.stdout.strip().splitlines()[-1]) / "helm"
 
 
 def find_kubectl() -> str:

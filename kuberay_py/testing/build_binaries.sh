@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler and etcd from their Go modules with this
 # machine's Go toolchain, once per version, into a cache outside the repository. Prints the bin directory.
+# `build_binaries.sh helm` builds only helm (for rendering the chart in tests) and prints its directory.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -10,6 +11,7 @@ source "$here/versions.env"
 cache="${KUBERAY_PY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kuberay-py}"
 k8s_dir="$cache/kubernetes-$KUBERNETES_VERSION"
 etcd_dir="$cache/etcd-$ETCD_VERSION"
+helm_dir="$cache/helm-$HELM_VERSION"
 log_dir="$cache/logs"
 mkdir -p "$log_dir"
 
@@ -89,6 +91,26 @@ GO
   ) || die "building etcd $ETCD_VERSION failed; see $log_dir/etcd.log"
 }
 
+build_helm() {
+  [ -x "$helm_dir/helm" ] && return 0
+  echo "building helm $HELM_VERSION (first run only)" >&2
+  mkdir -p "$helm_dir"
+  # helm's go.mod has no replace directives, so `go install pkg@version` builds it as released; the -X flag
+  # gives `helm version` the real version instead of "main".
+  (
+    GOBIN="$helm_dir/.tmp" CGO_ENABLED=0 go install \
+      -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+      "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >>"$log_dir/helm.log" 2>&1
+    mv "$helm_dir/.tmp/helm" "$helm_dir/helm"
+    rmdir "$helm_dir/.tmp"
+  ) || die "building helm $HELM_VERSION failed; see $log_dir/helm.log"
+}
+
+if [ "${1:-}" = helm ]; then
+  build_helm
+  echo "$helm_dir"
+  exit 0
+fi
 build_etcd
 build_kubernetes
 echo "$k8s_dir:$etcd_dir"
