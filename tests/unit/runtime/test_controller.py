@@ -272,3 +272,28 @@ async def test_stop_drains_queued_work_and_leadership_loss_cancels_it():
     assert finished == [], "an immediate stop cancels in-flight reconciles"
     assert sample("controller_runtime_active_workers", controller=controller2.name) == 0
     await cache.stop()
+
+
+async def test_an_immediate_stop_ends_workers_even_if_the_reconciler_swallows_cancellation():
+    client = InMemoryClient()
+    await client.create(WIDGETS, widget("w1"))
+    await client.create(WIDGETS, widget("w2"))  # still queued when the stop comes
+    entered = asyncio.Event()
+
+    class Stubborn:
+        async def reconcile(self, request: Request) -> Result:
+            entered.set()
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                raise RuntimeError("cleanup failed") from None
+            return Result()
+
+    cache, controller = await started(client, lambda b: b.for_(WIDGETS).complete(Stubborn()))
+    await asyncio.wait_for(entered.wait(), 5)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await asyncio.wait_for(controller.stop(drain_timeout=0), 10)
+    assert loop.time() - began < 5, "the queued key was not started after the cancellation"
+    assert not controller.running
+    await cache.stop()

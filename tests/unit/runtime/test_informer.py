@@ -307,3 +307,28 @@ async def test_cache_selectors_and_custom_indexes_apply_per_resource():
         assert [o["metadata"]["name"] for o in cache.by_index(CONFIG_MAPS, "role", "db")] == ["a"]
     finally:
         await cache.stop()
+
+
+async def test_cancelling_the_informer_works_even_when_a_library_converts_the_cancellation():
+    client = InMemoryClient()
+
+    class ConvertingClient:
+        """Like a stream that raises RuntimeError when it is closed while busy."""
+
+        def __getattr__(self, name):
+            return getattr(client, name)
+
+        async def watch(self, *args, **kwargs):
+            try:
+                async for event in client.watch(*args, **kwargs):
+                    yield event
+            except asyncio.CancelledError as exc:
+                raise RuntimeError("aclose(): asynchronous generator is already running") from exc
+
+    informer = Informer(ConvertingClient(), CONFIG_MAPS, **FAST)
+    task = asyncio.create_task(informer.run())
+    await asyncio.wait_for(informer.wait_synced(), 5)
+    await eventually(lambda: client.open_watches == 1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 2)
