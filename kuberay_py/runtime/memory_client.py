@@ -535,17 +535,16 @@ class InMemoryClient:
             self._collection(resource)[ObjectKey(meta.get("namespace", ""), meta["name"])] = new
             self._record(resource, EventType.MODIFIED, new, existing)
             return new
-        removed = self._remove(resource, existing)
-        if self.cascade_deletes and policy is not PropagationPolicy.ORPHAN:
-            self._delete_dependents(str(meta.get("uid", "")))
-        return removed
+        return self._remove(resource, existing, cascade=policy is not PropagationPolicy.ORPHAN)
 
-    def _remove(self, resource: Resource, obj: Obj) -> Obj:
+    def _remove(self, resource: Resource, obj: Obj, *, cascade: bool = True) -> Obj:
         meta = metadata(obj)
         del self._collection(resource)[ObjectKey(meta.get("namespace", ""), meta["name"])]
         gone = dict(obj)
         gone["metadata"] = dict(meta, resourceVersion=self._next_rv())
         self._record(resource, EventType.DELETED, gone, None)
+        if cascade and self.cascade_deletes:
+            self._delete_dependents(str(meta.get("uid", "")))
         return gone
 
     def _delete_dependents(self, owner_uid: str) -> None:
