@@ -168,7 +168,8 @@ async def test_delete_preconditions_finalizers_and_owner_cascade(backend):
     with pytest.raises(Conflict):
         await client.delete(WIDGETS, "d", ns, preconditions=Preconditions(uid=str(uuid.uuid4())))
 
-    child = {"metadata": {"name": "child", "namespace": ns, "ownerReferences": [owner_reference(created)]}}
+    parent = await client.create(CONFIG_MAPS, {"metadata": {"name": "parent", "namespace": ns}})
+    child = {"metadata": {"name": "child", "namespace": ns, "ownerReferences": [owner_reference(parent)]}}
     await client.create(CONFIG_MAPS, child)
     await client.patch(WIDGETS, "d", {"metadata": {"finalizers": ["contract.test/hold"]}}, ns)
     held = await client.delete(WIDGETS, "d", ns, preconditions=Preconditions(uid=created["metadata"]["uid"]))
@@ -185,6 +186,8 @@ async def test_delete_preconditions_finalizers_and_owner_cascade(backend):
         return False
 
     await eventually(lambda: gone(WIDGETS, "d"))
+
+    await client.delete(CONFIG_MAPS, "parent", ns)
     await eventually(lambda: gone(CONFIG_MAPS, "child"), within=60)  # dependents follow their owner
 
 
