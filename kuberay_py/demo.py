@@ -1,0 +1,310 @@
+"""`kuberay-py demo`: a local control plane, the operator and a sample RayCluster, running until Ctrl-C.
+
+The control plane (etcd, kube-apiserver, controller-manager, scheduler, simulated kubelet) runs in this
+process's care, the operator as its own process, exactly as the tests run them. Everything lives in one
+temporary directory; SIGINT or SIGTERM stops every process and removes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from kuberay_py.api import RayCluster
+from kuberay_py.api.constants import CRD_NAME, HEAD_GROUP_NAME
+from kuberay_py.api.crd import render_crd
+from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
+from kuberay_py.runtime import PODS, Informer, KubeClient, configure_logging, connect
+from kuberay_py.testing.binaries import BinariesError, find_kubectl
+from kuberay_py.testing.controlplane import ControlPlane, ControlPlaneError
+from kuberay_py.testing.operator_process import OperatorProcess
+from kuberay_py.testing.pki import PKIError
+
+T = TypeVar("T")
+Obj = dict[str, Any]
+
+SAMPLE = Path(__file__).resolve().parents[1] / "config" / "samples" / "ray-cluster.heterogeneous.yaml"
+READY_LINE = "is ready"
+
+
+class DemoError(Exception):
+    """The demo cannot go on; the message is one line."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    sample: Path = SAMPLE
+    namespace: str = "default"
+    nodes: int = 4
+    ready_timeout: float = 300.0
+    exit_when_ready: bool = False
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)  # flushed at once: the demo's output is often read through a pipe
+
+
+class _OnChange:
+    """An informer handler that calls back on every add, update and delete."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self._callback = callback
+
+    def on_add(self, obj: Obj) -> None:
+        self._callback()
+
+    def on_update(self, old: Obj, new: Obj) -> None:
+        self._callback()
+
+    def on_delete(self, obj: Obj) -> None:
+        self._callback()
+
+
+def _pod_ready(pod: Obj) -> bool:
+    status = pod.get("status") or {}
+    return status.get("phase") == "Running" and any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
+    )
+
+
+def progress_line(cluster: Obj | None, pods: list[Obj]) -> str:
+    """`pods: 5 created, 4 running, 3 ready [headgroup 1/1, small-group 2/3] state: -` for one moment."""
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    running = [p for p in live if (p.get("status") or {}).get("phase") == "Running"]
+    ready = [p for p in live if _pod_ready(p)]
+    groups: list[str] = []
+    if cluster is not None:
+        with contextlib.suppress(ValueError):
+            spec = RayCluster.from_manifest(cluster).spec
+            wanted = {HEAD_GROUP_NAME: 1, **{g.group_name: g.desired_pods() for g in spec.worker_groups()}}
+            for group, count in wanted.items():
+                have = sum(1 for p in ready if p["metadata"].get("labels", {}).get("ray.io/group") == group)
+                groups.append(f"{group} {have}/{count}")
+    state = ((cluster or {}).get("status") or {}).get("state") or "-"
+    detail = f" [{', '.join(groups)}]" if groups else ""
+    return f"pods: {len(live)} created, {len(running)} running, {len(ready)} ready{detail}  state: {state}"
+
+
+class Demo:
+    def __init__(self, options: DemoOptions) -> None:
+        self.options = options
+        self.workdir = Path(tempfile.mkdtemp(prefix="kuberay-py-demo-"))
+        self.plane = ControlPlane(self.workdir / "control-plane", nodes=options.nodes, log=say)
+        self.operator = OperatorProcess(self.plane.kubeconfig, self.workdir / "operator.log")
+        # One thread runs every blocking step, for the demo's whole life: the control plane's children are
+        # told to die with the thread that started them (PR_SET_PDEATHSIG), and steps queue in order, so
+        # teardown runs after a step an interrupt left half done.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kuberay-py-demo")
+        self.began = time.monotonic()
+        self.ready_at: float | None = None
+
+    async def _blocking(self, step: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, step)
+
+    def _kubectl(self, *args: str, input: str | None = None) -> str:
+        try:
+            return self.plane.kubectl(*args, input=input).stdout
+        except Exception as exc:
+            stderr = getattr(exc, "stderr", "") or str(exc)
+            raise DemoError(f"kubectl {' '.join(args[:2])} failed: {stderr.strip()}") from exc
+
+    def _elapsed(self) -> str:
+        return f"{time.monotonic() - self.began:6.1f}s"
+
+    async def run(self) -> None:
+        """Start everything, follow the sample to ready, print what to try, and keep following changes."""
+        configure_logging("console", "warning")  # the runtime's informers run here too: only their trouble
+        documents = [d for d in yaml.safe_load_all(self.options.sample.read_text()) if d]
+        name = next((d["metadata"]["name"] for d in documents if d.get("kind") == "RayCluster"), None)
+        if name is None:
+            raise DemoError(f"{self.options.sample} holds no RayCluster")
+        say(f"kuberay-py demo: working directory {self.workdir}")
+        say("starting the local control plane: etcd, kube-apiserver, controller-manager, scheduler, kubelet")
+        await self._blocking(self.plane.start)
+        await self._blocking(lambda: self._kubectl("apply", "--server-side", "-f", "-", input=render_crd()))
+        await self._blocking(
+            lambda: self._kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
+        )
+        say(f"{self._elapsed()}  installed the RayCluster CRD")
+        await self._start_operator()
+        client = await connect(self.plane.kubeconfig)
+        try:
+            await self._follow(client, name)
+        finally:
+            await client.close()
+
+    async def _start_operator(self) -> None:
+        await self._blocking(lambda: self.operator.start(wait_ready=False))
+        deadline = time.monotonic() + 60
+        while (await self._blocking(lambda: self.operator.get("/readyz", self.operator.health_port))) != "ok":
+            proc = self.operator.proc
+            if proc is not None and proc.poll() is not None:
+                raise DemoError(f"the operator exited with {proc.returncode}; see {self.operator.log_path}")
+            if time.monotonic() > deadline:
+                raise DemoError(f"the operator is not ready after 60s; see {self.operator.log_path}")
+            await asyncio.sleep(0.1)
+        say(f"{self._elapsed()}  operator running (pid {self.operator.pid}, log {self.operator.log_path})")
+
+    async def _follow(self, client: KubeClient, name: str) -> None:
+        namespace = self.options.namespace
+        pods = Informer(client, PODS, namespace=namespace, label_selector=f"ray.io/cluster={name}")
+        clusters = Informer(client, RAYCLUSTERS, namespace=namespace, field_selector=f"metadata.name={name}")
+        ready = asyncio.Event()
+        last = ""
+
+        def changed() -> None:
+            nonlocal last
+            cluster = next(iter(clusters.store.values()), None)
+            line = progress_line(cluster, pods.store.values())
+            if line != last:
+                last = line
+                say(f"{self._elapsed()}  {line}")
+            if ((cluster or {}).get("status") or {}).get("state") == "ready":
+                ready.set()
+
+        handler = _OnChange(changed)
+        pods.add_handler(handler)
+        clusters.add_handler(handler)
+        tasks = [asyncio.create_task(informer.run()) for informer in (pods, clusters)]
+        try:
+            await pods.wait_synced()
+            await clusters.wait_synced()
+            await self._blocking(
+                lambda: self._kubectl("apply", "-n", namespace, "-f", str(self.options.sample))
+            )
+            say(f"{self._elapsed()}  created RayCluster {name} from {self.options.sample.name}")
+            try:
+                async with asyncio.timeout(self.options.ready_timeout):
+                    await ready.wait()
+            except TimeoutError:
+                raise DemoError(
+                    f"{name} is not ready after {self.options.ready_timeout:.0f}s;"
+                    f" see the operator log {self.operator.log_path}"
+                ) from None
+            self.ready_at = time.monotonic()
+            say(f"{self._elapsed()}  RayCluster {name} {READY_LINE}")
+            cluster = next(iter(clusters.store.values()))
+            await self._show(cluster, pods.store.values())
+            if self.options.exit_when_ready:
+                return
+            await asyncio.Event().wait()  # keep printing changes until interrupted
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _show(self, cluster: Obj, pods: list[Obj]) -> None:
+        namespace = self.options.namespace
+        name = cluster["metadata"]["name"]
+        table = await self._blocking(
+            lambda: self._kubectl("get", "rayclusters,pods,svc", "-n", namespace, "-o", "wide")
+        )
+        say()
+        say(f"$ kubectl get rayclusters,pods,svc -n {namespace}")
+        say(table.rstrip())
+        groups = (cluster.get("spec") or {}).get("workerGroupSpecs") or [{}]
+        first = groups[0].get("groupName")
+        workers = sorted(
+            p["metadata"]["name"]
+            for p in pods
+            if p["metadata"].get("labels", {}).get("ray.io/group") == first
+        )
+        victim = workers[0] if workers else "<worker pod name>"
+        kubectl_dir = Path(find_kubectl()).parent
+        scale = '[{"op":"replace","path":"/spec/workerGroupSpecs/0/replicas","value":5}]'
+        remove = (
+            '[{"op":"replace","path":"/spec/workerGroupSpecs/0/replicas","value":2},'
+            '{"op":"add","path":"/spec/workerGroupSpecs/0/scaleStrategy",'
+            f'"value":{{"workersToDelete":["{victim}"]}}}}]'
+        )
+        ns = "" if namespace == "default" else f" -n {namespace}"
+        say(
+            f"""
+Try it from another terminal:
+
+  export KUBECONFIG={self.plane.kubeconfig}
+  export PATH="{kubectl_dir}:$PATH"   # the kubectl used here
+
+  kubectl get rayclusters{ns} -w                  # follow state and worker counts
+  kubectl get pods{ns} -l ray.io/cluster={name} -w
+  # scale the first worker group to 5
+  kubectl patch raycluster {name}{ns} --type=json -p '{scale}'
+  # remove one chosen worker from it, the way the Ray autoscaler does
+  kubectl patch raycluster {name}{ns} --type=json -p '{remove}'
+  # delete the cluster: its pods and Service go with it
+  kubectl delete raycluster {name}{ns}
+
+Changes show up here as they happen. Press Ctrl-C to stop everything and remove {self.workdir}.
+"""
+        )
+
+    async def teardown(self) -> None:
+        """Stop the operator, then the control plane, and remove the working directory."""
+        say("stopping the operator and the control plane")
+        try:
+            await self._blocking(self.operator.stop)
+            await self._blocking(self.plane.stop)
+            await self._blocking(lambda: shutil.rmtree(self.workdir, ignore_errors=True))
+        finally:
+            self._thread.shutdown(wait=True)
+        say(f"stopped; removed {self.workdir}")
+
+
+async def run_demo(options: DemoOptions) -> int:
+    """Run the demo until it is interrupted (or ready, with `exit_when_ready`); returns the exit status."""
+    if not options.sample.is_file():
+        print(f"kuberay-py demo: sample not found: {options.sample} (pass --sample)", file=sys.stderr)
+        return 1
+    try:
+        demo = Demo(options)
+    except BinariesError as exc:
+        print(f"kuberay-py demo: {exc}", file=sys.stderr)
+        return 1
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if stop.is_set():
+            say("still shutting down; it takes a few seconds")
+            return
+        say(f"\n{sig.name} received: shutting down")
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+    work = asyncio.create_task(demo.run())
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+        if work.cancelled():  # interrupted: a normal end once the cluster was shown
+            return 0 if demo.ready_at is not None else 130
+        error = work.exception()
+        if error is None:
+            return 0
+        if not isinstance(error, DemoError | ControlPlaneError | BinariesError | PKIError):
+            raise error
+        print(f"kuberay-py demo: {error}", file=sys.stderr)
+        tail = demo.operator.log_tail(20) if demo.operator.proc is not None else ""
+        if tail:  # the working directory, logs included, is about to go
+            print(f"last lines of the operator log:\n{tail}", file=sys.stderr)
+        return 1
+    finally:
+        stopped.cancel()
+        await demo.teardown()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
