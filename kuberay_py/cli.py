@@ -3,7 +3,7 @@
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 
@@ -54,7 +54,7 @@ def operator(args: argparse.Namespace) -> int:
 
     namespaces: list[str] = args.namespace or [n for n in _env("NAMESPACE", "").split(",") if n]
     if len(namespaces) > 1:
-        print("kuberay-py operator: watch one --namespace, or all namespaces (give none)")
+        print("kuberay-py operator: watch one --namespace, or all namespaces (give none)", file=sys.stderr)
         return 2
     config = OperatorConfig(
         kubeconfig=args.kubeconfig,
@@ -78,6 +78,70 @@ def operator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    """A `type` that checks the value, so defaults from KUBERAY_PY_* are checked too (argparse's `choices`
+    only checks the command line)."""
+
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise argparse.ArgumentTypeError(f"expected one of {', '.join(choices)}, got {text!r}")
+        return value
+
+    return parse
+
+
+def demo(args: argparse.Namespace) -> int:
+    """A local control plane, the operator and a sample RayCluster, until Ctrl-C."""
+    import asyncio
+
+    from kuberay_py.demo import SAMPLE, DemoOptions, run_demo
+
+    options = DemoOptions(
+        sample=args.sample or SAMPLE,
+        namespace=args.namespace,
+        nodes=args.nodes,
+        ready_timeout=args.timeout,
+        exit_when_ready=args.exit_when_ready,
+    )
+    return asyncio.run(run_demo(options))
+
+
+def _add_demo_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="run a local control plane, the operator and a sample RayCluster until Ctrl-C",
+        description="Start a local Kubernetes control plane with a simulated kubelet, the operator and a "
+        "sample RayCluster; show it becoming ready, then keep running until Ctrl-C, which removes "
+        "everything.",
+    )
+    parser.add_argument(
+        "--sample",
+        type=Path,
+        default=None,
+        help="the manifest to create (default: config/samples/ray-cluster.heterogeneous.yaml)",
+    )
+    parser.add_argument("-n", "--namespace", default="default", help="where to create it")
+    parser.add_argument("--nodes", type=_positive_int, default=4, help="simulated nodes")
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to wait for the cluster to be ready"
+    )
+    parser.add_argument(
+        "--exit-when-ready", action="store_true", help="tear everything down once the cluster is ready"
+    )
+    parser.set_defaults(handler=demo)
+
+
 def _add_operator_parser(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = commands.add_parser(
         "operator",
@@ -97,11 +161,22 @@ def _add_operator_parser(commands: "argparse._SubParsersAction[argparse.Argument
     parser.add_argument("--leader-election-namespace", default=_env("LEADER_ELECTION_NAMESPACE", "") or None)
     parser.add_argument("--metrics-addr", default=_env("METRICS_ADDR", ":8080"), help='"0" disables')
     parser.add_argument("--health-addr", default=_env("HEALTH_ADDR", ":8081"), help='"0" disables')
+    # String defaults go through `type` like typed values, so a bad KUBERAY_PY_* value is a usage error.
     parser.add_argument(
-        "--workers", type=int, default=int(_env("WORKERS", "16")), help="concurrent reconciles"
+        "--workers", type=_positive_int, default=_env("WORKERS", "16"), help="concurrent reconciles"
     )
-    parser.add_argument("--log-format", choices=("json", "console"), default=_env("LOG_FORMAT", "json"))
-    parser.add_argument("--log-level", default=_env("LOG_LEVEL", "info"))
+    parser.add_argument(
+        "--log-format",
+        type=_one_of("json", "console"),
+        metavar="{json,console}",
+        default=_env("LOG_FORMAT", "json"),
+    )
+    parser.add_argument(
+        "--log-level",
+        type=_one_of("debug", "info", "warning", "error"),
+        metavar="{debug,info,warning,error}",
+        default=_env("LOG_LEVEL", "info"),
+    )
     parser.add_argument("--cluster-domain", default=_env("CLUSTER_DOMAIN", "cluster.local"))
     parser.set_defaults(handler=operator)
 
@@ -130,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     render_parser.set_defaults(handler=render)
 
     _add_operator_parser(commands)
+    _add_demo_parser(commands)
     return parser
 
 

@@ -2,28 +2,40 @@
 
 Problems a user can fix (no kubeconfig, API server unreachable, CRD not installed, a missing permission) are
 raised as `OperatorError` with one line that says what to do; the CLI prints it and exits non-zero.
+
+Before starting, the operator asks the API server (SelfSubjectAccessReview) whether it may do what it cannot
+run without: list and watch everything it caches, and hold its Lease. Without that the caches would never
+sync and the process would hang half-started. Write permissions are not checked up front: a missing one is
+reported on each RayCluster it affects (a ReplicaFailure condition and a Warning Event) while the operator
+keeps serving the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 
-from kuberay_py.api.constants import CRD_NAME, GROUP, PLURAL, VERSION
+from kuberay_py.api.constants import CRD_NAME
 from kuberay_py.builders import BuildOptions
 from kuberay_py.controllers.raycluster import ReconcilerOptions, add_raycluster_controller, cache_selectors
 from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
 from kuberay_py.runtime import (
+    LEASES,
     ApiError,
+    CacheSyncTimeout,
     Forbidden,
     KubeClient,
+    LeaderElectionLost,
     Manager,
     ManagerOptions,
     NotFound,
+    Resource,
     TransportError,
     Unauthorized,
     configure_logging,
@@ -31,6 +43,16 @@ from kuberay_py.runtime import (
 )
 
 log = structlog.get_logger("kuberay_py.operator")
+
+LEADER_ELECTION_ID = "kuberay-py-operator"
+# A metrics or health address that is taken, not ours, or not allowed.
+_BIND_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+SELF_SUBJECT_ACCESS_REVIEWS = Resource(
+    "authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", namespaced=False
+)
+SELF_SUBJECT_REVIEWS = Resource(
+    "authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", namespaced=False
+)
 
 
 class OperatorError(Exception):
@@ -77,8 +99,92 @@ async def open_client(config: OperatorConfig) -> KubeClient:
         raise OperatorError(f"cannot load {_describe_kubeconfig(config)}: {exc}") from exc
 
 
-async def preflight(client: KubeClient, config: OperatorConfig) -> None:
-    """Fail fast with one clear line: API server unreachable, CRD missing, or listing forbidden."""
+@dataclass(frozen=True)
+class Permission:
+    """One verb on one resource, in one namespace (None: all namespaces), optionally on one object."""
+
+    verb: str
+    resource: Resource
+    namespace: str | None = None
+    name: str | None = None
+
+
+def startup_permissions(manager: Manager) -> list[Permission]:
+    """What the manager cannot run without: list and watch what it caches; get, create, update its Lease."""
+    needed = [
+        Permission(verb, informer.resource, informer.namespace)
+        for informer in manager.cache.informers
+        for verb in ("list", "watch")
+    ]
+    elector = manager.elector
+    if elector is not None:
+        needed.append(Permission("create", LEASES, elector.namespace))
+        needed += [Permission(verb, LEASES, elector.namespace, elector.name) for verb in ("get", "update")]
+    return needed
+
+
+async def missing_permissions(client: KubeClient, needed: Sequence[Permission]) -> list[Permission]:
+    """The permissions the API server says we lack (one SelfSubjectAccessReview each, all at once)."""
+
+    async def allowed(permission: Permission) -> bool:
+        attributes = {
+            "verb": permission.verb,
+            "group": permission.resource.group,
+            "resource": permission.resource.plural,
+            "namespace": permission.namespace or "",
+            "name": permission.name or "",
+        }
+        review = {
+            "apiVersion": SELF_SUBJECT_ACCESS_REVIEWS.api_version,
+            "kind": SELF_SUBJECT_ACCESS_REVIEWS.kind,
+            "spec": {"resourceAttributes": attributes},
+        }
+        try:
+            answer = await client.create(SELF_SUBJECT_ACCESS_REVIEWS, review)
+        except ApiError:
+            return True  # cannot ask (reviews disabled): let the informers find out
+        return bool((answer.get("status") or {}).get("allowed"))
+
+    answers = await asyncio.gather(*(allowed(p) for p in needed))
+    return [p for p, ok in zip(needed, answers, strict=True) if not ok]
+
+
+def describe_permissions(permissions: Sequence[Permission]) -> str:
+    """`list, watch pods, services in all namespaces; ...`: verbs and resources grouped to stay one line."""
+    verbs: dict[tuple[str, str], list[str]] = {}
+    for p in permissions:
+        what = f"{p.resource} {p.name}" if p.name else str(p.resource)
+        where = f"in namespace {p.namespace}" if p.namespace else "in all namespaces"
+        verbs.setdefault((what, where), []).append(p.verb)
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for (what, where), names in verbs.items():
+        grouped.setdefault((", ".join(names), where), []).append(what)
+    return "; ".join(f"{v} {', '.join(whats)} {where}" for (v, where), whats in grouped.items())
+
+
+async def _identity(client: KubeClient) -> str:
+    """Who the API server thinks we are, for error messages; empty when it will not say."""
+    review = {"apiVersion": SELF_SUBJECT_REVIEWS.api_version, "kind": SELF_SUBJECT_REVIEWS.kind}
+    try:
+        answer = await client.create(SELF_SUBJECT_REVIEWS, review)
+    except ApiError:
+        return ""
+    return str(((answer.get("status") or {}).get("userInfo") or {}).get("username") or "")
+
+
+async def check_permissions(client: KubeClient, needed: Sequence[Permission]) -> None:
+    missing = await missing_permissions(client, needed)
+    if not missing:
+        return
+    who = await _identity(client)
+    raise OperatorError(
+        f"missing permissions{f' for {who}' if who else ''}: {describe_permissions(missing)}"
+        " (apply config/rbac, or install the Helm chart, and run as its ServiceAccount)"
+    )
+
+
+async def preflight(client: KubeClient, config: OperatorConfig, manager: Manager) -> None:
+    """Fail fast with one clear line: API server unreachable, CRD missing, or a permission missing."""
     try:
         await client.list(RAYCLUSTERS, config.namespace, limit=1)
     except TransportError as exc:
@@ -91,13 +197,11 @@ async def preflight(client: KubeClient, config: OperatorConfig) -> None:
         ) from exc
     except Unauthorized as exc:
         raise OperatorError(f"the API server rejected our credentials: {exc}") from exc
-    except Forbidden as exc:
-        where = f"namespace {config.namespace}" if config.namespace else "all namespaces"
-        raise OperatorError(
-            f"missing permission to list {PLURAL}.{GROUP}/{VERSION} in {where}: apply config/rbac ({exc})"
-        ) from exc
+    except Forbidden:
+        pass  # the review below names everything that is missing, not just this first refusal
     except ApiError as exc:
         raise OperatorError(f"the API server refused the first request: {exc}") from exc
+    await check_permissions(client, startup_permissions(manager))
 
 
 def build_manager(client: KubeClient, config: OperatorConfig) -> Manager:
@@ -107,7 +211,7 @@ def build_manager(client: KubeClient, config: OperatorConfig) -> Manager:
             namespace=config.namespace,
             cache_selectors=cache_selectors(),
             leader_election=config.leader_elect,
-            leader_election_id="kuberay-py-operator",
+            leader_election_id=LEADER_ELECTION_ID,
             leader_election_namespace=config.leader_election_namespace,
             metrics_bind_address=config.metrics_addr,
             health_probe_bind_address=config.health_addr,
@@ -122,8 +226,8 @@ async def run_operator(config: OperatorConfig) -> None:
     configure_logging(config.log_format, config.log_level)  # type: ignore[arg-type]
     client = await open_client(config)
     try:
-        await preflight(client, config)
         manager = build_manager(client, config)
+        await preflight(client, config, manager)
         log.info(
             "starting",
             namespace=config.namespace or "(all)",
@@ -131,5 +235,13 @@ async def run_operator(config: OperatorConfig) -> None:
             workers=config.workers,
         )
         await manager.run()
+    except CacheSyncTimeout as exc:
+        raise OperatorError(f"{exc}: is the API server overloaded, or a permission missing?") from exc
+    except LeaderElectionLost as exc:
+        raise OperatorError("lost leadership; exiting so that a restart rejoins as a standby") from exc
+    except OSError as exc:
+        if exc.errno not in _BIND_ERRORS:
+            raise
+        raise OperatorError(f"cannot serve the metrics and health endpoints: {exc}") from exc
     finally:
         await asyncio.shield(client.close())
