@@ -53,7 +53,13 @@ from kuberay_py.runtime.errors import (
     Unauthorized,
 )
 from kuberay_py.runtime.events import EventRecorder
-from kuberay_py.runtime.informer import EventHandler, Informer, strip_bulky_metadata
+from kuberay_py.runtime.informer import (
+    EventHandler,
+    Informer,
+    default_transform,
+    share_strings,
+    strip_bulky_metadata,
+)
 from kuberay_py.runtime.kube_client import KubeClient, connect, load_configuration
 from kuberay_py.runtime.leader import LeaderElector
 from kuberay_py.runtime.logs import configure_logging
@@ -172,7 +178,9 @@ __all__ = [
     "any_of",
     "configure_logging",
     "connect",
+    "default_transform",
     "labels_or_annotations_changed",
     "load_configuration",
+    "share_strings",
     "strip_bulky_metadata",
 ]

@@ -15,6 +15,15 @@ Informers are registered before the cache starts (the controller builder does it
 is how an operator keeps memory flat in a busy cluster::
 
     Cache(client, selectors={PODS: ResourceSelector(label_selector="app.kubernetes.io/created-by=kuberay")})
+
+``transforms`` replaces the default transform for chosen resources, e.g. to drop pod fields a controller
+never reads (start from ``default_transform`` so managedFields still go)::
+
+    def slim_pod(pod: Obj) -> Obj:
+        pod.get("spec", {}).pop("volumes", None)
+        return default_transform(pod)
+
+    Cache(client, transforms={PODS: slim_pod})
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from kuberay_py.runtime.client import Client
-from kuberay_py.runtime.informer import Informer, Transform, strip_bulky_metadata
+from kuberay_py.runtime.informer import Informer, Transform, default_transform
 from kuberay_py.runtime.objects import Obj
 from kuberay_py.runtime.resources import ObjectKey, Resource
 from kuberay_py.runtime.selectors import LabelSelector
@@ -67,13 +76,15 @@ class Cache:
         *,
         namespace: str | None = None,
         selectors: Mapping[Resource, ResourceSelector] | None = None,
-        transform: Transform | None = strip_bulky_metadata,
+        transform: Transform | None = default_transform,
+        transforms: Mapping[Resource, Transform] | None = None,
         options: InformerOptions | None = None,
     ) -> None:
         self.client = client
         self.namespace = namespace
         self._selectors = dict(selectors or {})
         self._transform = transform
+        self._transforms = dict(transforms or {})
         self._options = options or InformerOptions()
         self._informers: dict[Resource, Informer] = {}
         self._tasks: dict[Resource, asyncio.Task[None]] = {}
@@ -95,7 +106,7 @@ class Cache:
                 namespace=selector.namespace or self.namespace,
                 label_selector=selector.label_selector,
                 field_selector=selector.field_selector,
-                transform=self._transform,
+                transform=self._transforms.get(resource, self._transform),
                 indexers=opts.indexers.get(resource),
                 page_size=opts.page_size,
                 watch_timeout=opts.watch_timeout,

@@ -33,7 +33,7 @@ from kuberay_py.runtime.client import Client
 from kuberay_py.runtime.controller import Builder, Controller
 from kuberay_py.runtime.events import EventRecorder
 from kuberay_py.runtime.http_server import HealthChecks, HttpServer, Route, metrics_route, parse_bind_address
-from kuberay_py.runtime.informer import Transform, strip_bulky_metadata
+from kuberay_py.runtime.informer import Transform, default_transform
 from kuberay_py.runtime.leader import LeaderElector, default_identity
 from kuberay_py.runtime.resources import Resource
 
@@ -56,7 +56,9 @@ class ManagerOptions:
     """Watch only this namespace (None: all namespaces)."""
     cache_selectors: Mapping[Resource, ResourceSelector] = field(default_factory=dict)
     informer_options: InformerOptions = field(default_factory=InformerOptions)
-    transform: Transform | None = strip_bulky_metadata
+    transform: Transform | None = default_transform
+    cache_transforms: Mapping[Resource, Transform] = field(default_factory=dict)
+    """Per-resource replacements for ``transform`` (see :mod:`kuberay_py.runtime.cache`)."""
     cache_sync_timeout: float = 120.0
 
     leader_election: bool = False
@@ -88,6 +90,7 @@ class Manager:
             namespace=opts.namespace,
             selectors=opts.cache_selectors,
             transform=opts.transform,
+            transforms=opts.cache_transforms,
             options=opts.informer_options,
         )
         self.controllers: list[Controller] = []

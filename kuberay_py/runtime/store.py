@@ -60,7 +60,11 @@ class Store:
     def __init__(self, indexers: Mapping[str, IndexFunc] | None = None) -> None:
         self._items: dict[ObjectKey, Obj] = {}
         self._indexers: dict[str, IndexFunc] = {**DEFAULT_INDEXERS, **(indexers or {})}
-        self._indices: dict[str, dict[str, set[ObjectKey]]] = {name: {} for name in self._indexers}
+        # A value with one object maps to its key directly, with several to a set: many label values
+        # (node ids, hashes) are unique, and an empty set costs more than the key itself.
+        self._indices: dict[str, dict[str, ObjectKey | set[ObjectKey]]] = {
+            name: {} for name in self._indexers
+        }
 
     def __len__(self) -> int:
         return len(self._items)
@@ -96,8 +100,13 @@ class Store:
 
     def by_index(self, index: str, value: str) -> list[Obj]:
         """Objects whose ``index`` function produced ``value``."""
-        keys = self._indices[index].get(value, ())
-        return [self._items[k] for k in keys]
+        return [self._items[k] for k in _members(self._indices[index].get(value))]
+
+    def _bucket(self, index: str, value: str) -> set[ObjectKey]:
+        bucket = self._indices[index].get(value)
+        if bucket is None:
+            return set()
+        return bucket if isinstance(bucket, set) else {bucket}
 
     def index_values(self, index: str) -> list[str]:
         return list(self._indices[index])
@@ -112,11 +121,11 @@ class Store:
         candidates: set[ObjectKey] | None = None
         narrowing: list[set[ObjectKey]] = []
         if namespace:
-            narrowing.append(self._indices[NAMESPACE_INDEX].get(namespace, set()))
+            narrowing.append(self._bucket(NAMESPACE_INDEX, namespace))
         if owner_uid:
-            narrowing.append(self._indices[OWNER_INDEX].get(owner_uid, set()))
+            narrowing.append(self._bucket(OWNER_INDEX, owner_uid))
         for key, value in labels.equality_terms() if labels else ():
-            narrowing.append(self._indices[LABEL_INDEX].get(f"{key}={value}", set()))
+            narrowing.append(self._bucket(LABEL_INDEX, f"{key}={value}"))
         for keys in sorted(narrowing, key=len):
             candidates = set(keys) if candidates is None else candidates & keys
             if not candidates:
@@ -132,15 +141,28 @@ class Store:
             for value in func(obj):
                 bucket = index.get(value)
                 if bucket is None:
-                    index[sys.intern(value)] = bucket = set()
-                bucket.add(key)
+                    index[sys.intern(value)] = key
+                elif isinstance(bucket, set):
+                    bucket.add(key)
+                elif bucket != key:
+                    index[value] = {bucket, key}
 
     def _unindex(self, key: ObjectKey, obj: Obj) -> None:
         for name, func in self._indexers.items():
             index = self._indices[name]
             for value in func(obj):
                 bucket = index.get(value)
-                if bucket is not None:
+                if bucket is None:
+                    continue
+                if isinstance(bucket, set):
                     bucket.discard(key)
-                    if not bucket:
-                        del index[value]
+                    if len(bucket) == 1:
+                        index[value] = next(iter(bucket))
+                elif bucket == key:
+                    del index[value]
+
+
+def _members(bucket: ObjectKey | set[ObjectKey] | None) -> Iterable[ObjectKey]:
+    if bucket is None:
+        return ()
+    return bucket if isinstance(bucket, set) else (bucket,)

@@ -5,10 +5,12 @@ import pytest
 
 from kuberay_py.runtime.cache import Cache, InformerOptions, NotCached, ResourceSelector
 from kuberay_py.runtime.errors import Gone, TransportError
-from kuberay_py.runtime.informer import Informer
+from kuberay_py.runtime.informer import Informer, default_transform, share_strings
 from kuberay_py.runtime.memory_client import InMemoryClient
-from kuberay_py.runtime.objects import owner_reference
+from kuberay_py.runtime.objects import clone, owner_reference
 from kuberay_py.runtime.resources import CONFIG_MAPS, PODS, SECRETS
+from kuberay_py.runtime.selectors import LabelSelector
+from kuberay_py.runtime.store import Store
 from tests.unit.runtime.runtime_unit_support import configmap, eventually
 
 FAST = {"backoff_initial": 0.01, "backoff_max": 0.05}
@@ -332,3 +334,64 @@ async def test_cancelling_the_informer_works_even_when_a_library_converts_the_ca
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, 2)
+
+
+async def test_share_strings_interns_keys_and_short_values_and_keeps_content():
+    def fresh(text: str) -> str:  # a new string object at run time, as a JSON decoder makes
+        return "".join(list(text))
+
+    first = {
+        "metadata": {"name": fresh("ab")},
+        "status": {fresh("phase"): fresh("Running"), "message": fresh("x" * 100)},
+    }
+    second = {
+        "metadata": {"name": fresh("ab")},
+        "status": {fresh("phase"): fresh("Running"), "message": fresh("x" * 100)},
+    }
+    assert first["status"]["phase"] is not second["status"]["phase"]
+    before = clone(first)
+    one, two = share_strings(first), share_strings(second)
+    assert one == before
+    assert one["status"]["phase"] is two["status"]["phase"]
+    assert next(iter(one["status"])) is next(iter(two["status"]))
+    assert one["status"]["message"] is not two["status"]["message"], "long strings are left alone"
+
+
+async def test_per_resource_transforms_replace_the_default():
+    client = InMemoryClient()
+    await client.create(CONFIG_MAPS, configmap("a", data={"k": "v"}))
+    await client.create(SECRETS, {"metadata": {"name": "s", "namespace": "default"}, "data": {"k": "dg=="}})
+
+    def without_data(obj):
+        obj.pop("data", None)
+        return default_transform(obj)
+
+    cache = Cache(client, transforms={SECRETS: without_data}, options=InformerOptions(backoff_initial=0.01))
+    cache.informer(CONFIG_MAPS)
+    cache.informer(SECRETS)
+    cache.start()
+    try:
+        await asyncio.wait_for(cache.wait_synced(), 5)
+        assert cache.get(CONFIG_MAPS, "a", "default")["data"] == {"k": "v"}
+        assert "data" not in cache.get(SECRETS, "s", "default")
+    finally:
+        await cache.stop()
+
+
+async def test_indexes_stay_exact_as_buckets_grow_and_shrink():
+    store = Store()
+    a = configmap("a", metadata={"labels": {"app": "x", "id": "1"}})
+    b = configmap("b", metadata={"labels": {"app": "x", "id": "2"}})
+    store.upsert(a)
+    assert [o["metadata"]["name"] for o in store.by_index("label", "app=x")] == ["a"]
+    store.upsert(b)
+    assert sorted(o["metadata"]["name"] for o in store.by_index("label", "app=x")) == ["a", "b"]
+    store.upsert(a)  # unchanged labels: no duplicates
+    assert len(store.by_index("label", "app=x")) == 2
+    store.delete(("default", "a"))
+    assert [o["metadata"]["name"] for o in store.by_index("label", "app=x")] == ["b"]
+    assert [o["metadata"]["name"] for o in store.select(labels=LabelSelector.parse("app=x,id=2"))] == ["b"]
+    store.delete(("default", "b"))
+    assert store.by_index("label", "app=x") == []
+    assert store.index_values("label") == []
+    assert store.index_values("namespace") == []
