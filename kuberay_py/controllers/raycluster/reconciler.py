@@ -49,7 +49,6 @@ from kuberay_py.controllers.raycluster.plan import Deletion, Plan, plan_pods
 from kuberay_py.controllers.raycluster.podstate import Pod, name_of, uid_of
 from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
 from kuberay_py.controllers.raycluster.status import (
-    FIELDS_SUPPORTED,
     SPEC_VALID,
     Observation,
     compute_status,
@@ -153,7 +152,7 @@ class RayClusterReconciler:
             extra.append(ConditionUpdate(UNSUPPORTED_CONDITION, True, UNSUPPORTED_REASON, message))
             self.recorder.warning(obj, UNSUPPORTED_REASON, message)
         else:
-            extra.append(ConditionUpdate(FIELDS_SUPPORTED, True, "AllFieldsSupported"))
+            extra.append(ConditionUpdate(UNSUPPORTED_CONDITION, False, "AllFieldsSupported"))
 
         if not self.expectations.satisfied(key):
             return Result(requeue_after=1.0)  # the pod events that satisfy it will also wake us

@@ -14,7 +14,6 @@ from kuberay_py.controllers.raycluster.podstate import Pod, group_of, is_active,
 
 # Conditions of our own, beside KubeRay's.
 SPEC_VALID = "SpecValid"
-FIELDS_SUPPORTED = "FieldsSupported"
 PODS_UP_TO_DATE = "PodsUpToDate"
 
 # Fields written on every status write, whatever else changed.
