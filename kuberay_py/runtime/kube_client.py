@@ -21,6 +21,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from kubernetes_asyncio.client import ApiClient, Configuration
@@ -112,7 +113,17 @@ class KubeClient:
     ) -> None:
         configuration.connection_pool_maxsize = max_connections
         self._api = ApiClient(configuration)
-        self._rest = self._api.rest_client
+        # kubernetes-asyncio's session reads proxy and netrc settings from the environment on every request,
+        # in a worker thread: two thread hops per call. Ours shares its connector (pool, TLS context) but not
+        # that; an explicitly configured proxy is still honoured.
+        self._session = aiohttp.ClientSession(
+            connector=self._api.rest_client.pool_manager.connector,
+            connector_owner=False,
+            read_bufsize=2**21,  # one watch event can hold an object of up to 1.5 MiB
+        )
+        self._proxy = configuration.proxy
+        self._proxy_headers = configuration.proxy_headers
+        self._server_hostname = configuration.tls_server_name
         self._host = configuration.host.rstrip("/")
         self._request_timeout = request_timeout
         self.field_manager = field_manager
@@ -122,6 +133,7 @@ class KubeClient:
         return str(self._host)
 
     async def close(self) -> None:
+        await self._session.close()
         await self._api.close()
 
     async def __aenter__(self) -> KubeClient:
@@ -327,20 +339,22 @@ class KubeClient:
         client_timeout: aiohttp.ClientTimeout,
     ) -> aiohttp.ClientResponse:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        if content_type:
-            headers["Content-Type"] = content_type
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+            data = json.dumps(body, separators=(",", ":")).encode()
         await self._api.update_params_for_auth(headers, [], ["BearerToken"])
+        url = self._host + path + ("?" + urlencode(query) if query else "")
+        extra: dict[str, Any] = {}
+        if self._proxy:
+            extra.update(proxy=self._proxy, proxy_headers=self._proxy_headers)
+        if self._server_hostname:
+            extra["server_hostname"] = self._server_hostname
         started = time.monotonic()
         code = "<error>"
         try:
-            response: aiohttp.ClientResponse = await self._rest.request(
-                method,
-                self._host + path,
-                query_params=dict(query) if query else None,
-                headers=headers,
-                body=body,
-                _preload_content=False,
-                _request_timeout=client_timeout,
+            response = await self._session.request(
+                method, url, headers=headers, data=data, timeout=client_timeout, **extra
             )
             code = str(response.status)
             return response
