@@ -1,0 +1,67 @@
+{{/* Labels on every object; the same as config/ so both install paths produce identical objects. */}}
+{{- define "kuberay-py.labels" -}}
+app.kubernetes.io/name: kuberay-py
+{{- end }}
+
+{{- define "kuberay-py.selectorLabels" -}}
+app.kubernetes.io/name: kuberay-py
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{/*
+The operator's rules, as a ClusterRole (all namespaces) or a Role (watchNamespace): the same rules as
+config/rbac/role.yaml, which names the code needing each one.
+*/}}
+{{- define "kuberay-py.operatorRules" -}}
+# controllers/raycluster/setup.py add_raycluster_controller: the RayCluster informer (.for_(RAYCLUSTERS));
+# operator.py preflight lists them before starting.
+- apiGroups: ["ray.io"]
+  resources: ["rayclusters"]
+  verbs: ["list", "watch"]
+# Not called by the operator: held so it may create the autoscaler's Role (builders/rbac.py AUTOSCALER_RULES,
+# created by controllers/raycluster/reconciler.py _ensure_autoscaler_rbac) without the escalate verb.
+- apiGroups: ["ray.io"]
+  resources: ["rayclusters"]
+  verbs: ["get", "patch"]
+# controllers/raycluster/reconciler.py _patch_status: status goes through the status subresource.
+- apiGroups: ["ray.io"]
+  resources: ["rayclusters/status"]
+  verbs: ["patch"]
+# builders/ownership.py owner_references sets blockOwnerDeletion on every owned object; API servers with the
+# OwnerReferencesPermissionEnforcement admission plugin require this to create such objects.
+- apiGroups: ["ray.io"]
+  resources: ["rayclusters/finalizers"]
+  verbs: ["update"]
+# controllers/raycluster/setup.py: the pod informer (.owns(PODS), label-filtered by cache_selectors).
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "watch"]
+# controllers/raycluster/reconciler.py _create_pods and _delete_pods.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["create", "delete"]
+# Not called by the operator: held so it may create the autoscaler's Role (builders/rbac.py AUTOSCALER_RULES).
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "patch"]
+# Not called by the operator: held for the autoscaler's Role (builders/rbac.py AUTOSCALER_RULES, for
+# in-place pod resizing).
+- apiGroups: [""]
+  resources: ["pods/resize"]
+  verbs: ["patch"]
+# controllers/raycluster/setup.py: informers (.owns); controllers/raycluster/reconciler.py _create_if_missing:
+# create the head Service (_ensure_head_service) and the autoscaler's ServiceAccount, Role and RoleBinding
+# (_ensure_autoscaler_rbac), and get one that already exists but is not cached yet.
+- apiGroups: [""]
+  resources: ["services", "serviceaccounts"]
+  verbs: ["create", "get", "list", "watch"]
+# controllers/raycluster/setup.py informers (.owns) and controllers/raycluster/reconciler.py
+# _ensure_autoscaler_rbac: the autoscaler's Role and RoleBinding, as for its ServiceAccount above.
+- apiGroups: ["rbac.authorization.k8s.io"]
+  resources: ["roles", "rolebindings"]
+  verbs: ["create", "get", "list", "watch"]
+# runtime/events.py EventRecorder._write: creates an Event, then patches its series count on repeats.
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
