@@ -66,7 +66,13 @@ def apply(plane: ControlPlane, objects: Iterable[Obj], *extra: str) -> None:
 def ensure_crd(plane: ControlPlane) -> None:
     """The RayCluster CRD on the shared control plane (applying it again changes nothing)."""
     plane.kubectl("apply", "-f", str(CRD_FILE))
-    plane.kubectl("wait", "--for=condition=Established", "crd/rayclusters.ray.io", "--timeout=60s")
+    established = "jsonpath={.status.conditions[?(@.type=='Established')].status}"
+    wait_for(
+        lambda: (
+            plane.kubectl("get", "crd/rayclusters.ray.io", "-o", established, check=False).stdout == "True"
+        ),
+        what="the RayCluster CRD to be established",
+    )
 
 
 def new_namespace(plane: ControlPlane, prefix: str) -> str:
