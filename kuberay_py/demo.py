@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -116,7 +117,7 @@ class Demo:
     def _kubectl(self, *args: str, input: str | None = None) -> str:
         try:
             return self.plane.kubectl(*args, input=input).stdout
-        except Exception as exc:
+        except (subprocess.SubprocessError, OSError) as exc:
             stderr = getattr(exc, "stderr", "") or str(exc)
             raise DemoError(f"kubectl {' '.join(args[:2])} failed: {stderr.strip()}") from exc
 
@@ -181,10 +182,10 @@ class Demo:
         try:
             await pods.wait_synced()
             await clusters.wait_synced()
+            say(f"{self._elapsed()}  creating RayCluster {name} from {self.options.sample.name}")
             await self._blocking(
                 lambda: self._kubectl("apply", "-n", namespace, "-f", str(self.options.sample))
             )
-            say(f"{self._elapsed()}  created RayCluster {name} from {self.options.sample.name}")
             try:
                 async with asyncio.timeout(self.options.ready_timeout):
                     await ready.wait()
@@ -274,12 +275,14 @@ async def run_demo(options: DemoOptions) -> int:
         return 1
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    received: list[signal.Signals] = []
 
     def on_signal(sig: signal.Signals) -> None:
         if stop.is_set():
             say("still shutting down; it takes a few seconds")
             return
         say(f"\n{sig.name} received: shutting down")
+        received.append(sig)
         stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -291,8 +294,8 @@ async def run_demo(options: DemoOptions) -> int:
         work.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await work
-        if work.cancelled():  # interrupted: a normal end once the cluster was shown
-            return 0 if demo.ready_at is not None else 130
+        if work.cancelled():  # interrupted: the normal end once the cluster was shown, else 128 + signal
+            return 0 if demo.ready_at is not None else 128 + received[0].value
         error = work.exception()
         if error is None:
             return 0
