@@ -254,7 +254,10 @@ class InMemoryClient:
                 if allow_bookmarks and self.bookmark_interval:
                     wait = self.bookmark_interval if wait is None else min(wait, self.bookmark_interval)
                 try:
-                    item = await asyncio.wait_for(watcher.queue.get(), wait)
+                    # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives just as
+                    # the queue yields an item, leaving the watching task unstoppable.
+                    async with asyncio.timeout(wait):
+                        item = await watcher.queue.get()
                 except TimeoutError:
                     if deadline is not None and loop.time() >= deadline:
                         if allow_bookmarks:
