@@ -266,6 +266,7 @@ class Informer:
         )
         async with contextlib.aclosing(events):  # type: ignore[type-var]
             async for event in events:
+                raise_if_cancelling()  # in case the stream swallowed our cancellation to deliver this
                 self._apply(event)
                 self._progress = True
 

@@ -395,3 +395,16 @@ async def test_indexes_stay_exact_as_buckets_grow_and_shrink():
     assert store.by_index("label", "app=x") == []
     assert store.index_values("label") == []
     assert store.index_values("namespace") == []
+
+
+async def test_cancelling_while_an_event_arrives_still_stops_the_informer():
+    client = InMemoryClient()
+    informer = Informer(client, CONFIG_MAPS, **FAST)
+    task = asyncio.create_task(informer.run())
+    await asyncio.wait_for(informer.wait_synced(), 5)
+    await eventually(lambda: client.open_watches == 1)
+    await asyncio.sleep(0.01)
+    client.send_bookmarks()  # an event becomes ready in the very step the cancellation is delivered
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 2)
