@@ -1,1 +1,1 @@
-"""kuberay-py: a Python operator for Ray clusters on Kubernetes, compatible with KubeRay's ray.io/v1 RayCluster."""
+"""kuberay-py: a Python operator for Ray clusters on Kubernetes, compatible with KubeRay's RayCluster."""
