@@ -42,8 +42,10 @@ bench: setup binaries
 bench-quick: setup binaries
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks --quick
 
+# Regenerate the CRD from the API models, for kustomize and for the Helm chart.
 crd: setup
-	$(BIN)/python -m kuberay_py crd > config/crd/ray.io_rayclusters.yaml
+	$(BIN)/python -m kuberay_py crd --output-dir config/crd
+	cp config/crd/ray.io_rayclusters.yaml helm-chart/kuberay-py/crds/ray.io_rayclusters.yaml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

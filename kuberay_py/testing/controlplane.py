@@ -65,7 +65,7 @@ def default_state_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"kuberay-py-control-plane-{os.getuid()}"
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Children of a test run must not outlive it, even if it is killed: ask Linux to SIGTERM them."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -192,7 +192,7 @@ class ControlPlane:
             cwd=self.workdir,
             env=env,
             start_new_session=True,
-            preexec_fn=None if self.detach else _die_with_parent,
+            preexec_fn=None if self.detach else die_with_parent,
         )
         log_file.close()
         self.processes[name] = proc
