@@ -31,8 +31,27 @@ def _ready(pod: Obj) -> bool:
     )
 
 
+class _Following:
+    """Runs an informer of our own runtime for as long as the `async with` block lasts."""
+
+    _informer: Informer | None
+    _task: asyncio.Task[None] | None
+
+    async def _follow(self, informer: Informer) -> None:
+        self._informer = informer
+        informer.add_handler(self)  # type: ignore[arg-type]
+        self._task = asyncio.create_task(informer.run())
+        await informer.wait_synced()
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
 @dataclass
-class PodTracker:
+class PodTracker(_Following):
     client: KubeClient
     namespace: str
     cluster: str
@@ -106,7 +125,7 @@ class PodTracker:
 
 
 @dataclass
-class StatusTracker:
+class StatusTracker(_Following):
     """Every `status.state` a RayCluster has had since tracking began, in order, from a watch."""
 
     client: KubeClient
@@ -119,19 +138,11 @@ class StatusTracker:
     async def __aenter__(self) -> StatusTracker:
         from kuberay_py.controllers.raycluster import RAYCLUSTERS
 
-        self._informer = Informer(
-            self.client, RAYCLUSTERS, namespace=self.namespace, field_selector=f"metadata.name={self.name}"
+        selector = f"metadata.name={self.name}"
+        await self._follow(
+            Informer(self.client, RAYCLUSTERS, namespace=self.namespace, field_selector=selector)
         )
-        self._informer.add_handler(self)
-        self._task = asyncio.create_task(self._informer.run())
-        await self._informer.wait_synced()
         return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
 
     def mark(self) -> int:
         return len(self.states)
