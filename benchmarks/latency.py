@@ -1,0 +1,61 @@
+"""Scenario 6: reconcile latency, from the operator's own `controller_runtime_reconcile_time_seconds`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from benchmarks.metrics import Scrape, combined, histogram_quantile
+from benchmarks.results import CaseResult
+
+HISTOGRAM = "controller_runtime_reconcile_time_seconds"
+CONTROLLER = "raycluster"
+
+
+def _summary(count: float, total: float, buckets: Mapping[str, float]) -> dict[str, Any]:
+    by_bound = {float(bound): value for bound, value in buckets.items()}
+    return {
+        "count": count,
+        "sum_seconds": total,
+        "p50_seconds": histogram_quantile(0.5, by_bound),
+        "p99_seconds": histogram_quantile(0.99, by_bound),
+        "buckets": dict(buckets),
+    }
+
+
+def summarize(scrapes: list[Scrape]) -> dict[str, Any]:
+    """Quantiles and counts of every reconcile a case's operator processes ran."""
+    merged = combined(scrapes)
+    buckets = {
+        labels["le"]: value for labels, value in merged.select(HISTOGRAM + "_bucket", controller=CONTROLLER)
+    }
+    return _summary(
+        merged.count(HISTOGRAM, controller=CONTROLLER),
+        merged.total(HISTOGRAM + "_sum", controller=CONTROLLER),
+        buckets,
+    )
+
+
+def _rows(case: str, summary: Mapping[str, Any]) -> CaseResult:
+    result = CaseResult("reconcile latency", case)
+    result.add("reconciles", summary["count"], "reconciles")
+    if summary["count"]:
+        result.add("p50", 1000.0 * summary["p50_seconds"], "ms")
+        result.add("p99", 1000.0 * summary["p99_seconds"], "ms")
+        result.add("mean", 1000.0 * summary["sum_seconds"] / summary["count"], "ms")
+    return result
+
+
+def results(cases: list[CaseResult]) -> list[CaseResult]:
+    """One result per case that ran, and one for all of them together (their histograms summed)."""
+    summaries = [(c, c.details["reconcile"]) for c in cases if c.details.get("reconcile")]
+    if not summaries:
+        return []
+    buckets: dict[str, float] = {}
+    for _, summary in summaries:
+        for bound, value in summary["buckets"].items():
+            buckets[bound] = buckets.get(bound, 0.0) + value
+    overall = _summary(
+        sum(s["count"] for _, s in summaries), sum(s["sum_seconds"] for _, s in summaries), buckets
+    )
+    return [*(_rows(f"{c.scenario} {c.case}", s) for c, s in summaries), _rows("all cases", overall)]

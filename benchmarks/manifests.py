@@ -1,0 +1,68 @@
+"""The RayClusters the benchmarks create: one worker group, and pods that ask for almost nothing so that
+thousands fit on the simulated nodes."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kuberay_py.controllers.raycluster import RAYCLUSTERS
+from kuberay_py.runtime import KubeClient, PatchType
+
+IMAGE = "rayproject/ray:2.60.0"
+GROUP = "workers"
+MAX_REPLICAS = 10_000
+
+
+def _template(container: str) -> dict[str, Any]:
+    resources = {"requests": {"cpu": "10m", "memory": "32Mi"}}
+    return {"spec": {"containers": [{"name": container, "image": IMAGE, "resources": resources}]}}
+
+
+def raycluster(name: str, workers: int) -> dict[str, Any]:
+    """A RayCluster with one head and `workers` worker pods."""
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": name},
+        "spec": {
+            "rayVersion": "2.60.0",
+            "headGroupSpec": {"rayStartParams": {}, "template": _template("ray-head")},
+            "workerGroupSpecs": [
+                {
+                    "groupName": GROUP,
+                    "replicas": workers,
+                    "minReplicas": 0,
+                    "maxReplicas": MAX_REPLICAS,
+                    "rayStartParams": {},
+                    "template": _template("ray-worker"),
+                }
+            ],
+        },
+    }
+
+
+async def create(client: KubeClient, namespace: str, name: str, workers: int) -> dict[str, Any]:
+    return await client.create(RAYCLUSTERS, raycluster(name, workers), namespace)
+
+
+async def create_many(
+    client: KubeClient, namespace: str, names: list[str], workers: int, parallel: int = 16
+) -> None:
+    """Create clusters with a few requests in flight, as a user's script or GitOps tool would."""
+    pending = iter(names)
+
+    async def creator() -> None:
+        for name in pending:
+            await create(client, namespace, name, workers)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(parallel, len(names))):
+            group.create_task(creator())
+
+
+async def set_workers(client: KubeClient, namespace: str, name: str, workers: int) -> int:
+    """Change the worker group's replicas; returns the cluster's new generation."""
+    patch = [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": workers}]
+    updated = await client.patch(RAYCLUSTERS, name, patch, namespace, patch_type=PatchType.JSON)
+    return int(updated["metadata"]["generation"])

@@ -1,0 +1,1 @@
+"""One module per scenario; each fills a CaseResult from a running Stack."""

@@ -1,0 +1,64 @@
+"""Scenario 5: the operator's resident memory with 0, 1,000 and 5,000 managed pods, and per cached pod.
+
+Pods come in clusters of 100 (1 head + 99 workers). RSS is read from /proc once the operator is idle.
+CPython rarely hands freed memory back to the OS, so RSS after creating thousands of pods also holds what
+the work of creating them left behind; the operator is then restarted against the same pods, and its RSS
+after the initial list and reconciles shows the cost of the cache alone.
+"""
+
+from __future__ import annotations
+
+from benchmarks.manifests import create_many
+from benchmarks.observe import Observer
+from benchmarks.procfs import rss_bytes
+from benchmarks.results import CaseResult
+from benchmarks.scenarios.common import NAMESPACE, cluster_names, timeout_for, wait_quiet
+from benchmarks.stack import Stack
+
+MB = 1_000_000
+TARGET_PODS = 5000
+TARGET_MB = 150.0
+
+
+async def _all_ready(seen: Observer, clusters: int, pods: int) -> None:
+    def done() -> bool:
+        return seen.ready_clusters >= clusters and seen.total_pods >= pods
+
+    await seen.wait(done, timeout_for(pods), f"{clusters} clusters with {pods} pods ready")
+
+
+async def run(stack: Stack, result: CaseResult, levels: tuple[int, ...], pods_per_cluster: int) -> None:
+    if not levels or levels[0] != 0:
+        raise ValueError("memory levels must start at 0 pods")
+    await wait_quiet(stack)
+    rss = {0: rss_bytes(stack.operator_pid)}
+    clusters = 0
+    async with Observer(stack.client, NAMESPACE) as seen:
+        for level in levels[1:]:
+            wanted = level // pods_per_cluster
+            names = cluster_names("mem", wanted - clusters, start=clusters)
+            await create_many(stack.client, NAMESPACE, names, pods_per_cluster - 1)
+            clusters = wanted
+            await _all_ready(seen, wanted, level)
+            await wait_quiet(stack)
+            rss[level] = rss_bytes(stack.operator_pid)
+    top = levels[-1]
+    await stack.restart_operator()
+    await wait_quiet(stack)
+    restarted = rss_bytes(stack.operator_pid)
+
+    for level, value in rss.items():
+        if level == TARGET_PODS:
+            result.at_most(f"operator RSS at {level} pods", value / MB, "MB", TARGET_MB)
+        else:
+            result.add(f"operator RSS at {level} pods", value / MB, "MB")
+    result.add(f"operator RSS at {top} pods, after a restart", restarted / MB, "MB")
+    result.add("bytes per pod (RSS growth from 0 pods / pods)", (rss[top] - rss[0]) / top, "bytes")
+    if len(levels) > 2:
+        below = levels[-2]
+        result.add(
+            f"bytes per pod from {below} to {top} pods", (rss[top] - rss[below]) / (top - below), "bytes"
+        )
+    result.add("bytes per cached pod (after a restart)", (restarted - rss[0]) / top, "bytes")
+    result.details["rss_bytes"] = {str(level): value for level, value in rss.items()}
+    result.details["rss_bytes_after_restart"] = restarted

@@ -1,0 +1,43 @@
+"""How big each scenario is: the full suite, and a quick one that fits in a CI job of a few minutes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str
+    scale_up_workers: tuple[int, ...]
+    """Scenario 1: one RayCluster with this many workers, per case."""
+    many_clusters: tuple[int, ...]
+    """Scenario 2: this many RayClusters of 4 pods (1 head + 3 workers), per case."""
+    fairness_workers: int
+    """Scenario 3: cluster A scales from 0 to this many workers while B clusters scale 1 -> 2."""
+    steady_clusters: int
+    steady_seconds: float
+    """Scenario 4: this many idle 4-pod clusters, watched for this long."""
+    memory_pods: tuple[int, ...]
+    """Scenario 5: operator RSS with this many managed pods (the first level must be 0)."""
+    pods_per_memory_cluster: int = 100
+
+
+FULL = Settings(
+    mode="full",
+    scale_up_workers=(100, 500, 1000),
+    many_clusters=(100, 500),
+    fairness_workers=1000,
+    steady_clusters=100,
+    steady_seconds=300.0,
+    memory_pods=(0, 1000, 5000),
+)
+
+QUICK = Settings(
+    mode="quick",
+    scale_up_workers=(50,),
+    many_clusters=(10,),
+    fairness_workers=100,
+    steady_clusters=10,
+    steady_seconds=30.0,
+    memory_pods=(0, 200),
+)

@@ -1,0 +1,157 @@
+"""One benchmark case's world: a fresh local control plane with the simulated kubelet, the RayCluster CRD,
+the operator as its own process, and a client of our own runtime for the benchmark's reads and writes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from benchmarks.metrics import Scrape
+from benchmarks.procfs import cpu_seconds, own_cpu_seconds
+from kuberay_py.runtime import KubeClient, connect
+from kuberay_py.testing.controlplane import ControlPlane
+from kuberay_py.testing.operator_process import OperatorProcess
+
+REPO = Path(__file__).resolve().parents[1]
+CRD = REPO / "config" / "crd" / "ray.io_rayclusters.yaml"
+# 25 nodes x 250 pods holds the largest case (5,000 pods) with room to spare; pods request 10m CPU and 32Mi.
+NODES = 25
+PODS_PER_NODE = 250
+
+
+class Stack:
+    """Use as `async with Stack(...) as stack:`; everything it started is stopped on exit."""
+
+    def __init__(self, log_dir: Path, name: str) -> None:
+        self.log_dir = log_dir
+        self.name = name
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.plane = ControlPlane(
+            nodes=NODES, kubelet_args=[f"--pods-per-node={PODS_PER_NODE}"], log=lambda _message: None
+        )
+        self.operator: OperatorProcess | None = None
+        self._client: KubeClient | None = None
+        self._restarts = 0
+        self._retired_operator_cpu = 0.0
+        # Final scrapes of operator processes already stopped, so a case's totals include them.
+        self.retired_scrapes: list[Scrape] = []
+
+    async def __aenter__(self) -> Stack:
+        await asyncio.to_thread(self.plane.start)
+        try:
+            await asyncio.to_thread(self._install_crd)
+            self._client = await connect(self.plane.kubeconfig)
+            await self.start_operator()
+        except BaseException:
+            await self.__aexit__(None, None, None)
+            raise
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._client is not None:
+            await self._client.close()
+        await asyncio.to_thread(self._stop_operator)
+        await asyncio.to_thread(self.plane.stop)
+
+    @property
+    def client(self) -> KubeClient:
+        assert self._client is not None, "the stack is not running"
+        return self._client
+
+    def _install_crd(self) -> None:
+        self.plane.kubectl("create", "-f", str(CRD))
+        wait = ("wait", "--for=condition=Established", "crd/rayclusters.ray.io", "--timeout=60s")
+        for _ in range(10):
+            # Right after the create, a loaded API server may still answer that the CRD is not found.
+            if self.plane.kubectl(*wait, check=False).returncode == 0:
+                return
+            time.sleep(1.0)
+        self.plane.kubectl(*wait)
+
+    # -- the operator --------------------------------------------------------------------------------------
+    async def start_operator(self) -> None:
+        suffix = f"-{self._restarts}" if self._restarts else ""
+        log_path = self.log_dir / f"operator-{self.name}{suffix}.log"
+        self.operator = OperatorProcess(self.plane.kubeconfig, log_path)
+        await asyncio.to_thread(self.operator.start)
+
+    async def restart_operator(self) -> None:
+        await asyncio.to_thread(self._stop_operator)
+        self._restarts += 1
+        await self.start_operator()
+
+    def _stop_operator(self) -> None:
+        if self.operator is None:
+            return
+        text = self.operator.metrics()
+        if text:
+            self.retired_scrapes.append(Scrape.parse(text))
+        if self.operator.pid is not None:
+            self._retired_operator_cpu += cpu_seconds(self.operator.pid)
+        self.operator.stop()
+        self.operator = None
+
+    @property
+    def operator_pid(self) -> int:
+        assert self.operator is not None and self.operator.pid is not None, "the operator is not running"
+        return self.operator.pid
+
+    async def operator_metrics(self) -> Scrape:
+        assert self.operator is not None, "the operator is not running"
+        text = await asyncio.to_thread(self.operator.metrics)
+        if not text:
+            raise RuntimeError(f"the operator's /metrics did not answer:\n{self.operator.log_tail()}")
+        return Scrape.parse(text)
+
+    # -- the API server ------------------------------------------------------------------------------------
+    def _admin_get(self, path: str) -> bytes:
+        pki = self.plane.pki
+        context = ssl.create_default_context(cafile=str(pki.ca.cert))
+        context.load_cert_chain(str(pki.admin.cert), str(pki.admin.key))
+        with urllib.request.urlopen(self.plane.server + path, context=context, timeout=30) as response:
+            body: bytes = response.read()
+            return body
+
+    async def apiserver_metrics(self) -> Scrape:
+        """The API server's own /metrics (the admin certificate may read it)."""
+        return Scrape.parse((await asyncio.to_thread(self._admin_get, "/metrics")).decode())
+
+    async def kubernetes_version(self) -> str:
+        body = await asyncio.to_thread(self._admin_get, "/version")
+        return str(json.loads(body).get("gitVersion", "unknown"))
+
+    # -- CPU accounting ------------------------------------------------------------------------------------
+    def cpu_snapshot(self) -> dict[str, float]:
+        """CPU seconds so far of every process in play, the benchmark itself included."""
+        snapshot = {name: cpu_seconds(pid) for name, pid in self.plane.pids.items()}
+        running = self.operator.pid if self.operator is not None else None
+        # Every operator process of this stack counts, so a restart does not lose the CPU spent before it.
+        snapshot["operator"] = self._retired_operator_cpu + (cpu_seconds(running) if running else 0.0)
+        snapshot["benchmark"] = own_cpu_seconds()
+        return snapshot
+
+
+class CpuMeter:
+    """CPU seconds each process of a stack spent between `start()` and `stop()`, and the wall time."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self._start: dict[str, float] = {}
+        self._wall = 0.0
+
+    def start(self) -> None:
+        self._start = self.stack.cpu_snapshot()
+        self._wall = time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        end = self.stack.cpu_snapshot()
+        used = {name: value - self._start.get(name, 0.0) for name, value in end.items()}
+        used["wall"] = time.monotonic() - self._wall
+        return {name: round(value, 2) for name, value in used.items()}

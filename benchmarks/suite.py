@@ -1,0 +1,125 @@
+"""Run every case on its own fresh stack and gather the results with the machine's description."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import latency, machine
+from benchmarks.results import CaseResult
+from benchmarks.scenarios import fairness, many_clusters, memory, scale_up, steady
+from benchmarks.settings import Settings
+from benchmarks.stack import NODES, PODS_PER_NODE, CpuMeter, Stack
+
+Body = Callable[[Stack, CaseResult], Awaitable[None]]
+SCENARIOS = ("scale-up", "many clusters", "fairness", "steady state", "memory", "reconcile latency")
+
+
+@dataclass(frozen=True)
+class Case:
+    scenario: str
+    label: str
+    body: Body
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", f"{self.scenario} {self.label}".lower()).strip("-")
+
+
+def cases(settings: Settings) -> list[Case]:
+    found: list[Case] = []
+    for n in settings.scale_up_workers:
+        found.append(Case("scale-up", f"N={n}", _bind(scale_up.run, workers=n), {"workers": n}))
+    for m in settings.many_clusters:
+        found.append(Case("many clusters", f"M={m}", _bind(many_clusters.run, clusters=m), {"clusters": m}))
+    a = settings.fairness_workers
+    found.append(Case("fairness", f"A=0→{a}", _bind(fairness.run, workers=a), {"a_workers": a}))
+    clusters, seconds = settings.steady_clusters, settings.steady_seconds
+    found.append(
+        Case(
+            "steady state",
+            f"{clusters} clusters, {seconds:g} s",
+            _bind(steady.run, clusters=clusters, seconds=seconds),
+            {"clusters": clusters, "seconds": seconds},
+        )
+    )
+    levels, per_cluster = settings.memory_pods, settings.pods_per_memory_cluster
+    found.append(
+        Case(
+            "memory",
+            "pods=" + "/".join(str(level) for level in levels),
+            _bind(memory.run, levels=levels, pods_per_cluster=per_cluster),
+            {"levels": list(levels), "pods_per_cluster": per_cluster},
+        )
+    )
+    return found
+
+
+def _bind(func: Callable[..., Awaitable[None]], **kwargs: Any) -> Body:
+    async def body(stack: Stack, result: CaseResult) -> None:
+        await func(stack, result, **kwargs)
+
+    return body
+
+
+async def run_case(case: Case, log_dir: Path) -> tuple[CaseResult, str | None]:
+    """Run one case; an error is recorded in the result, never raised. Also returns the Kubernetes version."""
+    result = CaseResult(case.scenario, case.label, dict(case.parameters))
+    version = None
+    load_before = os.getloadavg()
+    try:
+        async with Stack(log_dir, case.slug) as stack:
+            version = await stack.kubernetes_version()
+            meter = CpuMeter(stack)
+            meter.start()
+            await case.body(stack, result)
+            result.cpu_seconds = meter.stop()
+            final = await stack.operator_metrics()
+            result.details["reconcile"] = latency.summarize([*stack.retired_scrapes, final])
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    result.details["load_average"] = {"before": list(load_before), "after": list(os.getloadavg())}
+    return result, version
+
+
+async def run_suite(
+    settings: Settings, log_dir: Path, only: set[str] | None, progress: Callable[[str], None]
+) -> dict[str, Any]:
+    began = time.monotonic()
+    start_load = os.getloadavg()
+    results: list[CaseResult] = []
+    version = None
+    for case in cases(settings):
+        if only and case.scenario not in only:
+            continue
+        progress(f"{case.scenario} {case.label} ...")
+        result, seen_version = await run_case(case, log_dir)
+        version = version or seen_version
+        results.append(result)
+        progress(f"  {_one_line(result)}")
+    results.extend(latency.results(results))
+    description = machine.describe(version or "unknown")
+    description["load_average_at_start"] = list(start_load)
+    description["load_average_at_end"] = list(os.getloadavg())
+    description["simulated_nodes"] = {"nodes": NODES, "pods_per_node": PODS_PER_NODE}
+    return {
+        "mode": settings.mode,
+        "settings": asdict(settings),
+        "machine": description,
+        "duration_seconds": round(time.monotonic() - began, 1),
+        "results": [r.to_json() for r in results],
+    }
+
+
+def _one_line(result: CaseResult) -> str:
+    if result.error:
+        return f"error: {result.error}"
+    wall = result.cpu_seconds.get("wall", 0.0)
+    shown = ", ".join(f"{m.name} {m.value:g} {m.unit}" for m in result.measures[:3])
+    return f"{shown} ({wall:.0f} s)"
