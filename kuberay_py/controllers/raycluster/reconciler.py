@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import functools
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -342,23 +342,38 @@ class RayClusterReconciler:
                 ConditionUpdate("ReplicaFailure", True, "FailedDeletePod", f"deleting pods failed: {error}")
             )
 
-    async def _slow_start(self, items: list[T], write: Callable[[T], Awaitable[None]]) -> ApiError | None:
-        """Run writes in batches of 1, 2, 4, ... up to max_parallel_writes; stop at the first failed batch.
+    async def _slow_start(
+        self, items: list[T], write: Callable[[T], Coroutine[Any, Any, None]]
+    ) -> ApiError | None:
+        """Run writes through a window that starts at one and widens by one per success (so it doubles every
+        round trip) up to max_parallel_writes; after the first failure start no more, and return it.
 
-        A quota or permission error then costs one request instead of hundreds.
+        A quota or permission error then costs one request instead of hundreds. Once writes succeed the window
+        stays full: a slow answer holds back only its own slot, not a whole batch.
         """
-        batch, done = 1, 0
-        while done < len(items):
-            chunk = items[done : done + batch]
-            results = await asyncio.gather(*(write(i) for i in chunk), return_exceptions=True)
-            for outcome in results:
-                if isinstance(outcome, ApiError):
-                    return outcome
-                if isinstance(outcome, BaseException):
-                    raise outcome
-            done += len(chunk)
-            batch = min(batch * 2, self.options.max_parallel_writes)
-        return None
+        started, window = 0, 1
+        running: set[asyncio.Task[None]] = set()
+        failure: ApiError | None = None
+        try:
+            while True:
+                while failure is None and started < len(items) and len(running) < window:
+                    running.add(asyncio.create_task(write(items[started])))
+                    started += 1
+                if not running:
+                    return failure
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    error = task.exception()
+                    if error is None:
+                        window = min(window + 1, self.options.max_parallel_writes)
+                    elif isinstance(error, ApiError):
+                        failure = failure or error
+                    else:
+                        raise error
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
     # -- status --------------------------------------------------------------------------------------------
     def _desired_capacity(self, cluster: RayCluster) -> dict[str, str]:
