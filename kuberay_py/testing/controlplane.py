@@ -140,25 +140,26 @@ class ControlPlane:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def start(self) -> None:
+    def start(self, attempts: int = 3) -> None:
         began = time.monotonic()
         try:
             self._binaries = ensure_binaries()
             built = time.monotonic()
             self.log_dir.mkdir(parents=True, exist_ok=True)
             self._pki = create_local_pki(self.workdir / "pki")
-            self._write_kubeconfig(self.kubeconfig)
-            self._start_etcd()
-            self._start_apiserver()
-            self._start_controller_manager()
-            self._start_scheduler()
-            self._wait_healthz("kube-controller-manager", self.ports.controller_manager)
-            self._wait_healthz("kube-scheduler", self.ports.scheduler)
-            if self.run_kubelet:
-                self._start_kubelet()
-                self._wait_nodes_ready()
-            self._wait_default_service_account()
-            self._save_state()
+            for attempt in range(1, attempts + 1):
+                try:
+                    self._start_components()
+                    break
+                except ControlPlaneError as exc:
+                    # A free port can be taken by another process between our probe and the bind; another
+                    # set of ports almost always works. Anything else fails the same way again.
+                    if attempt == attempts or not self._lost_a_port():
+                        raise
+                    self._log(f"control plane start failed ({exc}); retrying with other ports")
+                    self.stop(remove=False)
+                    shutil.rmtree(self.workdir / "etcd", ignore_errors=True)
+                    self.ports = Ports()
         except BaseException:
             self.stop()
             raise
@@ -167,6 +168,29 @@ class ControlPlane:
             f"control plane ready in {self.startup_seconds:.1f}s "
             f"(binaries {built - began:.1f}s); KUBECONFIG={self.kubeconfig}"
         )
+
+    def _start_components(self) -> None:
+        self._write_kubeconfig(self.kubeconfig)
+        self._start_etcd()
+        self._start_apiserver()
+        self._start_controller_manager()
+        self._start_scheduler()
+        self._wait_healthz("kube-controller-manager", self.ports.controller_manager)
+        self._wait_healthz("kube-scheduler", self.ports.scheduler)
+        if self.run_kubelet:
+            self._start_kubelet()
+            self._wait_nodes_ready()
+        self._wait_default_service_account()
+        self._save_state()
+
+    def _lost_a_port(self) -> bool:
+        """Whether a component's log says its port was already in use."""
+        for log in self.log_dir.glob("*.log"):
+            text = log.read_text(errors="replace")
+            if "address already in use" in text.lower():
+                log.rename(log.with_suffix(f".{int(time.time() * 1000)}.failed"))
+                return True
+        return False
 
     def stop(self, remove: bool = True) -> None:
         """Stop every process this control plane started (newest first) and remove its directory."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -266,3 +267,19 @@ def test_hack_control_plane_up_and_down_leave_nothing_behind() -> None:
     leftovers = [pid for pid in pids.values() if process_alive(pid)]
     assert leftovers == []
     state_dir.parent.rmdir()
+
+
+def test_start_survives_a_port_taken_between_probe_and_bind() -> None:
+    plane = ControlPlane(kubelet=False, log=lambda message: None)
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", plane.ports.apiserver))
+    squatter.listen()
+    taken = plane.ports.apiserver
+    try:
+        plane.start()
+        assert plane.ports.apiserver != taken
+        assert plane.kubectl("get", "--raw", "/readyz").stdout == "ok"
+    finally:
+        plane.stop()
+        squatter.close()
+    assert not plane.workdir.exists()
