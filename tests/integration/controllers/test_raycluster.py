@@ -328,18 +328,18 @@ async def test_invalid_spec_is_reported_and_other_clusters_are_unaffected(
         control_plane, "get", "pods", "-n", namespace, "-l", "ray.io/cluster=bad", "-o", "name"
     )
     assert pods.stdout.strip() == ""
-    events = await kubectl(
-        control_plane,
-        "get",
-        "events",
-        "-n",
-        namespace,
-        "--field-selector",
-        "reason=InvalidRayClusterSpec",
-        "-o",
-        "json",
-    )
-    assert json.loads(events.stdout)["items"], "no Warning Event for the invalid spec"
+
+    async def warning_events() -> list[dict[str, Any]]:
+        # The recorder batches Events (about once a second), so the Event may trail the condition.
+        selector = "reason=InvalidRayClusterSpec"
+        out = await kubectl(
+            control_plane, "get", "events", "-n", namespace, "--field-selector", selector, "-o", "json"
+        )
+        items: list[dict[str, Any]] = json.loads(out.stdout)["items"]
+        return items
+
+    events = await async_wait_for(warning_events, timeout=30, what="a Warning Event for the invalid spec")
+    assert events[0]["type"] == "Warning" and events[0]["involvedObject"]["name"] == "bad"
 
 
 async def test_autoscaling_cluster_gets_sidecar_and_rbac(control_plane: ControlPlane, namespace: str) -> None:
