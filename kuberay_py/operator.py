@@ -23,7 +23,12 @@ import structlog
 
 from kuberay_py.api.constants import CRD_NAME
 from kuberay_py.builders import BuildOptions
-from kuberay_py.controllers.raycluster import ReconcilerOptions, add_raycluster_controller, cache_selectors
+from kuberay_py.controllers.raycluster import (
+    ReconcilerOptions,
+    add_raycluster_controller,
+    cache_selectors,
+    cache_transforms,
+)
 from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
 from kuberay_py.runtime import (
     LEASES,
@@ -210,6 +215,7 @@ def build_manager(client: KubeClient, config: OperatorConfig) -> Manager:
         ManagerOptions(
             namespace=config.namespace,
             cache_selectors=cache_selectors(),
+            cache_transforms=cache_transforms(),
             leader_election=config.leader_elect,
             leader_election_id=LEADER_ELECTION_ID,
             leader_election_namespace=config.leader_election_namespace,

@@ -2,7 +2,11 @@
 
 from kuberay_py.controllers.raycluster.reconciler import RayClusterReconciler, ReconcilerOptions
 from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
-from kuberay_py.controllers.raycluster.setup import add_raycluster_controller, cache_selectors
+from kuberay_py.controllers.raycluster.setup import (
+    add_raycluster_controller,
+    cache_selectors,
+    cache_transforms,
+)
 
 __all__ = [
     "RAYCLUSTERS",
@@ -10,4 +14,5 @@ __all__ = [
     "ReconcilerOptions",
     "add_raycluster_controller",
     "cache_selectors",
+    "cache_transforms",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kuberay_py.builders import NODE_TYPE_LABEL
+from kuberay_py.controllers.raycluster.podcache import slim_pod
 from kuberay_py.controllers.raycluster.reconciler import RayClusterReconciler, ReconcilerOptions
 from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
 from kuberay_py.runtime import (
@@ -21,6 +22,7 @@ from kuberay_py.runtime import (
     any_of,
     labels_or_annotations_changed,
 )
+from kuberay_py.runtime.informer import Transform
 
 CONTROLLER_NAME = "raycluster"
 EVENT_SOURCE = "raycluster-controller"
@@ -40,10 +42,16 @@ def cache_selectors() -> Mapping[Resource, ResourceSelector]:
     }
 
 
+def cache_transforms() -> Mapping[Resource, Transform]:
+    """How the manager's cache should store what this controller watches: pods cut down to what it reads."""
+    return {PODS: slim_pod}
+
+
 def add_raycluster_controller(
     manager: Manager, *, workers: int = 16, options: ReconcilerOptions | None = None
 ) -> Controller:
-    """Register the controller; build the manager with `ManagerOptions(cache_selectors=cache_selectors())`."""
+    """Register the controller; build the manager with
+    `ManagerOptions(cache_selectors=cache_selectors(), cache_transforms=cache_transforms())`."""
     recorder = manager.event_recorder(EVENT_SOURCE)
     reconciler = RayClusterReconciler(manager.client, manager.cache, recorder, options)
     return (
