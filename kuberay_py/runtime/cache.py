@@ -55,7 +55,9 @@ class ResourceSelector:
 class InformerOptions:
     """Tuning shared by all informers of a cache (see :class:`~kuberay_py.runtime.informer.Informer`)."""
 
-    page_size: int = 500
+    page_size: int = 100
+    """Objects per list request. Decoded JSON takes about six times its size in Python objects, and the
+    allocator keeps what a page's peak took: at 500 pods a page holds some 35 MB, at 100 about 7 MB."""
     watch_timeout: tuple[float, float] = (300.0, 600.0)
     backoff_initial: float = 0.2
     backoff_max: float = 30.0

@@ -125,7 +125,7 @@ class Informer:
         field_selector: str | None = None,
         transform: Transform | None = default_transform,
         indexers: Mapping[str, IndexFunc] | None = None,
-        page_size: int = 500,
+        page_size: int = 100,
         watch_timeout: tuple[float, float] = (300.0, 600.0),
         backoff_initial: float = 0.2,
         backoff_max: float = 30.0,
