@@ -85,8 +85,9 @@ _SAMPLE_HOST = HostSlot("sample", 0)
 @dataclass(frozen=True)
 class ReconcilerOptions:
     build: BuildOptions = field(default_factory=BuildOptions)
-    max_parallel_writes: int = 64
-    """Pod creates or deletes in flight at once for one cluster (a slow start grows toward it)."""
+    max_parallel_writes: int = 24
+    """Pod creates or deletes in flight at once for one cluster (a slow start grows toward it). More does not
+    create pods faster once the API server is busy, only queues other clusters' writes behind these."""
     max_creates_per_pass: int = 500
     """Pods one pass creates before yielding its worker to other clusters."""
     expectation_timeout: float = 60.0
