@@ -2,13 +2,17 @@
 from 1 to 2 workers produces its pod. One big scale-up must not starve everyone else.
 
 Three B clusters are scaled, when A has created about 10%, 40% and 70% of its pods, so the figure is not a
-single lucky sample; the worst is compared with the target. The delay runs from sending B's patch (so it
-includes the API server's latency under A's load) to the new pod's ADDED event reaching the benchmark, on a
-watch of B's pods only, so that it does not queue behind A's events.
+single lucky sample; the worst is compared with the target. Each delay runs from sending B's patch (so it
+includes the API server's latency under A's load) to B's new pod being created, as the operator's
+`CreatedPods` Event records it (microsecond time, taken when the API server has answered the create).
+
+Under this load the API server is also slow to tell anyone about the pod: the first sign of it a client gets
+(the event on a watch of B's pods only, or a list of them polled every 50 ms) is reported too.
 """
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 from typing import Any
@@ -18,9 +22,38 @@ from benchmarks.observe import CLUSTER_LABEL, Observer
 from benchmarks.results import CaseResult
 from benchmarks.scenarios.common import NAMESPACE, timeout_for
 from benchmarks.stack import Stack
+from kuberay_py.runtime import EVENTS, PODS, KubeClient
+from kuberay_py.runtime.objects import parse_time
 
 TARGET_SECONDS = 1.0
 TRIGGERS = (0.1, 0.4, 0.7)
+POLL_SECONDS = 0.05
+B_TIMEOUT = 120.0
+
+
+async def _listed(client: KubeClient, cluster: str, pods: int) -> float:
+    """When a list first shows `pods` live pods of `cluster` (polled; only for a few seconds at a time)."""
+    async with asyncio.timeout(B_TIMEOUT):
+        while True:
+            listing = await client.list(PODS, NAMESPACE, label_selector=f"{CLUSTER_LABEL}={cluster}")
+            now = time.monotonic()
+            if sum(1 for p in listing.items if not p["metadata"].get("deletionTimestamp")) >= pods:
+                return now
+            await asyncio.sleep(POLL_SECONDS)
+
+
+async def _worker_created_at(client: KubeClient) -> dict[str, float]:
+    """Per cluster, the wall-clock time the operator last recorded creating worker pods."""
+    latest: dict[str, float] = {}
+    for event in (await client.list(EVENTS, NAMESPACE)).items:
+        if event.get("reason") != "CreatedPods" or "worker" not in event.get("note", ""):
+            continue
+        series = event.get("series") or {}
+        stamp = series.get("lastObservedTime") or event.get("eventTime")
+        if stamp:
+            name = event["regarding"]["name"]
+            latest[name] = max(latest.get(name, 0.0), parse_time(stamp).timestamp())
+    return latest
 
 
 async def _sample(
@@ -28,16 +61,22 @@ async def _sample(
 ) -> dict[str, Any]:
     await seen.wait(lambda: seen.pods_of(big) >= at_pods, timeout_for(at_pods), f"{at_pods} pods of A")
     a_at_patch = seen.pods_of(big)
-    sent = time.monotonic()
+    sent, sent_wall = time.monotonic(), time.time()
     await set_workers(stack.client, NAMESPACE, small, 2)
     stored = time.monotonic()
-    appeared = await smalls.wait(lambda: smalls.pods_of(small) >= 3, 120.0, f"the new pod of {small}")
+    listed, watched = await asyncio.gather(
+        _listed(stack.client, small, 3),
+        smalls.wait(lambda: smalls.pods_of(small) >= 3, B_TIMEOUT, f"the new pod of {small}"),
+    )
     return {
         "cluster": small,
         "a_pods_at_patch": a_at_patch,
+        "patch_sent_at": sent_wall,
         "patch_seconds": round(stored - sent, 4),
-        "delay_seconds": round(appeared - sent, 4),
-        "b_pod_seen_after_a_patch_seconds": round(appeared - began, 4),
+        "listed_seconds": round(listed - sent, 4),
+        "watched_seconds": round(watched - sent, 4),
+        "seen_seconds": round(min(listed, watched) - sent, 4),
+        "seen_after_a_patch_seconds": round(min(listed, watched) - began, 4),
     }
 
 
@@ -59,12 +98,22 @@ async def run(stack: Stack, result: CaseResult, workers: int) -> None:
         pods = workers + 1
         created = await seen.wait(lambda: seen.pods_of(big) >= pods, timeout_for(pods), f"{pods} pods of A")
         ready = await seen.wait(lambda: seen.is_ready(big, generation), timeout_for(pods), "A ready")
+    await asyncio.sleep(2.0)  # the operator writes Events in the background, at most once a second
+    recorded = await _worker_created_at(stack.client)
+    for sample in samples:
+        at = recorded.get(sample["cluster"], 0.0)
+        if at <= sample["patch_sent_at"]:
+            raise RuntimeError(f"no CreatedPods event for {sample['cluster']}'s scale-up")
+        sample["created_seconds"] = round(at - sample["patch_sent_at"], 4)
 
-    delays = [s["delay_seconds"] for s in samples]
-    result.at_most("B's new pod after its scale-up (worst of 3)", max(delays), "s", TARGET_SECONDS)
-    result.add("B's new pod after its scale-up (median of 3)", statistics.median(delays), "s")
-    # Watches lag under load: compare when B's pod and A's last pod were seen, not a count read off a watch.
-    during = sum(1 for s in samples if s["b_pod_seen_after_a_patch_seconds"] < created - began)
+    delays = [s["created_seconds"] for s in samples]
+    result.at_most("B's new pod created after its scale-up (worst of 3)", max(delays), "s", TARGET_SECONDS)
+    result.add("B's new pod created after its scale-up (median of 3)", statistics.median(delays), "s")
+    result.add(
+        "B's new pod first seen by a client (worst of 3)", max(s["seen_seconds"] for s in samples), "s"
+    )
+    # A's last pod is known from a watch that lags under load, so a sample just after A finished may count.
+    during = sum(1 for s in samples if s["seen_after_a_patch_seconds"] < created - began)
     result.add("B samples taken while A was still creating pods", during, "of 3")
     result.add("A: time to all pods created", created - began, "s")
     result.add("A: time to state: ready", ready - began, "s")
