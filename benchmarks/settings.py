@@ -19,6 +19,8 @@ class Settings:
     """Scenario 4: this many idle 4-pod clusters, watched for this long."""
     memory_pods: tuple[int, ...]
     """Scenario 5: operator RSS with this many managed pods (the first level must be 0)."""
+    memory_idle_seconds: float
+    """How long the operator must have made no request before its RSS is read."""
     pods_per_memory_cluster: int = 100
 
 
@@ -30,6 +32,7 @@ FULL = Settings(
     steady_clusters=100,
     steady_seconds=300.0,
     memory_pods=(0, 1000, 5000),
+    memory_idle_seconds=20.0,  # past aiohttp's 15 s keep-alive, so a burst's connections are closed
 )
 
 QUICK = Settings(
@@ -40,4 +43,5 @@ QUICK = Settings(
     steady_clusters=10,
     steady_seconds=30.0,
     memory_pods=(0, 200),
+    memory_idle_seconds=5.0,
 )

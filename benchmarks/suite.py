@@ -36,6 +36,15 @@ def cases(settings: Settings) -> list[Case]:
     found: list[Case] = []
     for n in settings.scale_up_workers:
         found.append(Case("scale-up", f"N={n}", _bind(scale_up.run, workers=n), {"workers": n}))
+    n = max(settings.scale_up_workers)
+    found.append(
+        Case(
+            "scale-up",
+            f"N={n}, plain client (reference)",
+            _bind(scale_up.run_reference, workers=n),
+            {"workers": n, "reference": True},
+        )
+    )
     for m in settings.many_clusters:
         found.append(Case("many clusters", f"M={m}", _bind(many_clusters.run, clusters=m), {"clusters": m}))
     a = settings.fairness_workers
@@ -54,8 +63,8 @@ def cases(settings: Settings) -> list[Case]:
         Case(
             "memory",
             "pods=" + "/".join(str(level) for level in levels),
-            _bind(memory.run, levels=levels, pods_per_cluster=per_cluster),
-            {"levels": list(levels), "pods_per_cluster": per_cluster},
+            _bind(memory.run, levels=levels, pods_per_cluster=per_cluster, idle=settings.memory_idle_seconds),
+            {"levels": list(levels), "pods_per_cluster": per_cluster, "idle": settings.memory_idle_seconds},
         )
     )
     return found
