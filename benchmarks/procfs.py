@@ -37,6 +37,13 @@ def peak_rss_bytes(pid: int) -> int:
     return _status_bytes(pid, "VmHWM")
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores together have spent not idle since boot (from /proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICKS
+
+
 def own_cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system

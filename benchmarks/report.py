@@ -12,6 +12,7 @@ PROCESSES = (
     "kube-scheduler",
     "kube-controller-manager",
     "benchmark",
+    "other",
 )
 
 
@@ -78,7 +79,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"## Benchmarks ({report['mode']})",
             machine_line(report),
             measures_table(report),
-            "CPU seconds used during each case, by process (all share the same cores):",
+            "CPU seconds used during each case, by process (all share the same cores; other: everything else "
+            "running on the machine meanwhile):",
             cpu_table(report),
         ]
     )
