@@ -47,8 +47,9 @@ def _rows(case: str, summary: Mapping[str, Any]) -> CaseResult:
 
 
 def results(cases: list[CaseResult]) -> list[CaseResult]:
-    """One result per case that ran, and one for all of them together (their histograms summed)."""
-    summaries = [(c, c.details["reconcile"]) for c in cases if c.details.get("reconcile")]
+    """One result per case whose operator reconciled anything (not the plain-client reference), and one for
+    all of them together (their histograms summed)."""
+    summaries = [(c, s) for c in cases if (s := c.details.get("reconcile")) and s["count"]]
     if not summaries:
         return []
     buckets: dict[str, float] = {}
