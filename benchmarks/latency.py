@@ -36,6 +36,15 @@ def summarize(scrapes: list[Scrape]) -> dict[str, Any]:
     )
 
 
+def merge(summaries: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """One summary for several: counts, sums and histogram buckets added up."""
+    buckets: dict[str, float] = {}
+    for summary in summaries:
+        for bound, value in summary["buckets"].items():
+            buckets[bound] = buckets.get(bound, 0.0) + value
+    return _summary(sum(s["count"] for s in summaries), sum(s["sum_seconds"] for s in summaries), buckets)
+
+
 def _rows(case: str, summary: Mapping[str, Any]) -> CaseResult:
     result = CaseResult("reconcile latency", case)
     result.add("reconciles", summary["count"], "reconciles")
@@ -52,11 +61,5 @@ def results(cases: list[CaseResult]) -> list[CaseResult]:
     summaries = [(c, s) for c in cases if (s := c.details.get("reconcile")) and s["count"]]
     if not summaries:
         return []
-    buckets: dict[str, float] = {}
-    for _, summary in summaries:
-        for bound, value in summary["buckets"].items():
-            buckets[bound] = buckets.get(bound, 0.0) + value
-    overall = _summary(
-        sum(s["count"] for _, s in summaries), sum(s["sum_seconds"] for _, s in summaries), buckets
-    )
+    overall = merge([s for _, s in summaries])
     return [*(_rows(f"{c.scenario} {c.case}", s) for c, s in summaries), _rows("all cases", overall)]

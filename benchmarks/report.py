@@ -54,6 +54,8 @@ def measures_table(report: dict[str, Any]) -> str:
             continue
         for measure in result["measures"]:
             value = f"{_number(measure['value'])} {measure['unit']}"
+            if measure.get("low") is not None and measure["low"] != measure["high"]:
+                value += f" ({_number(measure['low'])} to {_number(measure['high'])})"
             lines.append(
                 f"| {result['scenario']} | {result['case']} | {measure['name']} | {value} | "
                 f"{_target(measure)} |"

@@ -15,6 +15,9 @@ class Measure:
     target: str = ""
     """Human-readable target, e.g. "≥ 100"; empty when the figure is only reported."""
     met: bool | None = None
+    low: float | None = None
+    high: float | None = None
+    """The lowest and highest of repeated runs, when the value is their median."""
 
 
 @dataclass

@@ -21,6 +21,8 @@ class Settings:
     """Scenario 5: operator RSS with this many managed pods (the first level must be 0)."""
     memory_idle_seconds: float
     """How long the operator must have made no request before its RSS is read."""
+    repeats: int = 1
+    """Runs of each scale-up, many-clusters and fairness case; their median is reported."""
     pods_per_memory_cluster: int = 100
 
 
@@ -33,6 +35,7 @@ FULL = Settings(
     steady_seconds=300.0,
     memory_pods=(0, 1000, 5000),
     memory_idle_seconds=20.0,  # past aiohttp's 15 s keep-alive, so a burst's connections are closed
+    repeats=3,
 )
 
 QUICK = Settings(

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import latency, machine
+from benchmarks import latency, machine, repeats
 from benchmarks.results import CaseResult
 from benchmarks.scenarios import fairness, many_clusters, memory, scale_up, steady
 from benchmarks.settings import Settings
@@ -26,6 +26,7 @@ class Case:
     label: str
     body: Body
     parameters: dict[str, Any] = field(default_factory=dict)
+    repeats: int = 1
 
     @property
     def slug(self) -> str:
@@ -34,8 +35,9 @@ class Case:
 
 def cases(settings: Settings) -> list[Case]:
     found: list[Case] = []
+    repeats = settings.repeats
     for n in settings.scale_up_workers:
-        found.append(Case("scale-up", f"N={n}", _bind(scale_up.run, workers=n), {"workers": n}))
+        found.append(Case("scale-up", f"N={n}", _bind(scale_up.run, workers=n), {"workers": n}, repeats))
     n = max(settings.scale_up_workers)
     found.append(
         Case(
@@ -43,12 +45,14 @@ def cases(settings: Settings) -> list[Case]:
             f"N={n}, plain client (reference)",
             _bind(scale_up.run_reference, workers=n),
             {"workers": n, "reference": True},
+            repeats,
         )
     )
     for m in settings.many_clusters:
-        found.append(Case("many clusters", f"M={m}", _bind(many_clusters.run, clusters=m), {"clusters": m}))
+        body = _bind(many_clusters.run, clusters=m)
+        found.append(Case("many clusters", f"M={m}", body, {"clusters": m}, repeats))
     a = settings.fairness_workers
-    found.append(Case("fairness", f"A=0→{a}", _bind(fairness.run, workers=a), {"a_workers": a}))
+    found.append(Case("fairness", f"A=0→{a}", _bind(fairness.run, workers=a), {"a_workers": a}, repeats))
     clusters, seconds = settings.steady_clusters, settings.steady_seconds
     found.append(
         Case(
@@ -78,12 +82,25 @@ def _bind(func: Callable[..., Awaitable[None]], **kwargs: Any) -> Body:
 
 
 async def run_case(case: Case, log_dir: Path) -> tuple[CaseResult, str | None]:
-    """Run one case; an error is recorded in the result, never raised. Also returns the Kubernetes version."""
+    """Run a case `repeats` times, each on a fresh stack; errors are recorded in the result, never raised.
+    Also returns the Kubernetes version."""
+    runs: list[CaseResult] = []
+    version = None
+    for attempt in range(case.repeats):
+        run, version = await _run_once(case, log_dir, attempt)
+        runs.append(run)
+        if run.error:
+            break
+    return repeats.combine(runs), version
+
+
+async def _run_once(case: Case, log_dir: Path, attempt: int) -> tuple[CaseResult, str | None]:
     result = CaseResult(case.scenario, case.label, dict(case.parameters))
     version = None
     load_before = os.getloadavg()
+    slug = case.slug if case.repeats == 1 else f"{case.slug}-{attempt + 1}"
     try:
-        async with Stack(log_dir, case.slug) as stack:
+        async with Stack(log_dir, slug) as stack:
             version = await stack.kubernetes_version()
             meter = CpuMeter(stack)
             meter.start()
@@ -129,6 +146,6 @@ async def run_suite(
 def _one_line(result: CaseResult) -> str:
     if result.error:
         return f"error: {result.error}"
-    wall = result.cpu_seconds.get("wall", 0.0)
+    runs = result.details.get("repeats", 1)
     shown = ", ".join(f"{m.name} {m.value:g} {m.unit}" for m in result.measures[:3])
-    return f"{shown} ({wall:.0f} s)"
+    return f"{shown}" + (f" (median of {runs})" if runs > 1 else "")
