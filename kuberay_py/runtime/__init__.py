@@ -8,6 +8,7 @@ It knows nothing about any particular resource; reconcilers plug into it. The pi
   (:class:`InMemoryClient`, for unit tests). Errors are in :mod:`.errors`.
 * :mod:`.informer` and :mod:`.cache`: list+watch into indexed stores; reconcilers read from :class:`Cache`.
 * :mod:`.workqueue`: deduplicating, per-key exclusive, rate-limited :class:`WorkQueue`.
+* :mod:`.fairshare`: :class:`FairShare`, a concurrency limit that serves the owner holding least first.
 * :mod:`.reconcile`: :class:`Request`, :class:`Result`, the :class:`Reconciler` protocol.
 * :mod:`.controller`, :mod:`.predicates`, :mod:`.handlers`: wiring events to reconciles.
 * :mod:`.manager`: :class:`Manager` runs it all, with leader election (:mod:`.leader`), metrics
@@ -53,6 +54,7 @@ from kuberay_py.runtime.errors import (
     Unauthorized,
 )
 from kuberay_py.runtime.events import EventRecorder
+from kuberay_py.runtime.fairshare import FairShare
 from kuberay_py.runtime.informer import (
     EventHandler,
     Informer,
@@ -137,6 +139,7 @@ __all__ = [
     "EventRecorder",
     "EventType",
     "ExponentialBackoff",
+    "FairShare",
     "FieldSelector",
     "Forbidden",
     "GenerationChanged",
