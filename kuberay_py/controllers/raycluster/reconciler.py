@@ -13,11 +13,11 @@ One pass, in order:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import secrets
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -55,6 +55,7 @@ from kuberay_py.controllers.raycluster.status import (
     status_changed,
     status_patch,
 )
+from kuberay_py.controllers.raycluster.writes import WriteOutcome, send_writes
 from kuberay_py.runtime import (
     PODS,
     ROLE_BINDINGS,
@@ -66,6 +67,7 @@ from kuberay_py.runtime import (
     Cache,
     Client,
     EventRecorder,
+    FairShare,
     NotFound,
     Preconditions,
     Request,
@@ -74,6 +76,10 @@ from kuberay_py.runtime import (
 )
 
 log = structlog.get_logger("kuberay_py.controllers.raycluster")
+
+# A pass that stopped early to let other clusters run comes back at the end of the queue. Not the
+# rate-limited requeue: yielding is no failure, and that backoff would grow with every yield.
+_YIELDED = Result(requeue_after=0.05)
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -88,6 +94,13 @@ class ReconcilerOptions:
     max_parallel_writes: int = 24
     """Pod creates or deletes in flight at once for one cluster (a slow start grows toward it). More does not
     create pods faster once the API server is busy, only queues other clusters' writes behind these."""
+    max_writes_in_flight: int = 32
+    """Pod creates and deletes in flight at once over all clusters (the client's connection pool holds as
+    many). A freed slot goes to the cluster holding the fewest, so a small cluster's write never queues
+    behind the hundreds of a big one's."""
+    yield_after_seconds: float = 0.5
+    """Once a pass has been creating pods this long and other clusters wait for a worker, it starts no more
+    and queues itself behind them: many big scale-ups at once cannot hold every worker."""
     max_creates_per_pass: int = 500
     """Pods one pass creates before yielding its worker to other clusters."""
     expectation_timeout: float = 60.0
@@ -116,6 +129,10 @@ class RayClusterReconciler:
             lambda: pods.resource_version, timeout=self.options.expectation_timeout
         )
         self._failures: dict[str, ConditionUpdate] = {}
+        self._writes: FairShare[str] = FairShare(self.options.max_writes_in_flight)
+        self._windows: dict[str, int] = {}  # per cluster, the write window its last pass reached
+        # Set by whoever runs the reconciler: are other keys waiting for a worker right now?
+        self.others_waiting: Callable[[], bool] = lambda: False
         # The status this process last wrote per cluster, with the resourceVersion the write produced.
         # RayCluster events that only change status do not trigger a reconcile, so until the cache shows our
         # write, diffing against the cached status would skip or mis-shape the next write.
@@ -128,6 +145,7 @@ class RayClusterReconciler:
             self.expectations.forget(key)
             self._failures.pop(key, None)
             self._written.pop(key, None)
+            self._windows.pop(key, None)
             return Result()
         if obj["metadata"].get("deletionTimestamp"):
             return Result()  # ownerReferences make the garbage collector remove the children
@@ -169,7 +187,7 @@ class RayClusterReconciler:
             await self._ensure_autoscaler_rbac(cluster)
             service = await self._ensure_head_service(cluster, obj)
             if await self._execute(key, obj, cluster, plan, makers):
-                result = Result(requeue=True)
+                result = _YIELDED
             self._failures.pop(key, None)
         except (WriteFailure, ApiError) as exc:
             failure = exc.condition if isinstance(exc, WriteFailure) else _failure_of(exc)
@@ -271,6 +289,7 @@ class RayClusterReconciler:
         if plan.deletions:
             await self._delete_pods(key, obj, plan.deletions)
         requests: list[tuple[str, Pod]] = []
+        yield_points: set[int] = set()  # where a new replica starts: a pass may stop there, never inside one
         if plan.create_head:
             requests.append((HEAD_GROUP_NAME, makers[HEAD_GROUP_NAME](None)))
         budget = self.options.max_creates_per_pass
@@ -284,16 +303,26 @@ class RayClusterReconciler:
                 cut_short, replicas = True, allowed
             if width == 1:
                 pod = makers[group](None)
+                yield_points.update(range(len(requests), len(requests) + replicas))
                 requests.extend((group, pod) for _ in range(replicas))
                 continue
             for _ in range(replicas):
                 replica = replica_name(group, secrets.token_hex(3))
+                yield_points.add(len(requests))
                 requests.extend((group, makers[group](HostSlot(replica, index))) for index in range(width))
-        if requests:
-            await self._create_pods(key, obj, namespace, requests)
+        if requests and await self._create_pods(key, obj, namespace, requests, yield_points):
+            cut_short = True
         return cut_short
 
-    async def _create_pods(self, key: str, obj: Obj, namespace: str, requests: list[tuple[str, Pod]]) -> None:
+    async def _create_pods(
+        self,
+        key: str,
+        obj: Obj,
+        namespace: str,
+        requests: list[tuple[str, Pod]],
+        yield_points: Collection[int],
+    ) -> bool:
+        """Create the pods; returns True when it stopped early to let other clusters have the worker."""
         created: dict[str, int] = {}
 
         async def create(item: tuple[str, Pod]) -> None:
@@ -302,7 +331,8 @@ class RayClusterReconciler:
             self.expectations.expect(key, result["metadata"].get("resourceVersion"))
             created[group] = created.get(group, 0) + 1
 
-        error = await self._slow_start(requests, create)
+        outcome = await self._send(key, requests, create, yield_points)
+        error = outcome.failure
         for group, count in created.items():
             what = "head pod" if group == HEAD_GROUP_NAME else f"{count} worker pod(s) in group {group}"
             self.recorder.normal(obj, "CreatedPods", f"Created {what}")
@@ -315,6 +345,7 @@ class RayClusterReconciler:
             raise WriteFailure(
                 ConditionUpdate("ReplicaFailure", True, reason, f"creating pods failed: {error}")
             )
+        return outcome.stopped_early
 
     async def _delete_pods(self, key: str, obj: Obj, deletions: list[Deletion]) -> None:
         deleted: dict[str, list[str]] = {}
@@ -333,7 +364,7 @@ class RayClusterReconciler:
             self.expectations.expect(key, (result or {}).get("metadata", {}).get("resourceVersion"))
             deleted.setdefault(item.reason, []).append(name_of(pod))
 
-        error = await self._slow_start(deletions, delete)
+        error = (await self._send(key, deletions, delete)).failure
         for reason, names in deleted.items():
             self.recorder.normal(
                 obj, "DeletedPods", f"Deleted {len(names)} pod(s) ({reason}): {', '.join(sorted(names)[:20])}"
@@ -343,38 +374,30 @@ class RayClusterReconciler:
                 ConditionUpdate("ReplicaFailure", True, "FailedDeletePod", f"deleting pods failed: {error}")
             )
 
-    async def _slow_start(
-        self, items: list[T], write: Callable[[T], Coroutine[Any, Any, None]]
-    ) -> ApiError | None:
-        """Run writes through a window that starts at one and widens by one per success (so it doubles every
-        round trip) up to max_parallel_writes; after the first failure start no more, and return it.
+    async def _send(
+        self,
+        key: str,
+        items: list[T],
+        write: Callable[[T], Coroutine[Any, Any, None]],
+        yield_points: Collection[int] = (),
+    ) -> WriteOutcome:
+        began = time.monotonic()
 
-        A quota or permission error then costs one request instead of hundreds. Once writes succeed the window
-        stays full: a slow answer holds back only its own slot, not a whole batch.
-        """
-        started, window = 0, 1
-        running: set[asyncio.Task[None]] = set()
-        failure: ApiError | None = None
-        try:
-            while True:
-                while failure is None and started < len(items) and len(running) < window:
-                    running.add(asyncio.create_task(write(items[started])))
-                    started += 1
-                if not running:
-                    return failure
-                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    error = task.exception()
-                    if error is None:
-                        window = min(window + 1, self.options.max_parallel_writes)
-                    elif isinstance(error, ApiError):
-                        failure = failure or error
-                    else:
-                        raise error
-        finally:
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+        def should_yield() -> bool:
+            return time.monotonic() - began >= self.options.yield_after_seconds and self.others_waiting()
+
+        outcome = await send_writes(
+            items,
+            write,
+            owner=key,
+            share=self._writes,
+            max_window=self.options.max_parallel_writes,
+            start_window=self._windows.get(key, 1),
+            yield_points=yield_points,
+            should_yield=should_yield,
+        )
+        self._windows[key] = outcome.window
+        return outcome
 
     # -- status --------------------------------------------------------------------------------------------
     def _desired_capacity(self, cluster: RayCluster) -> dict[str, str]:

@@ -54,7 +54,7 @@ def add_raycluster_controller(
     `ManagerOptions(cache_selectors=cache_selectors(), cache_transforms=cache_transforms())`."""
     recorder = manager.event_recorder(EVENT_SOURCE)
     reconciler = RayClusterReconciler(manager.client, manager.cache, recorder, options)
-    return (
+    controller = (
         manager.controller(CONTROLLER_NAME)
         .for_(RAYCLUSTERS, predicates=[any_of(GenerationChanged(), labels_or_annotations_changed())])
         .owns(PODS)
@@ -65,3 +65,7 @@ def add_raycluster_controller(
         .with_options(max_concurrent_reconciles=workers)
         .complete(reconciler)
     )
+    # Keys wait in the queue only while every worker is busy: a long pass then hands its worker on (see
+    # ReconcilerOptions.yield_after_seconds).
+    reconciler.others_waiting = lambda: len(controller.queue) > 0
+    return controller

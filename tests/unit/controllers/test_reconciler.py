@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from kuberay_py.controllers.raycluster import RAYCLUSTERS, RayClusterReconciler, cache_selectors
+from kuberay_py.controllers.raycluster import (
+    RAYCLUSTERS,
+    RayClusterReconciler,
+    ReconcilerOptions,
+    cache_selectors,
+)
 from kuberay_py.runtime import (
     PODS,
     ROLE_BINDINGS,
@@ -36,6 +41,17 @@ async def world() -> AsyncIterator[tuple[InMemoryClient, Cache, RayClusterReconc
     recorder = EventRecorder(client, reporting_controller="test", reporting_instance="test")
     yield client, cache, RayClusterReconciler(client, cache, recorder)
     await cache.stop()
+
+
+@pytest.fixture
+async def yielding(world: Any) -> RayClusterReconciler:
+    """A reconciler that always sees other clusters waiting and may yield at once."""
+    client, cache, reconciler = world
+    eager = RayClusterReconciler(
+        client, cache, reconciler.recorder, ReconcilerOptions(yield_after_seconds=0.0)
+    )
+    eager.others_waiting = lambda: True
+    return eager
 
 
 async def settle() -> None:
@@ -122,3 +138,47 @@ async def test_a_missing_cluster_is_a_no_op(world: Any) -> None:
     client, _cache, reconciler = world
     result = await reconciler.reconcile(Request(NS, "nothing-here"))
     assert result.requeue_after is None and client.objects(PODS) == []
+
+
+async def test_a_pass_yields_its_worker_when_others_wait_and_loses_nothing(
+    world: Any, yielding: RayClusterReconciler
+) -> None:
+    client, _cache, _ = world
+    await create_cluster(client, {"groupName": "small", "replicas": 6})
+    results, pods = [], []
+    for _ in range(10):
+        results.append(await yielding.reconcile(Request(NS, "demo")))
+        await settle()
+        pods.append(len(client.objects(PODS)))
+        if results[-1].requeue_after is None:
+            break
+    # The head alone first; then each pass sends what its window allows (the window carries over from pass
+    # to pass, one, two, four...) and asks to come back at the end of the queue, until the last.
+    assert pods == [1, 3, 7]
+    assert [r.requeue_after for r in results] == [0.05, 0.05, None]
+    assert len(worker_pods(client)) == 6
+
+
+async def test_a_yielding_pass_never_leaves_a_multi_host_replica_half_made(
+    world: Any, yielding: RayClusterReconciler
+) -> None:
+    client, _cache, _ = world
+    await create_cluster(client, {"groupName": "tpu", "replicas": 4, "numOfHosts": 2})
+    counts = []
+    for _ in range(10):
+        result = await yielding.reconcile(Request(NS, "demo"))
+        await settle()
+        counts.append(len(worker_pods(client)))
+        if result.requeue_after is None:
+            break
+    # Every pass ends on a replica boundary: whole replicas of 2 pods only, and nothing deleted for being
+    # incomplete.
+    assert len(counts) > 2 and all(count % 2 == 0 for count in counts) and counts[-1] == 8
+    assert not [a for a in client.actions if a.verb == "delete"]
+
+
+async def test_a_pass_with_nobody_waiting_creates_everything_at_once(world: Any) -> None:
+    client, _cache, reconciler = world
+    await create_cluster(client, {"groupName": "small", "replicas": 30})
+    result = await reconciler.reconcile(Request(NS, "demo"))
+    assert result.requeue_after is None and len(worker_pods(client)) == 30
