@@ -14,6 +14,9 @@ class Settings:
     """Scenario 2: this many RayClusters of 4 pods (1 head + 3 workers), per case."""
     fairness_workers: int
     """Scenario 3: cluster A scales from 0 to this many workers while B clusters scale 1 -> 2."""
+    storm_clusters: int
+    storm_workers: int
+    """Scenario 3, storm case: this many clusters of this many workers are created at once while B scales."""
     steady_clusters: int
     steady_seconds: float
     """Scenario 4: this many idle 4-pod clusters, watched for this long."""
@@ -31,6 +34,8 @@ FULL = Settings(
     scale_up_workers=(100, 500, 1000),
     many_clusters=(100, 500),
     fairness_workers=1000,
+    storm_clusters=32,  # twice the operator's 16 workers
+    storm_workers=99,
     steady_clusters=100,
     steady_seconds=300.0,
     memory_pods=(0, 1000, 5000),
@@ -43,6 +48,8 @@ QUICK = Settings(
     scale_up_workers=(50,),
     many_clusters=(10,),
     fairness_workers=100,
+    storm_clusters=20,
+    storm_workers=9,
     steady_clusters=10,
     steady_seconds=30.0,
     memory_pods=(0, 200),

@@ -89,6 +89,8 @@ class Stack:
 
     # -- the operator --------------------------------------------------------------------------------------
     async def start_operator(self) -> None:
+        if self.operator is not None:
+            raise RuntimeError("an operator is already running on this stack; two would fight over every pod")
         suffix = f"-{self._restarts}" if self._restarts else ""
         log_path = self.log_dir / f"operator-{self.name}{suffix}.log"
         self.operator = OperatorProcess(self.plane.kubeconfig, log_path)

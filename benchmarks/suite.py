@@ -53,6 +53,16 @@ def cases(settings: Settings) -> list[Case]:
         found.append(Case("many clusters", f"M={m}", body, {"clusters": m}, repeats))
     a = settings.fairness_workers
     found.append(Case("fairness", f"A=0→{a}", _bind(fairness.run, workers=a), {"a_workers": a}, repeats))
+    storm, size = settings.storm_clusters, settings.storm_workers
+    found.append(
+        Case(
+            "fairness",
+            f"{storm} clusters of {size + 1} pods at once",
+            _bind(fairness.run_storm, clusters=storm, workers=size),
+            {"storm_clusters": storm, "storm_workers": size},
+            repeats,
+        )
+    )
     clusters, seconds = settings.steady_clusters, settings.steady_seconds
     found.append(
         Case(

@@ -8,6 +8,10 @@ includes the API server's latency under A's load) to B's new pod being created, 
 
 Under this load the API server is also slow to tell anyone about the pod: the first sign of it a client gets
 (the event on a watch of B's pods only, or a list of them polled every 50 ms) is reported too.
+
+The storm case asks the same of many big scale-ups at once: more clusters than the operator has workers are
+created with about 100 pods each, and B scales 1 -> 2 once they are well under way. A scale-up that held its
+worker until all its pods were created would keep B waiting for a worker for the whole storm.
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ import statistics
 import time
 from typing import Any
 
-from benchmarks.manifests import create, set_workers
+from benchmarks.manifests import create, create_many, set_workers
 from benchmarks.observe import CLUSTER_LABEL, Observer
 from benchmarks.results import CaseResult
-from benchmarks.scenarios.common import NAMESPACE, timeout_for
+from benchmarks.scenarios.common import NAMESPACE, cluster_names, timeout_for
 from benchmarks.stack import Stack
 from kuberay_py.runtime import EVENTS, PODS, KubeClient
 from kuberay_py.runtime.objects import parse_time
@@ -119,3 +123,50 @@ async def run(stack: Stack, result: CaseResult, workers: int) -> None:
     result.add("A: time to state: ready", ready - began, "s")
     result.add("A: pods created per second", workers / (created - began), "pods/s")
     result.details["samples"] = samples
+
+
+STORM_TRIGGER = 0.1
+
+
+async def run_storm(stack: Stack, result: CaseResult, clusters: int, workers: int) -> None:
+    small = "b"
+    bigs = cluster_names("storm", clusters)
+    only_b = f"{CLUSTER_LABEL}={small}"
+    total = clusters * (workers + 1)
+    async with Observer(stack.client, NAMESPACE) as seen, Observer(stack.client, NAMESPACE, only_b) as b_pods:
+        await create(stack.client, NAMESPACE, small, 1)
+        await seen.wait(lambda: seen.ready_clusters >= 1, 120.0, "B ready")
+        began = time.monotonic()
+        await create_many(stack.client, NAMESPACE, bigs, workers)
+        at_pods = 2 + max(1, int(total * STORM_TRIGGER))  # B's own 2 pods count in the total
+        await seen.wait(lambda: seen.total_pods >= at_pods, timeout_for(at_pods), f"{at_pods} pods")
+        sample = await _sample_storm(seen, b_pods, stack, small, began)
+        created = await seen.wait(lambda: seen.total_pods >= total + 3, timeout_for(total), "all pods")
+    await asyncio.sleep(2.0)  # the operator writes Events in the background, at most once a second
+    at = (await _worker_created_at(stack.client)).get(small, 0.0)
+    if at <= sample["patch_sent_at"]:
+        raise RuntimeError("no CreatedPods event for B's scale-up")
+    sample["created_seconds"] = round(at - sample["patch_sent_at"], 4)
+    result.at_most("B's new pod created after its scale-up", sample["created_seconds"], "s", TARGET_SECONDS)
+    result.add("B's new pod first seen by a client", sample["seen_seconds"], "s")
+    result.add("big clusters: time to all pods created", created - began, "s")
+    result.add("big clusters: pods created per second", total / (created - began), "pods/s")
+    result.details["sample"] = sample
+
+
+async def _sample_storm(
+    seen: Observer, b_pods: Observer, stack: Stack, small: str, began: float
+) -> dict[str, Any]:
+    pods_at_patch = seen.total_pods
+    sent, sent_wall = time.monotonic(), time.time()
+    await set_workers(stack.client, NAMESPACE, small, 2)
+    listed, watched = await asyncio.gather(
+        _listed(stack.client, small, 3),
+        b_pods.wait(lambda: b_pods.pods_of(small) >= 3, B_TIMEOUT, f"the new pod of {small}"),
+    )
+    return {
+        "pods_at_patch": pods_at_patch,
+        "patch_sent_after_seconds": round(sent - began, 4),
+        "patch_sent_at": sent_wall,
+        "seen_seconds": round(min(listed, watched) - sent, 4),
+    }
