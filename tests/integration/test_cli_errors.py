@@ -45,6 +45,19 @@ def rbac_namespace(control_plane: ControlPlane) -> Iterator[str]:
     control_plane.kubectl("delete", "namespace", namespace, "--wait=false")
 
 
+def account_with_roles(plane: ControlPlane, namespace: str, account: str, *rules: tuple[str, str]) -> Path:
+    """A ServiceAccount bound to one Role per (verbs, resources) rule; returns a kubeconfig acting as it."""
+    plane.kubectl("create", "serviceaccount", account, "-n", namespace)
+    for index, (verbs, resources) in enumerate(rules):
+        role = f"{account}-{index}"
+        plane.kubectl("create", "role", role, "-n", namespace, f"--verb={verbs}", f"--resource={resources}")
+        plane.kubectl(
+            "create", "rolebinding", role, "-n", namespace, f"--role={role}",
+            f"--serviceaccount={namespace}:{account}",
+        )  # fmt: skip
+    return plane.serviceaccount_kubeconfig(namespace, account)
+
+
 def test_missing_kubeconfig_file() -> None:
     proc = cli("operator", "--kubeconfig=/nonexistent/kubeconfig", *QUIET)
     assert_one_line_error(proc, "kubeconfig not found: /nonexistent/kubeconfig")
@@ -119,20 +132,13 @@ def test_service_account_without_any_binding(control_plane: ControlPlane, rbac_n
 def test_service_account_missing_one_permission(control_plane: ControlPlane, rbac_namespace: str) -> None:
     """Everything but `watch services` in the namespace: the line names exactly what is missing."""
     account = "almost"
-    control_plane.kubectl("create", "serviceaccount", account, "-n", rbac_namespace)
-    control_plane.kubectl(
-        "create", "role", account, "-n", rbac_namespace,
-        "--verb=list,watch", "--resource=rayclusters.ray.io,pods,serviceaccounts,roles,rolebindings",
-    )  # fmt: skip
-    control_plane.kubectl(
-        "create", "role", f"{account}-services", "-n", rbac_namespace, "--verb=list", "--resource=services"
+    kubeconfig = account_with_roles(
+        control_plane,
+        rbac_namespace,
+        account,
+        ("list,watch", "rayclusters.ray.io,pods,serviceaccounts,roles,rolebindings"),
+        ("list", "services"),
     )
-    for role in (account, f"{account}-services"):
-        control_plane.kubectl(
-            "create", "rolebinding", role, "-n", rbac_namespace, f"--role={role}",
-            f"--serviceaccount={rbac_namespace}:{account}",
-        )  # fmt: skip
-    kubeconfig = control_plane.serviceaccount_kubeconfig(rbac_namespace, account)
     proc = cli("operator", f"--kubeconfig={kubeconfig}", f"--namespace={rbac_namespace}", *QUIET)
     line = assert_one_line_error(
         proc, f"missing permissions for system:serviceaccount:{rbac_namespace}:{account}"
@@ -143,16 +149,12 @@ def test_service_account_missing_one_permission(control_plane: ControlPlane, rba
 def test_leader_election_without_lease_permission(control_plane: ControlPlane, rbac_namespace: str) -> None:
     """The operator's own rules but no leader-election Role: it would wait for a lease forever; it says so."""
     account = "no-lease"
-    control_plane.kubectl("create", "serviceaccount", account, "-n", rbac_namespace)
-    control_plane.kubectl(
-        "create", "role", account, "-n", rbac_namespace,
-        "--verb=list,watch", "--resource=rayclusters.ray.io,pods,services,serviceaccounts,roles,rolebindings",
-    )  # fmt: skip
-    control_plane.kubectl(
-        "create", "rolebinding", account, "-n", rbac_namespace, f"--role={account}",
-        f"--serviceaccount={rbac_namespace}:{account}",
-    )  # fmt: skip
-    kubeconfig = control_plane.serviceaccount_kubeconfig(rbac_namespace, account)
+    kubeconfig = account_with_roles(
+        control_plane,
+        rbac_namespace,
+        account,
+        ("list,watch", "rayclusters.ray.io,pods,services,serviceaccounts,roles,rolebindings"),
+    )
     proc = cli(
         "operator", f"--kubeconfig={kubeconfig}", f"--namespace={rbac_namespace}", "--leader-elect",
         f"--leader-election-namespace={rbac_namespace}", *QUIET,
