@@ -60,27 +60,40 @@ async def _worker_created_at(client: KubeClient) -> dict[str, float]:
     return latest
 
 
-async def _sample(
-    seen: Observer, smalls: Observer, stack: Stack, big: str, small: str, at_pods: int, began: float
-) -> dict[str, Any]:
-    await seen.wait(lambda: seen.pods_of(big) >= at_pods, timeout_for(at_pods), f"{at_pods} pods of A")
-    a_at_patch = seen.pods_of(big)
+async def _scale_b(b_pods: Observer, stack: Stack, small: str) -> tuple[float, float, dict[str, Any]]:
+    """Patch B from 1 to 2 workers. Returns when the patch was sent and when a client first saw B's new pod
+    (monotonic), with the timings as a sample records them."""
     sent, sent_wall = time.monotonic(), time.time()
     await set_workers(stack.client, NAMESPACE, small, 2)
     stored = time.monotonic()
     listed, watched = await asyncio.gather(
         _listed(stack.client, small, 3),
-        smalls.wait(lambda: smalls.pods_of(small) >= 3, B_TIMEOUT, f"the new pod of {small}"),
+        b_pods.wait(lambda: b_pods.pods_of(small) >= 3, B_TIMEOUT, f"the new pod of {small}"),
     )
+    return (
+        sent,
+        min(listed, watched),
+        {
+            "patch_sent_at": sent_wall,
+            "patch_seconds": round(stored - sent, 4),
+            "listed_seconds": round(listed - sent, 4),
+            "watched_seconds": round(watched - sent, 4),
+            "seen_seconds": round(min(listed, watched) - sent, 4),
+        },
+    )
+
+
+async def _sample(
+    seen: Observer, smalls: Observer, stack: Stack, big: str, small: str, at_pods: int, began: float
+) -> dict[str, Any]:
+    await seen.wait(lambda: seen.pods_of(big) >= at_pods, timeout_for(at_pods), f"{at_pods} pods of A")
+    a_at_patch = seen.pods_of(big)
+    _, seen_at, timing = await _scale_b(smalls, stack, small)
     return {
         "cluster": small,
         "a_pods_at_patch": a_at_patch,
-        "patch_sent_at": sent_wall,
-        "patch_seconds": round(stored - sent, 4),
-        "listed_seconds": round(listed - sent, 4),
-        "watched_seconds": round(watched - sent, 4),
-        "seen_seconds": round(min(listed, watched) - sent, 4),
-        "seen_after_a_patch_seconds": round(min(listed, watched) - began, 4),
+        **timing,
+        "seen_after_a_patch_seconds": round(seen_at - began, 4),
     }
 
 
@@ -158,15 +171,5 @@ async def _sample_storm(
     seen: Observer, b_pods: Observer, stack: Stack, small: str, began: float
 ) -> dict[str, Any]:
     pods_at_patch = seen.total_pods
-    sent, sent_wall = time.monotonic(), time.time()
-    await set_workers(stack.client, NAMESPACE, small, 2)
-    listed, watched = await asyncio.gather(
-        _listed(stack.client, small, 3),
-        b_pods.wait(lambda: b_pods.pods_of(small) >= 3, B_TIMEOUT, f"the new pod of {small}"),
-    )
-    return {
-        "pods_at_patch": pods_at_patch,
-        "patch_sent_after_seconds": round(sent - began, 4),
-        "patch_sent_at": sent_wall,
-        "seen_seconds": round(min(listed, watched) - sent, 4),
-    }
+    sent, _, timing = await _scale_b(b_pods, stack, small)
+    return {"pods_at_patch": pods_at_patch, "patch_sent_after_seconds": round(sent - began, 4), **timing}
