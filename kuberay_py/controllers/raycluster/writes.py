@@ -54,22 +54,22 @@ async def send_writes(
     yield_points: Collection[int] = (),
     should_yield: Callable[[], bool] = _never,
 ) -> WriteOutcome:
-    sent: set[int] = set()
+    furthest_sent = -1  # the highest index whose write got a slot (and so was sent)
     running: dict[asyncio.Task[None], int] = {}
     started, window, limit = 0, max(1, min(start_window, max_window)), len(items)
     failure: ApiError | None = None
 
     async def one(index: int) -> None:
+        nonlocal furthest_sent
         async with share.slot(owner):
-            sent.add(index)
+            furthest_sent = max(furthest_sent, index)
             await write(items[index])
 
     def cut() -> int | None:
         """Where this pass may stop now: the first yield point after everything sent, if anything was."""
-        if not sent:
+        if furthest_sent < 0:
             return None
-        after = max(sent)
-        return min((p for p in yield_points if p > after), default=None)
+        return min((p for p in yield_points if p > furthest_sent), default=None)
 
     may_yield = bool(yield_points)
     try:
