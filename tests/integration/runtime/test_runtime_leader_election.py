@@ -136,13 +136,13 @@ async def test_only_the_leader_reconciles_and_sigkill_hands_over_within_the_leas
         await eventually(lambda: _is(holder(kube, lease_name, namespace), "second"), within=60, interval=0.05)
         handover = time.monotonic() - killed_at
         taken_at = parse_time((await kube.get(LEASES, lease_name, namespace))["spec"]["acquireTime"])
-        # The standby takes the lease at its first retry after the lease expired: lease_duration after the
-        # dead leader's last renewal, plus at most one (jittered) retry period.
+        # The standby measures expiry on its own clock from when it saw the last renewal, which its polling
+        # sees up to one (jittered) retry period late; it takes the lease at its first retry after that
+        # lease_duration, another retry period at most. Never sooner than lease_duration.
         unheld = (taken_at - last_renewal).total_seconds()
-        assert LEASE_DURATION <= unheld <= LEASE_DURATION + RETRY_PERIOD * 1.2 + 0.5, (
-            f"lease unheld {unheld:.1f} s"
-        )
-        assert handover <= LEASE_DURATION + RETRY_PERIOD * 1.2 + 1.0, f"handover took {handover:.1f} s"
+        latest = LEASE_DURATION + 2 * RETRY_PERIOD * 1.2
+        assert LEASE_DURATION <= unheld <= latest + 0.5, f"lease unheld {unheld:.1f} s"
+        assert handover <= latest + 1.0, f"handover took {handover:.1f} s"
 
         await eventually(lambda: _is(reconciled_by(kube, watched), "second"), within=30)
         assert (second.metric(reconciled) or 0) >= 1
