@@ -213,6 +213,12 @@ CASES: tuple[InvalidCase, ...] = (
         Edit(f"{W0}.resources", {"CPU": "two"}),
     ),
     _case(
+        "resource-quantity-bomb",
+        m.RESOURCE_NOT_QUANTITY,
+        f"{W0}.resources",
+        Edit(f"{W0}.resources", {"CPU": "1e30000000"}),
+    ),
+    _case(
         "label-key-invalid",
         m.LABEL_KEY_INVALID,
         f"{HEAD}.labels",

@@ -53,7 +53,8 @@ RAY_START_PARAM_WITH_DASHES: Final = (
     "rayStartParams keys are ray start flag names without the leading dashes, e.g. num-cpus, not --num-cpus"
 )
 RESOURCE_NOT_QUANTITY: Final = (
-    'the values of a group\'s resources must be quantities such as "2", "500m" or "8Gi"'
+    'the values of a group\'s resources must be quantities such as "2", "500m" or "8Gi", '
+    "with an exponent of at most two digits"
 )
 LABEL_KEY_INVALID: Final = (
     "label keys must be valid Kubernetes label keys: an optional DNS subdomain prefix and '/', "
@@ -62,6 +63,11 @@ LABEL_KEY_INVALID: Final = (
 LABEL_VALUE_INVALID: Final = (
     "label values must be at most 63 letters, digits, '-', '_' or '.', "
     "starting and ending with a letter or digit"
+)
+RAY_START_PARAM_NOT_NUMBER: Final = 'must be a number such as "4" or "0.5" (memory in bytes), at most 2^63-1'
+HEAD_SERVICE_EXTERNAL_IPS: Final = (
+    "externalIPs are not allowed on the head Service: traffic to those addresses would reach the Ray "
+    "dashboard and client ports from outside the cluster; use serviceType LoadBalancer or an Ingress"
 )
 SERVICE_TYPE_UNKNOWN: Final = "serviceType must be one of ClusterIP, NodePort, LoadBalancer or ExternalName"
 

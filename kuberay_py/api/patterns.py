@@ -13,8 +13,9 @@ LABEL_KEY: Final = rf"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 LABEL_VALUE: Final = rf"^({_LABEL_NAME})?$"
 # DNS subdomain prefix (253) + "/" + name (63).
 MAX_LABEL_KEY_LENGTH: Final = 317
-# A non-negative Kubernetes quantity: "2", "0.5", "500m", "8Gi", "1e3".
-QUANTITY: Final = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
+# A non-negative Kubernetes quantity: "2", "0.5", "500m", "8Gi", "1e3". The exponent has at most two digits:
+# any larger one is beyond what Kubernetes represents (2^63-1), and costly to compute.
+QUANTITY: Final = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]{1,2})?$"
 # A percentage from 1% to 100%.
 PERCENT: Final = r"^(100|[1-9][0-9]?)%$"
 

@@ -16,9 +16,10 @@ from pydantic import BaseModel, ValidationError
 from kuberay_py.api import messages as m
 from kuberay_py.api.base import KubeModel
 from kuberay_py.api.enums import AutoscalerVersion
-from kuberay_py.api.groups import RayGroupSpec
+from kuberay_py.api.groups import HeadGroupSpec, RayGroupSpec
 from kuberay_py.api.introspect import TypeInfo, describe_field
 from kuberay_py.api.markers import Rule
+from kuberay_py.api.quantities import QuantityError, parse_quantity
 from kuberay_py.api.raycluster import RayCluster
 
 
@@ -67,6 +68,8 @@ def reconcile_errors(cluster: RayCluster) -> list[FieldError]:
         names = [ctr.get("name") for ctr in group.containers()]
         if len(names) != len(set(map(str, names))):
             errors.append(FieldError(f"{path}.template.spec.containers", m.CONTAINER_NAMES_NOT_UNIQUE))
+        errors.extend(_ray_start_number_errors(group, path))
+    errors.extend(_head_service_errors(spec.head_group_spec))
 
     head_env = _env_value(spec.head_group_spec, "RAY_enable_autoscaler_v2")
     env_path = "spec.headGroupSpec.template.spec.containers[0].env"
@@ -87,6 +90,27 @@ def reconcile_errors(cluster: RayCluster) -> list[FieldError]:
                     FieldError(f"{path}.template.spec.restartPolicy", m.RESTART_POLICY_WITH_AUTOSCALER_V2)
                 )
     return errors
+
+
+# rayStartParams whose values Ray reads as numbers: checked here, as the autoscaler would choke on them later.
+_NUMERIC_RAY_START_PARAMS = ("num-cpus", "num-gpus", "memory")
+
+
+def _ray_start_number_errors(group: RayGroupSpec, path: str) -> Iterator[FieldError]:
+    params = group.ray_start_params or {}
+    for key in _NUMERIC_RAY_START_PARAMS:
+        if params.get(key, "") == "":
+            continue  # an empty value counts as unset
+        try:
+            parse_quantity(params[key])
+        except QuantityError:
+            yield FieldError(f"{path}.rayStartParams.{key}", m.RAY_START_PARAM_NOT_NUMBER)
+
+
+def _head_service_errors(head: HeadGroupSpec) -> Iterator[FieldError]:
+    service_spec = (head.head_service or {}).get("spec")
+    if isinstance(service_spec, dict) and service_spec.get("externalIPs"):
+        yield FieldError("spec.headGroupSpec.headService.spec.externalIPs", m.HEAD_SERVICE_EXTERNAL_IPS)
 
 
 def _env_value(group: RayGroupSpec, name: str) -> str | None:

@@ -13,6 +13,7 @@ Every pod carries `kuberay-py.io/template-hash` (see `template_hash`): a pod who
 that of a pod built now is out of date.
 """
 
+from kuberay_py.api.quantities import QuantityError, parse_quantity, whole_units
 from kuberay_py.builders.command import (
     OVERWRITE_COMMAND_ANNOTATION,
     format_ray_start,
@@ -42,7 +43,6 @@ from kuberay_py.builders.names import (
 )
 from kuberay_py.builders.options import BuildOptions
 from kuberay_py.builders.pods import HostSlot, build_head_pod, build_worker_pod
-from kuberay_py.builders.quantities import QuantityError, parse_quantity, whole_units
 from kuberay_py.builders.rbac import (
     AUTOSCALER_RULES,
     build_autoscaler_role,

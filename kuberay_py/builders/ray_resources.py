@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any, Final
 
+from kuberay_py.api.quantities import QuantityError, json_number, parse_quantity, whole_units
 from kuberay_py.builders.errors import BuildError
-from kuberay_py.builders.quantities import QuantityError, json_number, parse_quantity, whole_units
 
 NUM_CPUS: Final = "num-cpus"
 NUM_GPUS: Final = "num-gpus"

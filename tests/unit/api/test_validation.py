@@ -193,3 +193,22 @@ def test_create_only_rules_in_the_crd_use_optional_old_self():
     for rule in name_rules:
         assert rule["optionalOldSelf"] is True
         assert rule["rule"].startswith("oldSelf.hasValue() || (")
+
+
+def test_numeric_ray_start_params_must_be_numbers_within_bounds() -> None:
+    manifest = copy.deepcopy(BASE_MANIFEST)
+    manifest["spec"]["workerGroupSpecs"][0]["rayStartParams"] = {"num-cpus": "1e30000000", "memory": "8GB"}
+    errors = {e.path: e.message for e in validate_manifest(manifest)}
+    assert set(errors) == {
+        "spec.workerGroupSpecs[0].rayStartParams.num-cpus",
+        "spec.workerGroupSpecs[0].rayStartParams.memory",
+    }
+    assert "at most 2^63-1" in errors["spec.workerGroupSpecs[0].rayStartParams.memory"]
+
+
+def test_head_service_external_ips_are_refused() -> None:
+    manifest = copy.deepcopy(BASE_MANIFEST)
+    manifest["spec"]["headGroupSpec"]["headService"] = {"spec": {"externalIPs": ["203.0.113.7"]}}
+    errors = validate_manifest(manifest)
+    assert [e.path for e in errors] == ["spec.headGroupSpec.headService.spec.externalIPs"]
+    assert "externalIPs are not allowed" in errors[0].message

@@ -2,7 +2,7 @@ from fractions import Fraction
 
 import pytest
 
-from kuberay_py.builders.quantities import QuantityError, json_number, parse_quantity, whole_units
+from kuberay_py.api.quantities import QuantityError, json_number, parse_quantity, whole_units
 
 
 @pytest.mark.parametrize(
@@ -68,3 +68,26 @@ def test_whole_units_is_exact_for_decimals_that_floats_cannot_hold() -> None:
 def test_json_number_is_an_integer_when_whole() -> None:
     assert json_number(Fraction(4)) == 4 and isinstance(json_number(Fraction(4)), int)
     assert json_number(Fraction(1, 2)) == 0.5
+
+
+@pytest.mark.parametrize(
+    "bomb", ["1e30000000", "9e99", "1e19", "9223372036854775808", "8Ei", "10000P", "1" * 20, 2**63, 1e300]
+)
+def test_refuse_quantities_beyond_kubernetes_bounds_without_computing_them(bomb: object) -> None:
+    with pytest.raises(QuantityError, match="larger than Kubernetes allows"):
+        parse_quantity(bomb)
+
+
+def test_largest_quantity_is_accepted() -> None:
+    assert parse_quantity("9223372036854775807") == 2**63 - 1
+    assert parse_quantity("7Ei") == 7 * 1024**6
+
+
+@pytest.mark.parametrize("tiny", ["1e-30000000", "0.1n", "1e-10"])
+def test_finer_than_a_billionth_rounds_up_to_one(tiny: str) -> None:
+    assert parse_quantity(tiny) == Fraction(1, 10**9)
+
+
+def test_refuse_text_longer_than_any_quantity() -> None:
+    with pytest.raises(QuantityError, match="longer than"):
+        parse_quantity("1" + "0" * 100)
