@@ -9,8 +9,8 @@ Pure and deterministic: no I/O, the same RayCluster and options always give the 
     objects = render_cluster(cluster, BuildOptions(cluster_domain="cluster.local"))
     print(to_yaml(objects))
 
-Every pod carries `kuberay-py.io/template-hash` (see `template_hash`): a pod whose recorded hash differs from
-that of a pod built now is out of date.
+Every pod carries `kuberay-py.io/template-hash` (see `group_template_hash`), a fingerprint of the user's
+template for its group: a pod whose recorded hash differs from its group's hash now is out of date.
 """
 
 from kuberay_py.api.quantities import QuantityError, parse_quantity, whole_units
@@ -21,7 +21,7 @@ from kuberay_py.builders.command import (
     ray_start_params,
 )
 from kuberay_py.builders.errors import BuildError
-from kuberay_py.builders.hashing import TEMPLATE_HASH_ANNOTATION, recorded_template_hash, template_hash
+from kuberay_py.builders.hashing import TEMPLATE_HASH_ANNOTATION, group_template_hash, recorded_template_hash
 from kuberay_py.builders.labels import (
     CLUSTER_LABEL,
     GROUP_LABEL,
@@ -76,6 +76,7 @@ __all__ = [
     "clusters_in",
     "format_ray_start",
     "group_selector",
+    "group_template_hash",
     "head_pod_prefix",
     "head_selector",
     "head_service_host",
@@ -88,7 +89,6 @@ __all__ = [
     "render_cluster",
     "render_manifests",
     "replica_name",
-    "template_hash",
     "to_yaml",
     "whole_units",
     "worker_pod_prefix",

@@ -18,7 +18,7 @@ from kuberay_py.builders.command import (
 )
 from kuberay_py.builders.env import merge_env, ray_env
 from kuberay_py.builders.errors import BuildError
-from kuberay_py.builders.hashing import stamp_template_hash
+from kuberay_py.builders.hashing import group_template_hash, stamp_template_hash
 from kuberay_py.builders.labels import HOST_INDEX_LABEL, REPLICA_NAME_LABEL, pod_labels
 from kuberay_py.builders.names import (
     autoscaler_service_account_name,
@@ -108,6 +108,7 @@ def _build_pod(
     options: BuildOptions,
     generate_name: str,
     placement_labels: Mapping[str, str],
+    worker_spec: WorkerGroupSpec | None = None,
 ) -> dict[str, Any]:
     _require_name(cluster)
     template = copy.deepcopy(group.spec.template)
@@ -138,7 +139,8 @@ def _build_pod(
         labels=labels,
         annotations=as_dict(template_metadata.get("annotations")),
     )
-    return stamp_template_hash({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec})
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
+    return stamp_template_hash(pod, group_template_hash(cluster, worker_spec))
 
 
 def build_head_pod(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS) -> dict[str, Any]:
@@ -169,4 +171,5 @@ def build_worker_pod(
             HOST_INDEX_LABEL: str(host.host_index),
         }
     node = worker_group(cluster, group)
-    return _build_pod(cluster, node, options, worker_pod_prefix(cluster, group.group_name), placement)
+    prefix = worker_pod_prefix(cluster, group.group_name)
+    return _build_pod(cluster, node, options, prefix, placement, group)

@@ -3,7 +3,9 @@
 After creating or deleting pods for a cluster, the reconciler records the resourceVersion the API server
 returned. Until the pod informer has delivered events up to that version, the cache may still miss new pods
 or show deleted ones, and a naive diff would create extras or delete the wrong pods. So the cluster's pods are
-left alone until the informer catches up (or a safety timeout passes, in case an event was lost).
+left alone until the informer catches up, however long that takes: a stalled watch delays a cluster, it never
+makes it plan on a stale cache. A wait longer than `report_after` since the last write is reported (see
+`behind`), so that a stuck cache is visible instead of silent.
 
 Expectations live only in memory: after a restart the cache is freshly listed, which already reflects every
 write the previous process completed, so nothing needs to survive.
@@ -27,6 +29,7 @@ def _version(resource_version: str | None) -> int:
 class _Pending:
     resource_version: int
     since: float
+    """When the last write this waits for was recorded."""
 
 
 class Expectations:
@@ -35,11 +38,11 @@ class Expectations:
     def __init__(
         self,
         observed_version: Callable[[], str | None],
-        timeout: float = 60.0,
+        report_after: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._observed_version = observed_version
-        self._timeout = timeout
+        self._report_after = report_after
         self._clock = clock
         self._pending: dict[str, _Pending] = {}
 
@@ -53,16 +56,29 @@ class Expectations:
             self._pending[key] = _Pending(version, self._clock())
         elif version > pending.resource_version:
             pending.resource_version = version
+            pending.since = self._clock()
 
     def satisfied(self, key: str) -> bool:
         pending = self._pending.get(key)
         if pending is None:
             return True
-        caught_up = _version(self._observed_version()) >= pending.resource_version
-        if caught_up or self._clock() - pending.since > self._timeout:
+        if _version(self._observed_version()) >= pending.resource_version:
             del self._pending[key]
             return True
         return False
+
+    def behind(self, key: str) -> float | None:
+        """Seconds the cache has kept `key` waiting since its last write, once that passes `report_after`."""
+        pending = self._pending.get(key)
+        if pending is None:
+            return None
+        waited = self._clock() - pending.since
+        return waited if waited >= self._report_after else None
+
+    def stalled(self) -> int:
+        """How many keys wait longer than `report_after`."""
+        now = self._clock()
+        return sum(1 for p in self._pending.values() if now - p.since >= self._report_after)
 
     def forget(self, key: str) -> None:
         self._pending.pop(key, None)

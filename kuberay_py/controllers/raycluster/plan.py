@@ -2,7 +2,8 @@
 
 The reconciler executes the plan; keeping the decision free of I/O makes every scaling rule unit-testable:
 
-- finished pods (Failed or Succeeded) are deleted, and replaced like any missing pod;
+- finished pods (Failed or Succeeded, or whose Ray container exited for good while a sidecar keeps the pod
+  Running) are deleted, and replaced like any missing pod;
 - a suspended cluster (or group) loses all its pods, and gets them back on resume;
 - exactly one head pod; duplicates are removed;
 - each worker group gets `clamp(replicas, min, max) x numOfHosts` pods; pods named in
@@ -28,9 +29,9 @@ from kuberay_py.controllers.raycluster.podstate import (
     group_of,
     is_active,
     is_deleting,
+    is_finished,
     is_head,
     is_ready,
-    is_terminal,
     labels_of,
     name_of,
     removal_order,
@@ -80,11 +81,14 @@ def plan_pods(cluster: RayCluster, pods: list[Pod], desired_hashes: Mapping[str,
     """
     spec = cluster.spec
     plan = Plan()
-    plan.delete([p for p in pods if is_terminal(p) and not is_deleting(p)], DeleteReason.FINISHED)
+    plan.delete([p for p in pods if is_finished(p) and not is_deleting(p)], DeleteReason.FINISHED)
     active = [p for p in pods if is_active(p)]
 
     def outdated(pod: Pod) -> bool:
-        return template_hash_of(pod) != desired_hashes.get(group_of(pod))
+        # Only a pod this operator stamped, of a group that still exists, can be out of date: an adopted pod
+        # (no hash) is left as it is, and a removed group's pods go as GroupRemoved, touching no other group.
+        recorded, wanted = template_hash_of(pod), desired_hashes.get(group_of(pod))
+        return recorded is not None and wanted is not None and recorded != wanted
 
     plan.outdated_pods = sum(1 for p in active if outdated(p))
 

@@ -28,7 +28,7 @@ METADATA_FIELDS = (
     "deletionTimestamp",
     "deletionGracePeriodSeconds",
 )
-SPEC_FIELDS = ("nodeName",)
+SPEC_FIELDS = ("nodeName", "restartPolicy")
 STATUS_FIELDS = ("phase", "podIP")
 CONDITION_FIELDS = ("type", "status")
 
@@ -37,15 +37,28 @@ def _pick(source: Mapping[str, Any] | None, fields: Iterable[str]) -> Obj:
     return {name: source[name] for name in fields if name in source} if source else {}
 
 
+def _slim_container_status(status: Mapping[str, Any]) -> Obj:
+    """A container's name and whether it has terminated, with its exit code: how a dead Ray is seen."""
+    slim: Obj = {"name": status.get("name")}
+    terminated = (status.get("state") or {}).get("terminated")
+    if terminated is not None:
+        slim["state"] = {"terminated": _pick(terminated, ("exitCode", "reason"))}
+    return slim
+
+
 def slim_pod(pod: Obj) -> Obj:
-    """The cached form of `pod`: identity, labels, annotations, owners, timestamps, node, phase, IP and
-    conditions (their type and status)."""
+    """The cached form of `pod`: identity, labels, annotations, owners, timestamps, node, restart policy, the
+    Ray container's name, phase, IP, conditions (their type and status) and which containers terminated."""
     slim: Obj = {
         "apiVersion": pod.get("apiVersion", "v1"),
         "kind": pod.get("kind", "Pod"),
         "metadata": _pick(pod.get("metadata"), METADATA_FIELDS),
     }
-    spec = _pick(pod.get("spec"), SPEC_FIELDS)
+    full_spec = pod.get("spec") or {}
+    spec = _pick(full_spec, SPEC_FIELDS)
+    containers = full_spec.get("containers") or []
+    if containers:
+        spec["containers"] = [{"name": containers[0].get("name")}]  # the Ray container's name
     if spec:
         slim["spec"] = spec
     status = pod.get("status")
@@ -53,5 +66,7 @@ def slim_pod(pod: Obj) -> Obj:
         kept = _pick(status, STATUS_FIELDS)
         if "conditions" in status:
             kept["conditions"] = [_pick(c, CONDITION_FIELDS) for c in status["conditions"] or []]
+        if "containerStatuses" in status:
+            kept["containerStatuses"] = [_slim_container_status(c) for c in status["containerStatuses"] or []]
         slim["status"] = kept
     return default_transform(slim)

@@ -49,9 +49,33 @@ def is_terminal(pod: Pod) -> bool:
     return phase_of(pod) in TERMINAL_PHASES
 
 
+def ray_container_exited(pod: Pod) -> bool:
+    """The Ray container (the pod's first) terminated and its restart policy will not start it again: the
+    pod may still be Running because of a sidecar, but it is no Ray node any more."""
+    spec = pod.get("spec") or {}
+    policy = spec.get("restartPolicy") or "Always"
+    containers = spec.get("containers") or []
+    if policy == "Always" or not containers:
+        return False
+    ray = containers[0].get("name")
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        if status.get("name") != ray:
+            continue
+        terminated = (status.get("state") or {}).get("terminated")
+        if terminated is None:
+            return False
+        return policy == "Never" or terminated.get("exitCode") == 0
+    return False
+
+
+def is_finished(pod: Pod) -> bool:
+    """Done for good: the pod failed or succeeded, or its Ray container exited and will not restart."""
+    return is_terminal(pod) or ray_container_exited(pod)
+
+
 def is_active(pod: Pod) -> bool:
     """Counts toward the desired number: not being deleted and not finished."""
-    return not is_deleting(pod) and not is_terminal(pod)
+    return not is_deleting(pod) and not is_finished(pod)
 
 
 def is_running(pod: Pod) -> bool:

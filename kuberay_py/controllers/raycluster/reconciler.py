@@ -2,60 +2,67 @@
 
 One pass, in order:
 1. Read the RayCluster; skip it if it is gone, being deleted or managed by another controller.
-2. Check what CEL could not (a condition and a Warning Event, no action on a bad spec) and report fields
-   kuberay-py does not act on.
-3. If the pod cache has not caught up with this operator's own last writes for the cluster, wait (see
-   `expectations`): acting on a stale cache is how extra pods get created and wrong ones deleted.
-4. Ensure the autoscaler's ServiceAccount, Role and RoleBinding (when autoscaling is on) and the head Service.
-5. Plan pod creations and deletions (`plan.plan_pods`) and carry them out, a bounded number at a time.
-6. Write the status through the status subresource, only when something in it changed.
+2. Check what CEL could not, and build the desired pods once (`desired`); a spec that fails either gets
+   `SpecValid=False` and a Warning Event naming the field, and nothing is created or deleted for it.
+3. Report fields kuberay-py does not act on.
+4. Send again the creates whose answer was lost (`PodWriter.settle`), then wait until the pod cache shows this
+   operator's own last writes (see `expectations`): acting on a stale cache is how extra pods get created
+   and wrong ones deleted. A cache that stays behind is reported, never planned on.
+5. Ensure the autoscaler's ServiceAccount, Role and RoleBinding (when autoscaling is on) and the head Service.
+6. Plan pod creations and deletions (`plan.plan_pods`) and carry them out through the `PodWriter`.
+7. Write the status through the status subresource, only when something in it changed. Failures of any
+   step above are reported there too.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import secrets
-import time
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 from pydantic import ValidationError
 
-from kuberay_py.api import RayCluster, WorkerGroupSpec, reconcile_errors, unsupported_fields
+from kuberay_py.api import RayCluster, reconcile_errors, unsupported_fields
 from kuberay_py.api.constants import HEAD_GROUP_NAME
 from kuberay_py.api.enums import ManagedBy
 from kuberay_py.api.unsupported import CONDITION_TYPE as UNSUPPORTED_CONDITION
 from kuberay_py.api.unsupported import EVENT_REASON as UNSUPPORTED_REASON
 from kuberay_py.builders import (
+    BuildError,
     BuildOptions,
     HostSlot,
     build_autoscaler_role,
     build_autoscaler_role_binding,
     build_autoscaler_service_account,
-    build_head_pod,
     build_head_service,
-    build_worker_pod,
     head_service_name,
-    recorded_template_hash,
     replica_name,
 )
-from kuberay_py.controllers.raycluster.capacity import desired_capacity
 from kuberay_py.controllers.raycluster.conditions import ConditionUpdate, merge_conditions, now_rfc3339
+from kuberay_py.controllers.raycluster.desired import DesiredPods, build_desired
 from kuberay_py.controllers.raycluster.expectations import Expectations
-from kuberay_py.controllers.raycluster.plan import Deletion, Plan, plan_pods
-from kuberay_py.controllers.raycluster.podstate import Pod, name_of, uid_of
+from kuberay_py.controllers.raycluster.metrics import CACHE_BEHIND
+from kuberay_py.controllers.raycluster.plan import Plan, plan_pods
+from kuberay_py.controllers.raycluster.podstate import Pod
+from kuberay_py.controllers.raycluster.podwriter import (
+    CreateOutcome,
+    CreateRequest,
+    DeleteRequest,
+    PodWriter,
+    WriterOptions,
+)
 from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
 from kuberay_py.controllers.raycluster.status import (
+    CACHE_SYNCED,
     SPEC_VALID,
     Observation,
     compute_status,
     status_changed,
     status_patch,
 )
-from kuberay_py.controllers.raycluster.writes import WriteOutcome, send_writes
 from kuberay_py.runtime import (
     PODS,
     ROLE_BINDINGS,
@@ -67,9 +74,7 @@ from kuberay_py.runtime import (
     Cache,
     Client,
     EventRecorder,
-    FairShare,
     NotFound,
-    Preconditions,
     Request,
     Resource,
     Result,
@@ -82,10 +87,14 @@ log = structlog.get_logger("kuberay_py.controllers.raycluster")
 _YIELDED = Result(requeue_after=0.05)
 
 Obj = dict[str, Any]
-T = TypeVar("T")
-PodMaker = Callable[[HostSlot | None], Pod]
-# Hashes and capacity do not depend on which replica a pod is in; any slot will do to build a sample.
-_SAMPLE_HOST = HostSlot("sample", 0)
+
+
+def _never() -> bool:
+    return False
+
+
+def _always() -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -102,14 +111,25 @@ class ReconcilerOptions:
     """Once a pass has been creating pods this long and other clusters wait for a worker, it starts no more
     and queues itself behind them: many big scale-ups at once cannot hold every worker."""
     max_creates_per_pass: int = 500
-    """Pods one pass creates before yielding its worker to other clusters."""
-    expectation_timeout: float = 60.0
-    """How long to wait for the pod cache to show this operator's own writes before acting anyway."""
+    """Pods one pass creates before yielding its worker to other clusters (at least one whole replica)."""
+    expectation_report_after: float = 30.0
+    """How long the pod cache may lag this operator's own writes before the cluster reports it."""
+    write_retry_seconds: float = 20.0
+    """How long one pod write is retried on transient errors before the pass reports it failed."""
     field_manager: str = "kuberay-py"
+
+    def writer(self) -> WriterOptions:
+        return WriterOptions(
+            max_parallel_writes=self.max_parallel_writes,
+            max_writes_in_flight=self.max_writes_in_flight,
+            yield_after_seconds=self.yield_after_seconds,
+            retry_seconds=self.write_retry_seconds,
+            field_manager=self.field_manager,
+        )
 
 
 class WriteFailure(Exception):
-    """Some pod writes failed; carries the condition to report."""
+    """Some writes failed; carries the condition to report."""
 
     def __init__(self, condition: ConditionUpdate) -> None:
         super().__init__(condition.message)
@@ -118,21 +138,33 @@ class WriteFailure(Exception):
 
 class RayClusterReconciler:
     def __init__(
-        self, client: Client, cache: Cache, recorder: EventRecorder, options: ReconcilerOptions | None = None
+        self,
+        client: Client,
+        cache: Cache,
+        recorder: EventRecorder,
+        options: ReconcilerOptions | None = None,
+        *,
+        others_waiting: Callable[[], bool] = _never,
+        may_write: Callable[[], bool] = _always,
     ) -> None:
+        """`others_waiting`: are other clusters waiting for a worker now; `may_write`: does this process hold
+        the leader lease, checked before every pod write."""
         self.client = client
         self.cache = cache
         self.recorder = recorder
         self.options = options or ReconcilerOptions()
         pods = cache.informer(PODS)
         self.expectations = Expectations(
-            lambda: pods.resource_version, timeout=self.options.expectation_timeout
+            lambda: pods.resource_version, report_after=self.options.expectation_report_after
+        )
+        self.writer = PodWriter(
+            client,
+            self.expectations,
+            self.options.writer(),
+            others_waiting=others_waiting,
+            may_write=may_write,
         )
         self._failures: dict[str, ConditionUpdate] = {}
-        self._writes: FairShare[str] = FairShare(self.options.max_writes_in_flight)
-        self._windows: dict[str, int] = {}  # per cluster, the write window its last pass reached
-        # Set by whoever runs the reconciler: are other keys waiting for a worker right now?
-        self.others_waiting: Callable[[], bool] = lambda: False
         # The status this process last wrote per cluster, with the resourceVersion the write produced.
         # RayCluster events that only change status do not trigger a reconcile, so until the cache shows our
         # write, diffing against the cached status would skip or mis-shape the next write.
@@ -142,10 +174,9 @@ class RayClusterReconciler:
         key = str(request)
         obj = self.cache.get(RAYCLUSTERS, request.name, request.namespace)
         if obj is None:
-            self.expectations.forget(key)
+            self.writer.forget(key)
             self._failures.pop(key, None)
             self._written.pop(key, None)
-            self._windows.pop(key, None)
             return Result()
         if obj["metadata"].get("deletionTimestamp"):
             return Result()  # ownerReferences make the garbage collector remove the children
@@ -156,39 +187,35 @@ class RayClusterReconciler:
         try:
             cluster = RayCluster.from_manifest(obj)
         except ValidationError as exc:
-            return await self._reject(
-                obj, None, [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-            )
+            problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+            return await self._reject(obj, None, problems)
         errors = reconcile_errors(cluster)
         if errors:
             return await self._reject(obj, cluster, [f"{e.path}: {e.message}" for e in errors])
+        try:
+            desired = build_desired(cluster, self.options.build)
+        except BuildError as exc:
+            return await self._reject(obj, cluster, [str(exc)])
 
-        extra = [ConditionUpdate(SPEC_VALID, True, "Valid")]
-        unsupported = unsupported_fields(cluster)
-        if unsupported:
-            names = ", ".join(unsupported)
-            message = f"kuberay-py does not act on: {names}"
-            extra.append(ConditionUpdate(UNSUPPORTED_CONDITION, True, UNSUPPORTED_REASON, message))
-            self.recorder.warning(obj, UNSUPPORTED_REASON, message)
-        else:
-            extra.append(ConditionUpdate(UNSUPPORTED_CONDITION, False, "AllFieldsSupported"))
-
-        if not self.expectations.satisfied(key):
-            return Result(requeue_after=1.0)  # the pod events that satisfy it will also wake us
-
+        extra = [ConditionUpdate(SPEC_VALID, True, "Valid"), self._unsupported(obj, cluster)]
         pods = self.cache.list(PODS, request.namespace, owner_uid=cluster.metadata.uid)
-        hashes, makers = self._pod_builders(cluster)
-        plan = plan_pods(cluster, pods, hashes)
-        if plan.held_back:
-            log.debug("autoscaler decides which surplus workers go", surplus=plan.held_back)
+        plan = plan_pods(cluster, pods, desired.hashes())
         service = self.cache.get(SERVICES, head_service_name(cluster), request.namespace)
         result = Result()
         try:
-            await self._ensure_autoscaler_rbac(cluster)
-            service = await self._ensure_head_service(cluster, obj)
-            if await self._execute(key, obj, cluster, plan, makers):
-                result = _YIELDED
-            self._failures.pop(key, None)
+            settled = await self.writer.settle(key, cluster.metadata.uid or "")
+            self._report_creates(obj, settled)
+            if self.writer.in_doubt(key) or not self.expectations.satisfied(key):
+                # The pod events that satisfy it will also wake us.
+                result = Result(requeue_after=1.0)
+            else:
+                await self._ensure_autoscaler_rbac(cluster)
+                service = await self._ensure_head_service(cluster, obj)
+                if plan.held_back:
+                    log.debug("autoscaler decides which surplus workers go", surplus=plan.held_back)
+                if await self._execute(key, obj, cluster, desired, plan):
+                    result = _YIELDED
+                self._failures.pop(key, None)
         except (WriteFailure, ApiError) as exc:
             failure = exc.condition if isinstance(exc, WriteFailure) else _failure_of(exc)
             self._failures[key] = failure
@@ -196,15 +223,41 @@ class RayClusterReconciler:
             self.recorder.warning(obj, failure.reason, failure.message)
             result = Result(requeue=True)
 
+        cache_condition = self._cache_condition(key, obj)
+        if cache_condition is not None:
+            extra.append(cache_condition)
+        CACHE_BEHIND.set(self.expectations.stalled())
         seen = Observation(
             head_service=service,
-            desired_resources=self._desired_capacity(cluster),
+            desired_resources=desired.capacity(),
             outdated_pods=plan.outdated_pods,
             failure=self._failures.get(key),
             extra_conditions=extra,
         )
         await self._write_status(obj, cluster, pods, seen)
         return result
+
+    def _unsupported(self, obj: Obj, cluster: RayCluster) -> ConditionUpdate:
+        unsupported = unsupported_fields(cluster)
+        if not unsupported:
+            return ConditionUpdate(UNSUPPORTED_CONDITION, False, "AllFieldsSupported")
+        message = f"kuberay-py does not act on: {', '.join(unsupported)}"
+        self.recorder.warning(obj, UNSUPPORTED_REASON, message)
+        return ConditionUpdate(UNSUPPORTED_CONDITION, True, UNSUPPORTED_REASON, message)
+
+    def _cache_condition(self, key: str, obj: Obj) -> ConditionUpdate | None:
+        """PodCacheSynced, once it has been False: a cluster whose cache never lagged does not carry it."""
+        behind = self.expectations.behind(key)
+        if behind is None:
+            before = self._previous_status(obj).get("conditions") or []
+            if any(c.get("type") == CACHE_SYNCED for c in before):
+                return ConditionUpdate(CACHE_SYNCED, True, "CacheCaughtUp")
+            return None
+        message = (
+            f"the pod cache has not shown this operator's writes for {behind:.0f}s; "
+            "no pods are created or deleted until it does"
+        )
+        return ConditionUpdate(CACHE_SYNCED, False, "PodCacheBehind", message)
 
     # -- invalid specs -------------------------------------------------------------------------------------
     async def _reject(self, obj: Obj, cluster: RayCluster | None, problems: list[str]) -> Result:
@@ -213,7 +266,7 @@ class RayClusterReconciler:
             "invalid RayCluster spec; nothing is created or deleted until it is fixed", problems=problems
         )
         self.recorder.warning(obj, "InvalidRayClusterSpec", message)
-        previous = obj.get("status") or {}
+        previous = self._previous_status(obj)
         kept = [
             ConditionUpdate(c["type"], c.get("status") == "True", c.get("reason", ""), c.get("message", ""))
             for c in previous.get("conditions") or []
@@ -269,148 +322,69 @@ class RayClusterReconciler:
         return existing
 
     # -- pods ----------------------------------------------------------------------------------------------
-    def _pod_builders(self, cluster: RayCluster) -> tuple[dict[str, str], dict[str, PodMaker]]:
-        """The template hash of each group's new pods, and a function building one such pod."""
-        build = self.options.build
-        makers: dict[str, PodMaker] = {HEAD_GROUP_NAME: lambda _host: build_head_pod(cluster, build)}
-        for group in cluster.spec.worker_groups():
-            makers[group.group_name] = functools.partial(build_worker_pod, cluster, group, build)
-        hashes = {name: recorded_template_hash(make(_SAMPLE_HOST)) or "" for name, make in makers.items()}
-        return hashes, makers
-
-    def _sample_worker(self, cluster: RayCluster, group: WorkerGroupSpec) -> Pod:
-        return build_worker_pod(cluster, group, self.options.build, _SAMPLE_HOST)
-
     async def _execute(
-        self, key: str, obj: Obj, cluster: RayCluster, plan: Plan, makers: dict[str, PodMaker]
+        self, key: str, obj: Obj, cluster: RayCluster, desired: DesiredPods, plan: Plan
     ) -> bool:
         """Carry out the plan; returns True when creations were cut short to let other clusters run."""
-        namespace = obj["metadata"]["namespace"]
         if plan.deletions:
-            await self._delete_pods(key, obj, plan.deletions)
-        requests: list[tuple[str, Pod]] = []
-        yield_points: set[int] = set()  # where a new replica starts: a pass may stop there, never inside one
+            deletions = [DeleteRequest(d.pod, d.reason) for d in plan.deletions]
+            outcome = await self.writer.delete(key, deletions)
+            for reason, names in outcome.deleted.items():
+                shown = ", ".join(sorted(names)[:20])
+                self.recorder.normal(obj, "DeletedPods", f"Deleted {len(names)} pod(s) ({reason}): {shown}")
+            if outcome.failure is not None:
+                message = f"deleting pods failed: {outcome.failure}"
+                raise WriteFailure(ConditionUpdate("ReplicaFailure", True, "FailedDeletePod", message))
+        requests, yield_points, cut_short = self._creations(desired, plan)
+        if not requests:
+            return cut_short
+        created = await self.writer.create(key, cluster.metadata.uid or "", requests, yield_points)
+        self._report_creates(obj, created)
+        return cut_short or created.stopped_early
+
+    def _creations(self, desired: DesiredPods, plan: Plan) -> tuple[list[CreateRequest], set[int], bool]:
+        """The pods to create this pass, where the pass may stop (where a new replica starts, never inside
+        one), and whether the per-pass budget left some for the next pass."""
+        requests: list[CreateRequest] = []
+        yield_points: set[int] = set()
         if plan.create_head:
-            requests.append((HEAD_GROUP_NAME, makers[HEAD_GROUP_NAME](None)))
+            requests.append(CreateRequest(HEAD_GROUP_NAME, desired.head.new_pod()))
         budget = self.options.max_creates_per_pass
         cut_short = False
-        hosts = {g.group_name: g.num_of_hosts for g in cluster.spec.worker_groups()}
-        for group, count in plan.creations.items():
-            width = hosts.get(group, 1)
-            replicas = count // width
-            allowed = max(0, (budget - len(requests)) // width)
+        for name, count in plan.creations.items():
+            group = desired.groups[name]
+            replicas = count // group.width
+            # At least one whole replica per pass, however wide: a replica wider than the budget still
+            # gets made instead of waiting for a budget that never grows.
+            allowed = max(0, (budget - len(requests)) // group.width)
+            if allowed == 0 and len(requests) == int(plan.create_head):
+                allowed = 1
             if allowed < replicas:
                 cut_short, replicas = True, allowed
-            if width == 1:
-                pod = makers[group](None)
-                yield_points.update(range(len(requests), len(requests) + replicas))
-                requests.extend((group, pod) for _ in range(replicas))
-                continue
             for _ in range(replicas):
-                replica = replica_name(group, secrets.token_hex(3))
                 yield_points.add(len(requests))
-                requests.extend((group, makers[group](HostSlot(replica, index))) for index in range(width))
-        if requests and await self._create_pods(key, obj, namespace, requests, yield_points):
-            cut_short = True
-        return cut_short
+                if group.width == 1:
+                    requests.append(CreateRequest(name, group.new_pod()))
+                    continue
+                replica = replica_name(name, secrets.token_hex(3))
+                requests.extend(
+                    CreateRequest(name, group.new_pod(HostSlot(replica, index)))
+                    for index in range(group.width)
+                )
+        return requests, yield_points, cut_short
 
-    async def _create_pods(
-        self,
-        key: str,
-        obj: Obj,
-        namespace: str,
-        requests: list[tuple[str, Pod]],
-        yield_points: Collection[int],
-    ) -> bool:
-        """Create the pods; returns True when it stopped early to let other clusters have the worker."""
-        created: dict[str, int] = {}
-
-        async def create(item: tuple[str, Pod]) -> None:
-            group, pod = item
-            result = await self.client.create(PODS, pod, namespace, field_manager=self.options.field_manager)
-            self.expectations.expect(key, result["metadata"].get("resourceVersion"))
-            created[group] = created.get(group, 0) + 1
-
-        outcome = await self._send(key, requests, create, yield_points)
-        error = outcome.failure
-        for group, count in created.items():
+    def _report_creates(self, obj: Obj, outcome: CreateOutcome) -> None:
+        for group, count in outcome.created.items():
             what = "head pod" if group == HEAD_GROUP_NAME else f"{count} worker pod(s) in group {group}"
             self.recorder.normal(obj, "CreatedPods", f"Created {what}")
-        if error is not None:
-            reason = (
-                "FailedCreateHeadPod"
-                if any(g == HEAD_GROUP_NAME for g, _ in requests) and HEAD_GROUP_NAME not in created
-                else "FailedCreateWorkerPod"
-            )
-            raise WriteFailure(
-                ConditionUpdate("ReplicaFailure", True, reason, f"creating pods failed: {error}")
-            )
-        return outcome.stopped_early
-
-    async def _delete_pods(self, key: str, obj: Obj, deletions: list[Deletion]) -> None:
-        deleted: dict[str, list[str]] = {}
-
-        async def delete(item: Deletion) -> None:
-            pod = item.pod
-            try:
-                result = await self.client.delete(
-                    PODS,
-                    name_of(pod),
-                    pod["metadata"]["namespace"],
-                    preconditions=Preconditions(uid=uid_of(pod)),
-                )
-            except NotFound:
-                return
-            self.expectations.expect(key, (result or {}).get("metadata", {}).get("resourceVersion"))
-            deleted.setdefault(item.reason, []).append(name_of(pod))
-
-        error = (await self._send(key, deletions, delete)).failure
-        for reason, names in deleted.items():
-            self.recorder.normal(
-                obj, "DeletedPods", f"Deleted {len(names)} pod(s) ({reason}): {', '.join(sorted(names)[:20])}"
-            )
-        if error is not None:
-            raise WriteFailure(
-                ConditionUpdate("ReplicaFailure", True, "FailedDeletePod", f"deleting pods failed: {error}")
-            )
-
-    async def _send(
-        self,
-        key: str,
-        items: list[T],
-        write: Callable[[T], Coroutine[Any, Any, None]],
-        yield_points: Collection[int] = (),
-    ) -> WriteOutcome:
-        began = time.monotonic()
-
-        def should_yield() -> bool:
-            return time.monotonic() - began >= self.options.yield_after_seconds and self.others_waiting()
-
-        outcome = await send_writes(
-            items,
-            write,
-            owner=key,
-            share=self._writes,
-            max_window=self.options.max_parallel_writes,
-            start_window=self._windows.get(key, 1),
-            yield_points=yield_points,
-            should_yield=should_yield,
+        if outcome.failure is None:
+            return
+        reason = "FailedCreateHeadPod" if outcome.failed_group == HEAD_GROUP_NAME else "FailedCreateWorkerPod"
+        raise WriteFailure(
+            ConditionUpdate("ReplicaFailure", True, reason, f"creating pods failed: {outcome.failure}")
         )
-        self._windows[key] = outcome.window
-        return outcome
 
     # -- status --------------------------------------------------------------------------------------------
-    def _desired_capacity(self, cluster: RayCluster) -> dict[str, str]:
-        build = self.options.build
-        pods: list[tuple[Pod, int]] = (
-            [] if cluster.spec.is_suspended() else [(build_head_pod(cluster, build), 1)]
-        )
-        for group in cluster.spec.worker_groups():
-            count = 0 if cluster.spec.is_suspended() else group.desired_pods()
-            if count:
-                pods.append((self._sample_worker(cluster, group), count))
-        return desired_capacity(pods)
-
     def _previous_status(self, obj: Obj) -> dict[str, Any]:
         """The cluster's status as it is on the server: the cached one, or our own later write."""
         cached: dict[str, Any] = obj.get("status") or {}

@@ -53,7 +53,21 @@ def add_raycluster_controller(
     """Register the controller; build the manager with
     `ManagerOptions(cache_selectors=cache_selectors(), cache_transforms=cache_transforms())`."""
     recorder = manager.event_recorder(EVENT_SOURCE)
-    reconciler = RayClusterReconciler(manager.client, manager.cache, recorder, options)
+    queue: list[Controller] = []  # the controller's queue exists once the reconciler is registered
+
+    def others_waiting() -> bool:
+        # Keys wait in the queue only while every worker is busy: a long pass then hands its worker on (see
+        # ReconcilerOptions.yield_after_seconds).
+        return bool(queue) and len(queue[0].queue) > 0
+
+    reconciler = RayClusterReconciler(
+        manager.client,
+        manager.cache,
+        recorder,
+        options,
+        others_waiting=others_waiting,
+        may_write=lambda: manager.is_leader,
+    )
     controller = (
         manager.controller(CONTROLLER_NAME)
         .for_(RAYCLUSTERS, predicates=[any_of(GenerationChanged(), labels_or_annotations_changed())])
@@ -65,7 +79,5 @@ def add_raycluster_controller(
         .with_options(max_concurrent_reconciles=workers)
         .complete(reconciler)
     )
-    # Keys wait in the queue only while every worker is busy: a long pass then hands its worker on (see
-    # ReconcilerOptions.yield_after_seconds).
-    reconciler.others_waiting = lambda: len(controller.queue) > 0
+    queue.append(controller)
     return controller

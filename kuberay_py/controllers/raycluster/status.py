@@ -15,6 +15,8 @@ from kuberay_py.controllers.raycluster.podstate import Pod, group_of, is_active,
 # Conditions of our own, beside KubeRay's.
 SPEC_VALID = "SpecValid"
 PODS_UP_TO_DATE = "PodsUpToDate"
+CACHE_SYNCED = "PodCacheSynced"
+"""False while the pod cache lags this operator's own writes for long: no pods are created or deleted."""
 
 # Fields written on every status write, whatever else changed.
 VOLATILE_FIELDS = ("lastUpdateTime",)
@@ -82,7 +84,8 @@ def compute_status(
         else sum(g.min_replicas * g.num_of_hosts for g in groups if not g.suspend),
         "maxWorkerReplicas": 0
         if suspended
-        else sum(_capped_max(g.max_replicas * g.num_of_hosts) for g in groups if not g.suspend),
+        # The sum is capped too: two groups without maxReplicas would overflow the int32 status field.
+        else _capped_max(sum(g.max_replicas * g.num_of_hosts for g in groups if not g.suspend)),
         "readyWorkerReplicas": sum(1 for p in workers if is_ready(p)),
         "availableWorkerReplicas": sum(1 for p in workers if is_running(p)),
         "outdatedPods": seen.outdated_pods,

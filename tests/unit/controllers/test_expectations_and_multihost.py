@@ -13,7 +13,7 @@ from tests.unit.controllers.podfactory import HASHES, cluster, pod
 def test_expectations_wait_for_the_cache_to_reach_our_writes() -> None:
     seen = {"rv": "10"}
     clock = {"now": 0.0}
-    expectations = Expectations(lambda: seen["rv"], timeout=60, clock=lambda: clock["now"])
+    expectations = Expectations(lambda: seen["rv"], report_after=60, clock=lambda: clock["now"])
     assert expectations.satisfied("ns/a")
     expectations.expect("ns/a", "15")
     expectations.expect("ns/a", "12")  # an older write does not lower the bar
@@ -25,14 +25,20 @@ def test_expectations_wait_for_the_cache_to_reach_our_writes() -> None:
     assert expectations.satisfied("ns/a") and len(expectations) == 0
 
 
-def test_expectations_give_up_after_the_timeout_and_survive_a_relist() -> None:
-    seen: dict[str, str | None] = {"rv": None}  # the informer is relisting
+def test_expectations_never_fail_open_and_report_a_cache_left_behind() -> None:
+    seen: dict[str, str | None] = {"rv": None}  # the informer is relisting, or its watch stalled
     clock = {"now": 0.0}
-    expectations = Expectations(lambda: seen["rv"], timeout=60, clock=lambda: clock["now"])
+    expectations = Expectations(lambda: seen["rv"], report_after=60, clock=lambda: clock["now"])
     expectations.expect("ns/a", "100")
-    assert not expectations.satisfied("ns/a")
-    clock["now"] = 61.0
-    assert expectations.satisfied("ns/a")
+    clock["now"] = 59.0
+    assert not expectations.satisfied("ns/a") and expectations.behind("ns/a") is None
+    clock["now"] = 600.0
+    assert not expectations.satisfied("ns/a"), "a stale cache is never planned on"
+    assert expectations.behind("ns/a") == 600.0 and expectations.stalled() == 1
+    expectations.expect("ns/a", "120")  # a later write restarts the clock
+    assert expectations.behind("ns/a") is None and expectations.stalled() == 0
+    seen["rv"] = "120"
+    assert expectations.satisfied("ns/a") and expectations.behind("ns/a") is None
 
 
 def host(group: str, replica: str, **kwargs: Any) -> dict[str, Any]:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from kuberay_py.controllers.raycluster.plan import DeleteReason, Plan, plan_pods
 from tests.unit.controllers.podfactory import HASHES, cluster, pod
 
@@ -212,3 +216,53 @@ def test_changing_replicas_alone_replaces_nothing() -> None:
     rc = cluster({"groupName": "small", "replicas": 5}, upgrade={"type": "RollingUpdate"})
     plan = plan_pods(rc, [pod("headgroup"), pod("small"), pod("small")], HASHES)
     assert plan.deletions == [] and plan.creations == {"small": 3}
+
+
+def test_recreate_removing_a_group_touches_no_other_group() -> None:
+    rc = cluster({"groupName": "small", "replicas": 2}, upgrade={"type": "Recreate"})
+    removed = pod("big")  # its group is gone from the spec
+    plan = plan_pods(rc, [pod("headgroup"), pod("small"), pod("small"), removed], HASHES)
+    assert plan.outdated_pods == 0
+    assert deleted(plan, DeleteReason.GROUP_REMOVED) == {removed["metadata"]["name"]}
+    assert not deleted(plan, DeleteReason.RECREATE)
+
+
+def test_adopted_pods_without_a_hash_are_not_outdated() -> None:
+    rc = cluster({"groupName": "small", "replicas": 2}, upgrade={"type": "Recreate"})
+    adopted = [pod("headgroup"), pod("small"), pod("small")]
+    for p in adopted:
+        del p["metadata"]["annotations"]
+    plan = plan_pods(rc, adopted, HASHES)
+    assert plan.is_empty and plan.outdated_pods == 0
+
+
+def _ray_exited(p: dict[str, Any], policy: str, exit_code: int, container: str = "ray") -> dict[str, Any]:
+    p["spec"].update(restartPolicy=policy, containers=[{"name": "ray"}])
+    p["status"]["containerStatuses"] = [
+        {"name": "autoscaler"},
+        {"name": container, "state": {"terminated": {"exitCode": exit_code}}},
+    ]
+    return p
+
+
+@pytest.mark.parametrize(("policy", "exit_code"), [("Never", 1), ("Never", 0), ("OnFailure", 0)])
+def test_a_pod_whose_ray_container_exited_for_good_is_replaced(policy: str, exit_code: int) -> None:
+    rc = cluster({"groupName": "small", "replicas": 1})
+    head = _ray_exited(pod("headgroup"), policy, exit_code)
+    worker = _ray_exited(pod("small"), policy, exit_code)
+    plan = plan_pods(rc, [head, worker], HASHES)
+    assert deleted(plan, DeleteReason.FINISHED) == {head["metadata"]["name"], worker["metadata"]["name"]}
+    assert plan.create_head and plan.creations == {"small": 1}
+
+
+@pytest.mark.parametrize(
+    ("policy", "exit_code", "container"),
+    [("Always", 1, "ray"), ("OnFailure", 1, "ray"), ("Never", 1, "sidecar")],
+)
+def test_a_container_that_restarts_or_is_no_ray_container_replaces_nothing(
+    policy: str, exit_code: int, container: str
+) -> None:
+    rc = cluster({"groupName": "small", "replicas": 1})
+    head = _ray_exited(pod("headgroup"), policy, exit_code, container)
+    plan = plan_pods(rc, [head, pod("small")], HASHES)
+    assert plan.is_empty

@@ -15,6 +15,7 @@ from kuberay_py.controllers.raycluster import (
     cache_selectors,
 )
 from kuberay_py.runtime import (
+    EVENTS,
     PODS,
     ROLE_BINDINGS,
     ROLES,
@@ -47,11 +48,13 @@ async def world() -> AsyncIterator[tuple[InMemoryClient, Cache, RayClusterReconc
 async def yielding(world: Any) -> RayClusterReconciler:
     """A reconciler that always sees other clusters waiting and may yield at once."""
     client, cache, reconciler = world
-    eager = RayClusterReconciler(
-        client, cache, reconciler.recorder, ReconcilerOptions(yield_after_seconds=0.0)
+    return RayClusterReconciler(
+        client,
+        cache,
+        reconciler.recorder,
+        ReconcilerOptions(yield_after_seconds=0.0),
+        others_waiting=lambda: True,
     )
-    eager.others_waiting = lambda: True
-    return eager
 
 
 async def settle() -> None:
@@ -182,3 +185,32 @@ async def test_a_pass_with_nobody_waiting_creates_everything_at_once(world: Any)
     await create_cluster(client, {"groupName": "small", "replicas": 30})
     result = await reconciler.reconcile(Request(NS, "demo"))
     assert result.requeue_after is None and len(worker_pods(client)) == 30
+
+
+async def test_a_spec_the_builders_refuse_gets_spec_valid_false_and_an_event_naming_the_field(
+    world: Any,
+) -> None:
+    client, _cache, reconciler = world
+    await create_cluster(client, {"groupName": "small", "replicas": 1})
+    rc = client.objects(RAYCLUSTERS)[0]
+    rc["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["resources"] = {
+        "limits": {"memory": "8GB"}
+    }
+    await client.update(RAYCLUSTERS, rc)
+    await settle()
+    await reconciler.reconcile(Request(NS, "demo"))
+    await reconciler.recorder.flush()
+    assert client.objects(PODS) == []
+    status = client.objects(RAYCLUSTERS)[0]["status"]
+    valid = next(c for c in status["conditions"] if c["type"] == "SpecValid")
+    field = "spec.headGroupSpec.template.spec.containers[0].resources.limits.memory"
+    assert valid["status"] == "False" and field in valid["message"]
+    events = [e for e in client.objects(EVENTS) if e.get("reason") == "InvalidRayClusterSpec"]
+    assert events and field in events[0]["note"]
+
+
+async def test_a_replica_wider_than_the_per_pass_budget_is_still_created(world: Any) -> None:
+    client, _cache, reconciler = world
+    await create_cluster(client, {"groupName": "wide", "replicas": 1, "numOfHosts": 600})
+    result = await reconciler.reconcile(Request(NS, "demo"))
+    assert len(worker_pods(client)) == 600 and result.requeue_after is None
