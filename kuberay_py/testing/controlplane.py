@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from kuberay_py.testing.binaries import Binaries, ensure_binaries, find_kubectl
-from kuberay_py.testing.pki import LocalPKI, create_local_pki
+from kuberay_py.testing.pki import KeyPair, LocalPKI, create_local_pki
 
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -47,7 +47,11 @@ COMPONENT_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-sc
 
 
 class ControlPlaneError(RuntimeError):
-    """A component failed to start; the message names it and points at its log."""
+    """A component failed to start; the message names it and points at its log, `log_path` when known."""
+
+    def __init__(self, message: str, log_path: Path | None = None) -> None:
+        super().__init__(message)
+        self.log_path = log_path
 
 
 def free_port() -> int:
@@ -94,8 +98,12 @@ class ControlPlane:
         kubelet_args: Sequence[str] = (),
         detach: bool = False,
         log: Callable[[str], None] | None = None,
+        keep_failed: bool = False,
     ) -> None:
+        """`keep_failed`: a failed `start()` stops every process but leaves the directory, logs included, for
+        the caller to read before its own `stop()` removes it."""
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="kuberay-py-cp-"))
+        self.keep_failed = keep_failed
         self.nodes = nodes
         self.run_kubelet = kubelet
         self.kubelet_args = list(kubelet_args)
@@ -161,7 +169,7 @@ class ControlPlane:
                     shutil.rmtree(self.workdir / "etcd", ignore_errors=True)
                     self.ports = Ports()
         except BaseException:
-            self.stop()
+            self.stop(remove=not self.keep_failed)
             raise
         self.startup_seconds = time.monotonic() - built
         self._log(
@@ -241,8 +249,10 @@ class ControlPlane:
     def _check_running(self, name: str) -> None:
         proc = self.processes.get(name)
         if proc is not None and proc.poll() is not None:
-            tail = _tail(self.log_dir / f"{name}.log")
-            raise ControlPlaneError(f"{name} exited with code {proc.returncode}; last log lines:\n{tail}")
+            log = self.log_dir / f"{name}.log"
+            raise ControlPlaneError(
+                f"{name} exited with code {proc.returncode}; last log lines:\n{_tail(log)}", log
+            )
 
     def _start_etcd(self) -> None:
         assert self._binaries is not None
@@ -295,6 +305,9 @@ class ControlPlane:
                 "--max-requests-inflight=800",
                 "--max-mutating-requests-inflight=400",
                 "--event-ttl=1h",
+                # On SIGTERM, end open watches after this grace instead of waiting out the request timeout
+                # (60 s) for them; otherwise restart_apiserver() always ran into its SIGKILL fallback.
+                "--shutdown-watch-termination-grace-period=2s",
             ],
         )
         self._wait_http("kube-apiserver", f"{self.server}/readyz", self._admin_get)
@@ -366,9 +379,8 @@ class ControlPlane:
             if probe(url):
                 return
             time.sleep(0.1)
-        raise ControlPlaneError(
-            f"{name} not ready after {timeout:.0f}s; see {self.log_dir / (name + '.log')}"
-        )
+        log = self.log_dir / f"{name}.log"
+        raise ControlPlaneError(f"{name} not ready after {timeout:.0f}s; see {log}", log)
 
     def _wait_healthz(self, name: str, port: int) -> None:
         insecure = ssl.create_default_context()
@@ -393,7 +405,10 @@ class ControlPlane:
                 if ready >= self.nodes:
                     return
             time.sleep(0.1)
-        raise ControlPlaneError(f"simulated kubelet nodes not Ready after {timeout:.0f}s; see {self.log_dir}")
+        raise ControlPlaneError(
+            f"simulated kubelet nodes not Ready after {timeout:.0f}s; see {self.log_dir}",
+            self.log_dir / "kubelet.log",
+        )
 
     def _wait_default_service_account(self, timeout: float = 60.0) -> None:
         # Pods are refused until the default ServiceAccount exists, so this marks the cluster usable.
@@ -404,25 +419,8 @@ class ControlPlane:
 
     # -- clients -------------------------------------------------------------------------------------------
     def _write_kubeconfig(self, path: Path, user: dict[str, Any] | None = None, name: str = "admin") -> None:
-        user = user or {
-            "client-certificate": str(self.pki.admin.cert),
-            "client-key": str(self.pki.admin.key),
-        }
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "local",
-                    "cluster": {"server": self.server, "certificate-authority": str(self.ca_file)},
-                }
-            ],
-            "users": [{"name": name, "user": user}],
-            "contexts": [{"name": "local", "context": {"cluster": "local", "user": name}}],
-            "current-context": "local",
-        }
-        path.write_text(json.dumps(config, indent=2))
-        path.chmod(0o600)
+        user = user or client_cert_user(self.pki.admin)
+        write_kubeconfig(path, server=self.server, ca_file=self.ca_file, user=user, name=name)
 
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120.0
@@ -459,6 +457,27 @@ class ControlPlane:
         plane.pids = {name: int(pid) for name, pid in state["pids"].items()}
         plane.ports.apiserver = int(state["server"].rsplit(":", 1)[1])
         return plane
+
+
+def client_cert_user(pair: KeyPair) -> dict[str, Any]:
+    """A kubeconfig user that authenticates with a client certificate."""
+    return {"client-certificate": str(pair.cert), "client-key": str(pair.key)}
+
+
+def write_kubeconfig(
+    path: Path, *, server: str, ca_file: Path, user: dict[str, Any], name: str = "admin"
+) -> None:
+    """A one-cluster, one-user kubeconfig (readable by its owner only: it holds credentials)."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "local", "cluster": {"server": server, "certificate-authority": str(ca_file)}}],
+        "users": [{"name": name, "user": user}],
+        "contexts": [{"name": "local", "context": {"cluster": "local", "user": name}}],
+        "current-context": "local",
+    }
+    path.write_text(json.dumps(config, indent=2))
+    path.chmod(0o600)
 
 
 def _get(url: str, context: ssl.SSLContext | None) -> bytes | None:

@@ -103,6 +103,16 @@ class OperatorProcess:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
 
+    def terminate(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM and wait up to `timeout`: the exit code, or None if it is still shutting down."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout)
+        return self.proc.returncode
+
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM and wait (then SIGKILL); returns the exit code."""
         if self.proc is None:

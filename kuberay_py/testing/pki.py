@@ -67,6 +67,28 @@ def _signed_cert(directory: Path, name: str, subject: str, ca: KeyPair, extensio
     return KeyPair(cert=cert, key=key)
 
 
+def issue_serving_cert(
+    directory: Path,
+    name: str,
+    ca: KeyPair,
+    *,
+    common_name: str,
+    dns_names: tuple[str, ...] = ("localhost",),
+    ips: tuple[str, ...] = ("127.0.0.1",),
+) -> KeyPair:
+    """A TLS server certificate signed by `ca`, valid for the given DNS names and IP addresses."""
+    directory.mkdir(parents=True, exist_ok=True)
+    alt_names = [*(f"DNS:{dns}" for dns in dns_names), *(f"IP:{ip}" for ip in ips)]
+    return _signed_cert(
+        directory,
+        name,
+        f"/CN={common_name}",
+        ca,
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+        f"extendedKeyUsage=serverAuth\nsubjectAltName={','.join(alt_names)}\n",
+    )
+
+
 def create_local_pki(directory: Path, service_ips: tuple[str, ...] = ()) -> LocalPKI:
     """Make a CA, a serving certificate for loopback, an admin client certificate and service-account keys."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -78,22 +100,19 @@ def create_local_pki(directory: Path, service_ips: tuple[str, ...] = ()) -> Loca
         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
         cwd=directory,
     )  # fmt: skip
-    alt_names = [
-        "DNS:localhost",
-        "DNS:kubernetes",
-        "DNS:kubernetes.default",
-        "DNS:kubernetes.default.svc",
-        "DNS:kubernetes.default.svc.cluster.local",
-        "IP:127.0.0.1",
-        *(f"IP:{ip}" for ip in service_ips),
-    ]
-    serving = _signed_cert(
+    serving = issue_serving_cert(
         directory,
         "apiserver",
-        "/CN=kube-apiserver",
         ca,
-        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-        f"extendedKeyUsage=serverAuth\nsubjectAltName={','.join(alt_names)}\n",
+        common_name="kube-apiserver",
+        dns_names=(
+            "localhost",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        ),
+        ips=("127.0.0.1", *service_ips),
     )
     admin = _signed_cert(
         directory,

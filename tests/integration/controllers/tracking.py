@@ -1,34 +1,20 @@
-"""Follow a RayCluster's pods through an informer of our own runtime and record every moment's counts, so
-tests can assert on the worst moment, not just the end state."""
+"""Follow a RayCluster's pods (a :class:`kuberay_py.testing.observer.PodObserver`) and its status through
+informers of our own runtime, and record every moment's counts, so tests can assert on the worst moment, not
+just the end state."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kuberay_py.runtime import PODS, Informer, KubeClient
+from kuberay_py.runtime import Informer, KubeClient
+from kuberay_py.testing.observer import PodObserver
 
 Obj = dict[str, Any]
-
-
-def _active(pod: Obj) -> bool:
-    meta = pod["metadata"]
-    phase = (pod.get("status") or {}).get("phase")
-    return not meta.get("deletionTimestamp") and phase not in ("Failed", "Succeeded")
-
-
-def _ready(pod: Obj) -> bool:
-    status = pod.get("status") or {}
-    return (
-        _active(pod)
-        and status.get("phase") == "Running"
-        and any(
-            c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or []
-        )
-    )
 
 
 class _Following:
@@ -50,78 +36,56 @@ class _Following:
             await self._task
 
 
-@dataclass
-class PodTracker(_Following):
-    client: KubeClient
-    namespace: str
-    cluster: str
-    max_active: Counter[str] = field(default_factory=Counter)  # group -> most active pods seen at once
-    names_seen: set[str] = field(default_factory=set)
-    deleted: list[str] = field(default_factory=list)
-    min_ready: dict[str, int] = field(
-        default_factory=dict
-    )  # group -> fewest ready pods once tracking started
-    _informer: Informer | None = None
-    _task: asyncio.Task[None] | None = None
-    _track_ready_from: bool = False
+class PodTracker:
+    """One RayCluster's pods, per group: a :class:`PodObserver` narrowed to the cluster's label."""
+
+    def __init__(self, client: KubeClient, namespace: str, cluster: str) -> None:
+        self.client = client
+        self.namespace = namespace
+        self.cluster = cluster
+        self._observer = PodObserver(client, namespace, label_selector=f"ray.io/cluster={cluster}")
 
     async def __aenter__(self) -> PodTracker:
-        self._informer = Informer(
-            self.client, PODS, namespace=self.namespace, label_selector=f"ray.io/cluster={self.cluster}"
-        )
-        self._informer.add_handler(self)
-        self._task = asyncio.create_task(self._informer.run())
-        await self._informer.wait_synced()
+        await self._observer.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await self._observer.stop()
 
     # -- what tests read ----------------------------------------------------------------------------------
+    @property
+    def max_active(self) -> Counter[str]:
+        """group -> most active pods seen at once."""
+        return self._by_group(self._observer.max_active)
+
+    @property
+    def min_ready(self) -> dict[str, int]:
+        """group -> fewest ready pods since start_tracking_ready()."""
+        return dict(self._by_group(self._observer.min_ready))
+
+    @property
+    def names_seen(self) -> set[str]:
+        return self._observer.names_seen
+
+    @property
+    def deleted(self) -> list[str]:
+        return self._observer.deleted
+
     def pods(self) -> list[Obj]:
-        assert self._informer is not None
-        return self._informer.store.values()
+        return self._observer.pods()
 
     def active(self, group: str | None = None) -> list[Obj]:
-        return [
-            p
-            for p in self.pods()
-            if _active(p) and (group is None or p["metadata"]["labels"].get("ray.io/group") == group)
-        ]
+        return self._observer.active(group=group)
 
     def ready(self, group: str | None = None) -> list[Obj]:
-        return [p for p in self.active(group) if _ready(p)]
+        return self._observer.ready(group=group)
 
     def start_tracking_ready(self) -> None:
         """From now on record, per group, the fewest ready pods seen at any moment."""
-        self._track_ready_from = True
-        self._record()
+        self._observer.start_tracking_ready()
 
-    # -- informer handler ----------------------------------------------------------------------------------
-    def on_add(self, obj: Obj) -> None:
-        self.names_seen.add(obj["metadata"]["name"])
-        self._record()
-
-    def on_update(self, old: Obj, new: Obj) -> None:
-        self._record()
-
-    def on_delete(self, obj: Obj) -> None:
-        self.deleted.append(obj["metadata"]["name"])
-        self._record()
-
-    def _record(self) -> None:
-        if self._informer is None:
-            return
-        active = Counter(p["metadata"]["labels"].get("ray.io/group", "") for p in self.active())
-        for group, count in active.items():
-            self.max_active[group] = max(self.max_active[group], count)
-        if self._track_ready_from:
-            ready = Counter(p["metadata"]["labels"].get("ray.io/group", "") for p in self.ready())
-            for group in set(ready) | set(self.min_ready):
-                self.min_ready[group] = min(self.min_ready.get(group, ready[group]), ready[group])
+    def _by_group(self, counts: Mapping[tuple[str, str], int]) -> Counter[str]:
+        return Counter({group: n for (cluster, group), n in counts.items() if cluster == self.cluster})
 
 
 @dataclass
