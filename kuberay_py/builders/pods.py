@@ -31,7 +31,7 @@ from kuberay_py.builders.objects import as_dict
 from kuberay_py.builders.options import DEFAULT_OPTIONS, BuildOptions
 from kuberay_py.builders.ownership import object_metadata
 from kuberay_py.builders.probes import add_default_probes
-from kuberay_py.builders.volumes import add_shared_memory, share_ray_logs
+from kuberay_py.builders.volumes import add_shared_memory, share_ray_logs, token_for_one_container
 from kuberay_py.builders.wait_for_head import add_wait_for_head
 
 RAY_STOP_HOOK: Final = {"exec": {"command": ["/bin/sh", "-c", "ray stop"]}}
@@ -119,8 +119,10 @@ def _build_pod(
         logs_mount = share_ray_logs(pod_spec, ray)
         containers = pod_spec["containers"]
         name = free_container_name(containers, AUTOSCALER_CONTAINER)
-        containers.append(build_autoscaler_container(cluster, ray, logs_mount, name))
+        autoscaler = build_autoscaler_container(cluster, ray, logs_mount, name)
+        containers.append(autoscaler)
         pod_spec["serviceAccountName"] = autoscaler_service_account_name(cluster)
+        token_for_one_container(pod_spec, autoscaler)
     if not group.is_head:
         add_wait_for_head(pod_spec, ray, head_address(cluster, options))
     if autoscaler_v2(cluster) and not pod_spec.get("restartPolicy"):

@@ -1,4 +1,5 @@
-"""Volumes the operator adds to Ray pods: a memory-backed /dev/shm; /tmp/ray shared with the autoscaler."""
+"""Volumes the operator adds to Ray pods: a memory-backed /dev/shm; /tmp/ray shared with the autoscaler; the
+ServiceAccount token for the autoscaler alone."""
 
 from collections.abc import Mapping
 from typing import Any, Final
@@ -79,3 +80,47 @@ def share_ray_logs(pod_spec: dict[str, Any], container: dict[str, Any]) -> dict[
     mount = {"name": name, "mountPath": RAY_LOGS_PATH}
     _add_mount(container, dict(mount))
     return mount
+
+
+SERVICE_ACCOUNT_TOKEN_PATH: Final = "/var/run/secrets/kubernetes.io/serviceaccount"
+SERVICE_ACCOUNT_TOKEN_VOLUME: Final = "kube-api-access"
+_TOKEN_SECONDS: Final = 3607  # what the kubelet's own projected token asks for; it refreshes it before expiry
+
+
+def service_account_token_volume(name: str) -> dict[str, Any]:
+    """The volume Kubernetes projects for a ServiceAccount: a bound token, the cluster CA, the namespace."""
+    return {
+        "name": name,
+        "projected": {
+            "defaultMode": 0o644,
+            "sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": _TOKEN_SECONDS}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {
+                    "downwardAPI": {
+                        "items": [
+                            {
+                                "path": "namespace",
+                                "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                            }
+                        ]
+                    }
+                },
+            ],
+        },
+    }
+
+
+def token_for_one_container(pod_spec: dict[str, Any], container: dict[str, Any]) -> None:
+    """Give the ServiceAccount token to `container` alone, instead of every container of the pod.
+
+    The head's ServiceAccount may patch pods and RayClusters for the autoscaler; code run through the Ray
+    dashboard in the Ray container must not inherit that. A template that decides for itself
+    (`automountServiceAccountToken` set) is left as it is.
+    """
+    if "automountServiceAccountToken" in pod_spec or mount_at(container, SERVICE_ACCOUNT_TOKEN_PATH):
+        return
+    pod_spec["automountServiceAccountToken"] = False
+    name = free_volume_name(pod_spec, SERVICE_ACCOUNT_TOKEN_VOLUME)
+    _add_volume(pod_spec, service_account_token_volume(name))
+    _add_mount(container, {"name": name, "mountPath": SERVICE_ACCOUNT_TOKEN_PATH, "readOnly": True})

@@ -61,11 +61,37 @@ def test_sidecar_defaults() -> None:
     assert pod["spec"]["serviceAccountName"] == "demo"
 
 
+TOKEN_MOUNT = {
+    "name": "kube-api-access",
+    "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+    "readOnly": True,
+}
+
+
+def test_only_the_sidecar_gets_the_service_account_token() -> None:
+    pod = build_head_pod(parse(_autoscaled()))
+    assert pod["spec"]["automountServiceAccountToken"] is False
+    assert TOKEN_MOUNT not in ray_container(pod).get("volumeMounts", [])
+    assert TOKEN_MOUNT in _sidecar(pod)["volumeMounts"]
+    volume = next(v for v in pod["spec"]["volumes"] if v["name"] == "kube-api-access")
+    sources = volume["projected"]["sources"]
+    assert sources[0]["serviceAccountToken"]["path"] == "token"
+    assert sources[1]["configMap"]["name"] == "kube-root-ca.crt"
+
+
+def test_a_template_that_chooses_token_mounting_itself_is_left_alone() -> None:
+    raw = _autoscaled()
+    raw["spec"]["headGroupSpec"]["template"]["spec"]["automountServiceAccountToken"] = True
+    pod = build_head_pod(parse(raw))
+    assert pod["spec"]["automountServiceAccountToken"] is True
+    assert TOKEN_MOUNT not in _sidecar(pod)["volumeMounts"]
+
+
 def test_sidecar_shares_tmp_ray_with_the_ray_container() -> None:
     pod = build_head_pod(parse(_autoscaled()))
     logs = {"name": "ray-logs", "mountPath": "/tmp/ray"}
     assert logs in ray_container(pod)["volumeMounts"]
-    assert _sidecar(pod)["volumeMounts"] == [logs]
+    assert _sidecar(pod)["volumeMounts"] == [logs, TOKEN_MOUNT]
     assert {"name": "ray-logs", "emptyDir": {}} in pod["spec"]["volumes"]
 
 
@@ -75,8 +101,8 @@ def test_sidecar_reuses_the_ray_containers_own_tmp_ray_volume() -> None:
     head_spec["containers"][0]["volumeMounts"] = [{"name": "logs", "mountPath": "/tmp/ray"}]
     head_spec["volumes"] = [{"name": "logs", "hostPath": {"path": "/var/log/ray"}}]
     pod = build_head_pod(parse(raw))
-    assert _sidecar(pod)["volumeMounts"] == [{"name": "logs", "mountPath": "/tmp/ray"}]
-    assert [v["name"] for v in pod["spec"]["volumes"]] == ["logs", "shared-mem"]
+    assert _sidecar(pod)["volumeMounts"] == [{"name": "logs", "mountPath": "/tmp/ray"}, TOKEN_MOUNT]
+    assert [v["name"] for v in pod["spec"]["volumes"]] == ["logs", "shared-mem", "kube-api-access"]
 
 
 def test_autoscaler_options_shape_the_sidecar() -> None:
@@ -97,7 +123,7 @@ def test_autoscaler_options_shape_the_sidecar() -> None:
     assert env["RAY_CLUSTER_NAME"] == "overridden" and env["LOG"] == "debug"
     assert env["KUBERAY_CRD_VER"] == "v1"
     assert sidecar["envFrom"] == options["envFrom"]
-    assert sidecar["volumeMounts"][1:] == options["volumeMounts"]
+    assert sidecar["volumeMounts"][1:-1] == options["volumeMounts"]
     assert sidecar["securityContext"] == {"runAsNonRoot": True}
 
 
