@@ -31,6 +31,7 @@ from kuberay_py.builders.objects import as_dict
 from kuberay_py.builders.options import DEFAULT_OPTIONS, BuildOptions
 from kuberay_py.builders.ownership import object_metadata
 from kuberay_py.builders.probes import add_default_probes
+from kuberay_py.builders.template_checks import check_template
 from kuberay_py.builders.volumes import add_shared_memory, share_ray_logs, token_for_one_container
 from kuberay_py.builders.wait_for_head import add_wait_for_head
 
@@ -56,6 +57,7 @@ def _require_name(cluster: RayCluster) -> None:
 
 def _template_spec(group: NodeGroup, template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The template's pod spec and its Ray container (the first), or a clear error."""
+    check_template(template, f"{group.path}.template")
     spec = template.get("spec")
     containers = spec.get("containers") if isinstance(spec, dict) else None
     if not isinstance(spec, dict) or not isinstance(containers, list) or not containers:
