@@ -12,7 +12,9 @@ It knows nothing about any particular resource; reconcilers plug into it. The pi
 * :mod:`.reconcile`: :class:`Request`, :class:`Result`, the :class:`Reconciler` protocol.
 * :mod:`.controller`, :mod:`.predicates`, :mod:`.handlers`: wiring events to reconciles.
 * :mod:`.manager`: :class:`Manager` runs it all, with leader election (:mod:`.leader`), metrics
-  (:mod:`.metrics`), health endpoints (:mod:`.http_server`) and an Event recorder (:mod:`.events`).
+  (:mod:`.metrics`), health endpoints (:mod:`.http_server`) and an Event recorder (:mod:`.events`);
+  ``manager.write_fence`` (:class:`WriteFence`) says whether a write may be sent now, and a new leader first
+  catches its cache up with the API server (:mod:`.freshness`).
 * :mod:`.logs`: :func:`configure_logging`; :mod:`.objects`: helpers for JSON objects.
 
 A complete controller::
@@ -65,7 +67,13 @@ from kuberay_py.runtime.informer import (
 from kuberay_py.runtime.kube_client import KubeClient, connect, load_configuration
 from kuberay_py.runtime.leader import LeaderElector
 from kuberay_py.runtime.logs import configure_logging
-from kuberay_py.runtime.manager import CacheSyncTimeout, LeaderElectionLost, Manager, ManagerOptions
+from kuberay_py.runtime.manager import (
+    CacheSyncTimeout,
+    LeaderElectionLost,
+    Manager,
+    ManagerOptions,
+    WriteFence,
+)
 from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.predicates import (
     AnnotationsChanged,
@@ -177,6 +185,7 @@ __all__ = [
     "Unauthorized",
     "WatchEvent",
     "WorkQueue",
+    "WriteFence",
     "all_of",
     "any_of",
     "configure_logging",

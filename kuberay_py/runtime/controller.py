@@ -98,30 +98,42 @@ class Controller:
         self._log.info("controller started", workers=self.max_concurrent_reconciles)
 
     async def wait(self) -> None:
-        """Wait for the workers to finish (after :meth:`stop`), re-raising a crashed worker's error."""
-        if self._workers:
-            await asyncio.gather(*self._workers)
+        """Wait for the workers to finish (after :meth:`stop`), re-raising a crashed worker's error.
+
+        Cancelling the wait leaves the workers running (``gather`` would cancel them with it).
+        """
+        if not self._workers:
+            return
+        done, _ = await asyncio.wait(self._workers, return_when=asyncio.FIRST_EXCEPTION)
+        for worker in done:
+            if not worker.cancelled() and (error := worker.exception()) is not None:
+                raise error
 
     async def stop(self, *, drain_timeout: float | None = 30.0) -> None:
         """Stop taking events; let workers finish what is queued for up to ``drain_timeout`` seconds.
 
-        ``drain_timeout=0`` cancels in-flight reconciles at once (used when leadership is lost).
+        ``drain_timeout=0`` cancels in-flight reconciles at once (used when leadership is lost). Cancelling
+        ``stop`` itself cuts the drain short: the workers are cancelled all the same.
         """
         self._disconnect()
         self.queue.shutdown()
         workers, self._workers = self._workers, []
         if not workers:
             return
-        if drain_timeout:
-            _, pending = await asyncio.wait(workers, timeout=drain_timeout)
-            if pending:
-                self._log.warning("drain timed out, cancelling in-flight reconciles", pending=len(pending))
-        for worker in workers:
-            worker.cancel()
-        for worker in workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
-        self._log.info("controller stopped")
+        try:
+            if drain_timeout:
+                _, pending = await asyncio.wait(workers, timeout=drain_timeout)
+                if pending:
+                    self._log.warning(
+                        "drain timed out, cancelling in-flight reconciles", pending=len(pending)
+                    )
+        finally:
+            for worker in workers:
+                worker.cancel()
+            for worker in workers:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            self._log.info("controller stopped")
 
     def _disconnect(self) -> None:
         for informer, handler in self._handlers:

@@ -11,10 +11,14 @@ Create one client per process with :func:`connect` (inside the event loop) and s
     await client.close()
 
 Every request is counted in ``rest_client_requests_total{verb,code}``.
+
+:meth:`KubeClient.with_own_pool` opens a second client on the same configuration (credentials and all) but
+its own connection pool, for requests that must never queue behind others, such as lease renewals.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -113,8 +117,12 @@ class KubeClient:
         request_timeout: float = 30.0,
         field_manager: str = DEFAULT_FIELD_MANAGER,
     ) -> None:
-        configuration.connection_pool_maxsize = max_connections
-        self._api = ApiClient(configuration)
+        self._configuration = configuration
+        # A copy sized for this pool: a sibling (with_own_pool) sizes its own. The copy shares the api_key
+        # dict, so a refreshed token reaches both.
+        sized = copy.copy(configuration)
+        sized.connection_pool_maxsize = max_connections
+        self._api = ApiClient(sized)
         # kubernetes-asyncio's session reads proxy and netrc settings from the environment on every request,
         # in a worker thread: two thread hops per call. Ours shares its connector (pool, TLS context) but not
         # that; an explicitly configured proxy is still honoured.
@@ -133,6 +141,15 @@ class KubeClient:
     @property
     def host(self) -> str:
         return str(self._host)
+
+    def with_own_pool(self, max_connections: int) -> KubeClient:
+        """A new client on this one's configuration with a pool of its own; the caller closes it."""
+        return KubeClient(
+            self._configuration,
+            max_connections=max_connections,
+            request_timeout=self._request_timeout,
+            field_manager=self.field_manager,
+        )
 
     async def close(self) -> None:
         await self._session.close()

@@ -7,8 +7,13 @@
   duration, so it stops before anyone else may start), or it sees another holder, leadership is lost:
   :meth:`LeaderElector.hold` returns and the manager stops reconciling at once.
 * :meth:`LeaderElector.release` clears the holder so a standby takes over without waiting out the lease.
+* :meth:`LeaderElector.holds_lease` says, cheaply, whether the lease is certainly still ours: leading, and
+  the last successful renewal began less than ``renew_deadline`` ago. A standby waits ``lease_duration``
+  from the last renewal it saw, so while this holds no one else can lead.
 
-Writes use the lease's resourceVersion, so two candidates can never both win the same round.
+Writes use the lease's resourceVersion, so two candidates can never both win the same round. Give the elector
+a client with a connection pool of its own (the manager does): a renewal queued behind slow requests on a
+shared pool can miss the renew deadline however healthy the API server is.
 ``leader_election_master_status{name}`` is 1 while this process leads.
 """
 
@@ -72,6 +77,15 @@ class LeaderElector:
     @property
     def is_leader(self) -> bool:
         return self._leading
+
+    @property
+    def last_renewal(self) -> float:
+        """``time.monotonic()`` when the last successful acquire-or-renew round began."""
+        return self._last_renew
+
+    def holds_lease(self) -> bool:
+        """Leading, with the last successful renewal begun within ``renew_deadline``: no one else can lead."""
+        return self._leading and time.monotonic() - self._last_renew < self.renew_deadline
 
     async def acquire(self) -> None:
         """Wait until this process holds the lease."""

@@ -66,7 +66,7 @@ def add_raycluster_controller(
         recorder,
         options,
         others_waiting=others_waiting,
-        may_write=lambda: manager.is_leader,
+        may_write=manager.write_fence.allowed,
     )
     controller = (
         manager.controller(CONTROLLER_NAME)

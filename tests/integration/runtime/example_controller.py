@@ -23,6 +23,7 @@ from kuberay_py.runtime import (
     Request,
     ResourceSelector,
     Result,
+    WriteFence,
 )
 from kuberay_py.runtime.objects import is_deleting, owner_reference
 
@@ -33,11 +34,14 @@ log = structlog.get_logger(__name__)
 
 
 class NamespaceInfoReconciler:
-    def __init__(self, client: Client, cache: Cache, recorder: EventRecorder, instance: str) -> None:
+    def __init__(
+        self, client: Client, cache: Cache, recorder: EventRecorder, instance: str, fence: WriteFence
+    ) -> None:
         self.client = client
         self.cache = cache
         self.recorder = recorder
         self.instance = instance
+        self.fence = fence
 
     async def reconcile(self, request: Request) -> Result:
         namespace = self.cache.get(NAMESPACES, request.name)
@@ -45,6 +49,10 @@ class NamespaceInfoReconciler:
             return Result()  # the garbage collector removes the ConfigMap with its owner
         desired = {"namespace": request.name, "reconciledBy": self.instance}
         current = self.cache.get(CONFIG_MAPS, CONFIG_MAP_NAME, request.name)
+        if current is not None and current.get("data") == desired:
+            return Result()
+        if not self.fence.allowed():
+            return Result()  # not (or no longer surely) the leader, or shutting down: write nothing
         if current is None:
             body: dict[str, Any] = {
                 "apiVersion": "v1",
@@ -62,7 +70,7 @@ class NamespaceInfoReconciler:
                 return Result(requeue=True)  # the cache has not caught up yet
             self.recorder.normal(namespace, "Created", f"created {CONFIG_MAP_NAME}", action="Create")
             log.info("created namespace-info")
-        elif current.get("data") != desired:
+        else:
             try:
                 await self.client.patch(
                     CONFIG_MAPS,
@@ -88,5 +96,7 @@ def cache_selectors(group: str) -> dict[Any, ResourceSelector]:
 def add_to(manager: Manager, instance: str) -> None:
     """Wire the controller into a manager, as an operator's main() would."""
     recorder = manager.event_recorder("namespace-info-controller")
-    reconciler = NamespaceInfoReconciler(manager.client, manager.cache, recorder, instance)
+    reconciler = NamespaceInfoReconciler(
+        manager.client, manager.cache, recorder, instance, manager.write_fence
+    )
     manager.controller("namespace-info").for_(NAMESPACES).owns(CONFIG_MAPS).complete(reconciler)

@@ -297,3 +297,35 @@ async def test_an_immediate_stop_ends_workers_even_if_the_reconciler_swallows_ca
     assert loop.time() - began < 5, "the queued key was not started after the cancellation"
     assert not controller.running
     await cache.stop()
+
+
+async def test_cancelling_a_wait_or_a_stop_leaves_no_worker_behind_but_only_stop_cancels_them():
+    client = InMemoryClient()
+    await client.create(WIDGETS, widget("w"))
+    entered, finished = asyncio.Event(), []
+
+    class Slow:
+        async def reconcile(self, request: Request) -> Result:
+            entered.set()
+            await asyncio.sleep(0.3)
+            finished.append(request.name)
+            return Result()
+
+    cache, controller = await started(client, lambda b: b.for_(WIDGETS).complete(Slow()))
+    await asyncio.wait_for(entered.wait(), 5)
+    waiting = asyncio.create_task(controller.wait())
+    await asyncio.sleep(0.01)
+    waiting.cancel()  # the manager does this with the waits it no longer needs
+    await asyncio.sleep(0.4)
+    assert finished == ["w"], "a cancelled wait() did not cancel the in-flight reconcile"
+
+    entered.clear()
+    await client.patch(WIDGETS, "w", {"spec": {"size": 2}}, "default")
+    await asyncio.wait_for(entered.wait(), 5)
+    stopping = asyncio.create_task(controller.stop(drain_timeout=30))
+    await asyncio.sleep(0.01)
+    stopping.cancel()  # cuts the drain short
+    await asyncio.gather(stopping, return_exceptions=True)
+    await asyncio.sleep(0.4)
+    assert finished == ["w"], "the in-flight reconcile was cancelled with the stop"
+    await cache.stop()

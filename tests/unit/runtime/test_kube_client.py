@@ -232,3 +232,43 @@ async def test_an_unreachable_server_is_a_transport_error():
     finally:
         await kube.close()
     assert sample("rest_client_requests_total", verb="get", code="<error>") == before + 1
+
+
+async def test_a_client_with_its_own_pool_is_not_held_up_by_a_full_one():
+    release = asyncio.Event()
+    auth: dict[str, str | None] = {}
+
+    async def handle(request: web.Request) -> web.Response:
+        auth[request.path.rsplit("/", 1)[1]] = request.headers.get("Authorization")
+        if request.path.endswith("/slow"):
+            await release.wait()
+        return web.json_response({"metadata": {"name": request.path.rsplit("/", 1)[1]}})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    configuration = Configuration(host=f"http://127.0.0.1:{runner.addresses[0][1]}")
+    configuration.api_key = {"BearerToken": "secret-token"}
+    configuration.api_key_prefix = {"BearerToken": "Bearer"}
+    shared = KubeClient(configuration, max_connections=1, request_timeout=10)
+    own = shared.with_own_pool(1)
+    try:
+        assert configuration.connection_pool_maxsize != 1, "the caller's configuration is left alone"
+        slow = asyncio.create_task(shared.get(LEASES, "slow", "ns"))
+        await asyncio.sleep(0.05)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                await shared.get(LEASES, "queued", "ns")  # waits for the only connection
+        async with asyncio.timeout(2):
+            assert (await own.get(LEASES, "lease", "ns"))["metadata"]["name"] == "lease"
+        assert auth["lease"] == "Bearer secret-token", "same credentials"
+        release.set()
+        await slow
+    finally:
+        release.set()
+        await own.close()
+        await shared.close()
+        await runner.cleanup()

@@ -88,8 +88,8 @@ async def test_readyz_fails_until_the_caches_have_synced():
     manager = manager_with(client, "not-ready", Counting(), health_probe_bind_address="127.0.0.1:0")
     run = asyncio.create_task(manager.run())
     try:
-        await eventually(lambda: manager.servers)
-        port = manager.servers[-1].port
+        await eventually(lambda: manager.port_of("/readyz"))  # the servers start one after the other
+        port = manager.port_of("/readyz")
         status, body = await http_get(port, "/readyz")
         assert status == 500 and "[-]informers-synced failed" in body
         assert (await http_get(port, "/healthz"))[0] == 200
