@@ -5,14 +5,28 @@ and for every pod the scheduler binds to them it writes the status a real kubele
 with container statuses and a loopback pod IP (only a string: nothing ever connects to it), then Ready. On
 deletion it waits for the containers to "stop" (never longer than the grace period) and removes the pod.
 
-Status is a level-based function of the pod, its annotations and the time since it was first seen, so replayed
-watch events or a restart never confuse it. Faults are injected per pod with annotations:
+Status is a level-based function of the pod, its annotations and the time since it was first seen (for a
+container's exit and restart, the times recorded in its status), so replayed watch events or a restart never
+confuse it. Faults are injected per pod with annotations:
 
 - `sim.kuberay-py.io/fail: "<message>"`: phase Failed, containers terminated with exit code 1.
 - `sim.kuberay-py.io/succeed: "true"`: phase Succeeded, containers terminated with exit code 0.
 - `sim.kuberay-py.io/crash: "true"`: the first container is in CrashLoopBackOff (restartCount grows once).
 - `sim.kuberay-py.io/unready: "true"`: Running but never Ready while the annotation stays.
 - `sim.kuberay-py.io/stop-seconds: "<n>"`: containers take n seconds to stop on deletion (capped by grace).
+- `sim.kuberay-py.io/terminate-container: "<name>[:<exitCode>][,<name>[:<exitCode>]...]"`: each named
+  container of a Running pod exits with that code (default 1; 0 to 255); the pod is not deleted.
+
+A terminated container is reported as `state.terminated` (reason `Completed` for exit code 0, else `Error`)
+with `ready: false`, and the pod's Ready and ContainersReady conditions go False. Then `spec.restartPolicy`
+decides, as it does for a real kubelet: `Always` (the default) and, for a non-zero exit, `OnFailure` start
+the container again `--restart-delay` seconds after the exit (restartCount + 1, the exit kept in
+`lastState.terminated`, Ready again `--ready-delay` seconds later); otherwise it stays terminated, and once
+every container is terminated the pod's phase becomes Failed (any non-zero exit) or Succeeded. Status times
+have whole seconds, so both delays are met to within a second. Each annotation value is acted on once (the
+exit's message records it); to make a container exit again, change the value (`ray` and `ray:1` mean the
+same exit). Unknown container names and malformed entries are ignored, and containers that are not running
+are left alone.
 
 Run it as `python -m kuberay_py.testing.kubelet --kubeconfig PATH [--nodes N] ...`.
 """
@@ -43,6 +57,8 @@ SUCCEED_ANNOTATION = ANNOTATION_PREFIX + "succeed"
 CRASH_ANNOTATION = ANNOTATION_PREFIX + "crash"
 UNREADY_ANNOTATION = ANNOTATION_PREFIX + "unready"
 STOP_SECONDS_ANNOTATION = ANNOTATION_PREFIX + "stop-seconds"
+TERMINATE_ANNOTATION = ANNOTATION_PREFIX + "terminate-container"
+DEFAULT_EXIT_CODE = 1
 
 TERMINAL_PHASES = ("Failed", "Succeeded")
 
@@ -56,7 +72,8 @@ class KubeletConfig:
     pods_per_node: int = 250
     gpus_per_node: int = 4
     start_delay: float = 0.0  # seconds from binding to Running
-    ready_delay: float = 0.0  # seconds from Running to Ready
+    ready_delay: float = 0.0  # seconds from Running to Ready, and from a container's restart to Ready
+    restart_delay: float = 2.0  # seconds from a container's exit to its restart, if its pod restarts it
     stop_delay: float = 0.0  # seconds containers take to stop on deletion, capped by the grace period
     fail_rate: float = 0.0  # fraction of pods that fail at start (decided per pod uid, so it is stable)
     workers: int = 32
@@ -64,7 +81,19 @@ class KubeletConfig:
 
 
 def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(datetime.now(UTC))
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _seconds_since(stamp: str | None, now: datetime) -> float:
+    """Age of an RFC 3339 status time; a missing or unreadable one counts as long past."""
+    try:
+        return (now - datetime.fromisoformat(stamp or "")).total_seconds()
+    except ValueError:
+        return float("inf")
 
 
 def pod_ip(index: int) -> str:
@@ -93,9 +122,18 @@ def _condition(
 
 
 def desired_status(
-    pod: dict[str, Any], node_ip: str, ip: str, elapsed: float, config: KubeletConfig
+    pod: dict[str, Any],
+    node_ip: str,
+    ip: str,
+    elapsed: float,
+    config: KubeletConfig,
+    now: datetime | None = None,
 ) -> dict[str, Any] | None:
-    """The status this kubelet wants the pod to have now, or None to leave the status alone."""
+    """The status this kubelet wants the pod to have now, or None to leave the status alone.
+
+    `elapsed` is the time since the pod reached this kubelet; `now` (default: the clock) times container
+    exits and restarts, which are kept in the status itself.
+    """
     status = pod.get("status", {})
     annotations = pod["metadata"].get("annotations") or {}
     if status.get("phase") in TERMINAL_PHASES:
@@ -122,7 +160,8 @@ def desired_status(
         return _status(pod, status, "Pending", node_ip, None, ready=False, container_state=waiting)
     ready = elapsed >= config.start_delay + config.ready_delay and UNREADY_ANNOTATION not in annotations
     crashing = CRASH_ANNOTATION in annotations
-    return _status(pod, status, "Running", node_ip, ip, ready=ready and not crashing, crashing=crashing)
+    running = _status(pod, status, "Running", node_ip, ip, ready=ready and not crashing, crashing=crashing)
+    return _apply_exits(pod, running, now or datetime.now(UTC), config)
 
 
 def _status(
@@ -149,12 +188,14 @@ def _status(
             "name": container["name"],
             "image": container.get("image", ""),
             "imageID": f"sim://{container.get('image', '')}",
-            "containerID": f"sim://{pod['metadata']['uid']}/{container['name']}",
+            "containerID": _container_id(pod, container["name"], restarts),
             "ready": ready,
             "started": "running" in state,
             "restartCount": restarts,
             "state": state,
         }
+        if "lastState" in old:
+            entry["lastState"] = old["lastState"]
         if crashing and i == 0:
             was_crashing = (old.get("state", {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"
             entry["restartCount"] = restarts if was_crashing else restarts + 1
@@ -197,6 +238,164 @@ def _status(
         desired["podIP"] = ip
         desired["podIPs"] = [{"ip": ip}]
     return desired
+
+
+def _container_id(pod: dict[str, Any], name: str, restarts: int) -> str:
+    """A new ID for every run of a container, as a runtime gives one."""
+    base = f"sim://{pod['metadata']['uid']}/{name}"
+    return base if restarts == 0 else f"{base}/{restarts}"
+
+
+# -- container exits (terminate-container) ----------------------------------------------------------------
+def termination_requests(value: str) -> dict[str, int]:
+    """Container name -> exit code, from a terminate-container annotation value."""
+    requests: dict[str, int] = {}
+    for item in value.split(","):
+        name, _, code = (part.strip() for part in item.partition(":"))
+        if not name:
+            continue
+        try:
+            exit_code = int(code) if code else DEFAULT_EXIT_CODE
+        except ValueError:
+            continue
+        if 0 <= exit_code <= 255:
+            requests[name] = exit_code
+    return requests
+
+
+def restarts_after(restart_policy: str | None, exit_code: int) -> bool:
+    """Whether a container that exited with `exit_code` is started again under the pod's restart policy."""
+    if restart_policy == "Never":
+        return False
+    if restart_policy == "OnFailure":
+        return exit_code != 0
+    return True  # Always, the API's default
+
+
+def _restart_policy(pod: dict[str, Any]) -> str:
+    return str(pod.get("spec", {}).get("restartPolicy") or "Always")
+
+
+def _exit_marker(value: str) -> str:
+    # Kept in the exit's message: the status is this kubelet's only memory that it acted on a value.
+    return f"exit requested by {TERMINATE_ANNOTATION}={value}"
+
+
+def _acted_on(old: dict[str, Any], marker: str) -> bool:
+    return any(
+        ((old.get(field) or {}).get("terminated") or {}).get("message") == marker
+        for field in ("state", "lastState")
+    )
+
+
+def _exited(entry: dict[str, Any], exit_code: int, marker: str, now: datetime) -> dict[str, Any]:
+    """A running container's status once it has exited with `exit_code`."""
+    terminated = {
+        "exitCode": exit_code,
+        "reason": "Completed" if exit_code == 0 else "Error",
+        "message": marker,
+        "startedAt": entry["state"]["running"]["startedAt"],
+        "finishedAt": rfc3339(now),
+        "containerID": entry["containerID"],
+    }
+    return {**entry, "ready": False, "started": False, "state": {"terminated": terminated}}
+
+
+def _restarted(
+    pod: dict[str, Any], entry: dict[str, Any], old: dict[str, Any], exited: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """An exited container's status once it runs again; the exit moves to `lastState`."""
+    restarts = int(old.get("restartCount", 0)) + 1
+    return {
+        **entry,
+        "containerID": _container_id(pod, entry["name"], restarts),
+        "restartCount": restarts,
+        "started": True,
+        "state": {"running": {"startedAt": rfc3339(now)}},
+        "lastState": {"terminated": exited},
+    }
+
+
+def _was_restarted(entry: dict[str, Any]) -> bool:
+    return int(entry.get("restartCount", 0)) > 0 and "terminated" in (entry.get("lastState") or {})
+
+
+def _next_container_state(
+    pod: dict[str, Any],
+    entry: dict[str, Any],
+    old: dict[str, Any],
+    exit_code: int | None,
+    marker: str,
+    now: datetime,
+    config: KubeletConfig,
+) -> dict[str, Any]:
+    """One container's status, given the running status `_status` proposes and the one reported before."""
+    exited = (old.get("state") or {}).get("terminated")
+    if exited is not None:
+        due = _seconds_since(exited.get("finishedAt"), now) >= config.restart_delay
+        if not (due and restarts_after(_restart_policy(pod), int(exited.get("exitCode", 0)))):
+            return {**old, "ready": False, "started": False}
+        entry = _restarted(pod, entry, old, exited, now)
+    elif exit_code is not None and "running" in entry["state"] and not _acted_on(old, marker):
+        return _exited(entry, exit_code, marker, now)
+    if "running" in entry["state"] and _was_restarted(entry):
+        warm = _seconds_since(entry["state"]["running"].get("startedAt"), now) >= config.ready_delay
+        return {**entry, "ready": entry["ready"] and warm}
+    return entry
+
+
+def _final_phase(pod: dict[str, Any], containers: list[dict[str, Any]]) -> str | None:
+    """Failed or Succeeded once every container has exited for good, else None."""
+    if not containers or any("terminated" not in (c.get("state") or {}) for c in containers):
+        return None
+    codes = [int(c["state"]["terminated"].get("exitCode", 0)) for c in containers]
+    if any(restarts_after(_restart_policy(pod), code) for code in codes):
+        return None
+    return "Failed" if any(code != 0 for code in codes) else "Succeeded"
+
+
+def _apply_exits(
+    pod: dict[str, Any], desired: dict[str, Any], now: datetime, config: KubeletConfig
+) -> dict[str, Any]:
+    """`desired` (a Running status) with requested exits, pending restarts and their effect on the pod."""
+    value = (pod["metadata"].get("annotations") or {}).get(TERMINATE_ANNOTATION, "")
+    requests = termination_requests(value)
+    marker = _exit_marker(value)
+    previous = {c["name"]: c for c in pod.get("status", {}).get("containerStatuses", [])}
+    containers = [
+        _next_container_state(
+            pod, entry, previous.get(entry["name"], {}), requests.get(entry["name"]), marker, now, config
+        )
+        for entry in desired["containerStatuses"]
+    ]
+    phase = _final_phase(pod, containers)
+    ready = all(c["ready"] for c in containers)
+    reason = "PodCompleted" if phase else "ContainersNotReady"
+    existing = pod.get("status", {}).get("conditions", [])
+    replaced = {kind: _condition(existing, kind, ready, reason) for kind in ("ContainersReady", "Ready")}
+    return {
+        **desired,
+        "phase": phase or desired["phase"],
+        "containerStatuses": containers,
+        "conditions": [replaced.get(c["type"], c) for c in desired["conditions"]],
+    }
+
+
+def seconds_to_container_change(
+    pod: dict[str, Any], status: dict[str, Any], now: datetime, config: KubeletConfig
+) -> float | None:
+    """Seconds until a container in `status` is due to restart or to turn Ready, if one is."""
+    if status.get("phase") in TERMINAL_PHASES:
+        return None
+    dues = []
+    for c in status.get("containerStatuses", []):
+        state = c.get("state") or {}
+        exited = state.get("terminated")
+        if exited is not None and restarts_after(_restart_policy(pod), int(exited.get("exitCode", 0))):
+            dues.append(config.restart_delay - _seconds_since(exited.get("finishedAt"), now))
+        elif "running" in state and not c.get("ready") and _was_restarted(c):
+            dues.append(config.ready_delay - _seconds_since(state["running"].get("startedAt"), now))
+    return min((due for due in dues if due > 0), default=None)
 
 
 def _differs(current: dict[str, Any], desired: dict[str, Any]) -> bool:
@@ -454,9 +653,10 @@ class SimulatedKubelet:
                 task.add_done_callback(self._stop_tasks.discard)
             return
         elapsed = time.monotonic() - self.first_seen.get(uid, time.monotonic())
+        now = datetime.now(UTC)
         status = pod.get("status", {})
         ip = status.get("podIP") or self._ip_for(uid)
-        desired = desired_status(pod, self.node_ips[pod["spec"]["nodeName"]], ip, elapsed, self.config)
+        desired = desired_status(pod, self.node_ips[pod["spec"]["nodeName"]], ip, elapsed, self.config, now)
         if desired is not None and _differs(status, desired):
             try:
                 updated = await self.api.request(
@@ -471,11 +671,22 @@ class SimulatedKubelet:
                 raise
             if updated["metadata"]["uid"] == uid:
                 self.pods[key] = updated
-        # Come back when the next timed transition (Running, then Ready) is due.
-        for due in (self.config.start_delay, self.config.start_delay + self.config.ready_delay):
-            if elapsed < due:
-                self._wake_later(key, due - elapsed + 0.01)
-                break
+        wake = self._next_transition(pod, desired, elapsed, now)
+        if wake is not None:
+            self._wake_later(key, wake + 0.01)
+
+    def _next_transition(
+        self, pod: dict[str, Any], desired: dict[str, Any] | None, elapsed: float, now: datetime
+    ) -> float | None:
+        """Seconds until the next timed change: the pod Running, then Ready, or a container's restart."""
+        pod_due = (self.config.start_delay, self.config.start_delay + self.config.ready_delay)
+        dues = [due - elapsed for due in pod_due if elapsed < due]
+        container_due = (
+            None if desired is None else seconds_to_container_change(pod, desired, now, self.config)
+        )
+        if container_due is not None:
+            dues.append(container_due)
+        return min(dues, default=None)
 
     async def _stop_pod(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
@@ -518,6 +729,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Path, KubeletConfig]:
     parser.add_argument("--start-delay", type=float, default=defaults.start_delay)
     parser.add_argument("--ready-delay", type=float, default=defaults.ready_delay)
     parser.add_argument("--stop-delay", type=float, default=defaults.stop_delay)
+    parser.add_argument("--restart-delay", type=float, default=defaults.restart_delay)
     parser.add_argument("--fail-rate", type=float, default=defaults.fail_rate)
     parser.add_argument("--workers", type=int, default=defaults.workers)
     args = parser.parse_args(argv)
@@ -531,6 +743,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Path, KubeletConfig]:
         start_delay=args.start_delay,
         ready_delay=args.ready_delay,
         stop_delay=args.stop_delay,
+        restart_delay=args.restart_delay,
         fail_rate=args.fail_rate,
         workers=args.workers,
     )
