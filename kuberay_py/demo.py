@@ -3,31 +3,46 @@
 The control plane (etcd, kube-apiserver, controller-manager, scheduler, simulated kubelet) runs in this
 process's care, the operator as its own process, exactly as the tests run them. Everything lives in one
 temporary directory; SIGINT or SIGTERM stops every process and removes it.
+
+Steps before the cluster is ready retry transient failures (connection trouble, timeouts, throttling, server
+errors) for a bounded time, then stop with one line naming the step; other failures stop at once. When the
+demo fails, the end of the operator's log (and of a control-plane component's, if one failed) is printed
+before the directory, logs included, is removed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import yaml
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_before_delay,
+    wait_random_exponential,
+)
+from tenacity.wait import wait_base
 
 from kuberay_py.api import RayCluster
 from kuberay_py.api.constants import CRD_NAME, HEAD_GROUP_NAME
 from kuberay_py.api.crd import render_crd
 from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
-from kuberay_py.runtime import PODS, Informer, KubeClient, configure_logging, connect
+from kuberay_py.runtime import PODS, ApiError, Informer, KubeClient, configure_logging, connect
+from kuberay_py.runtime.errors import is_retriable
 from kuberay_py.testing.binaries import BinariesError, find_kubectl
 from kuberay_py.testing.controlplane import ControlPlane, ControlPlaneError
 from kuberay_py.testing.operator_process import OperatorProcess
@@ -38,10 +53,130 @@ Obj = dict[str, Any]
 
 SAMPLE = Path(__file__).resolve().parents[1] / "config" / "samples" / "ray-cluster.heterogeneous.yaml"
 READY_LINE = "is ready"
+LOG_TAIL_LINES = 30
+# What kubectl prints when the cause may pass: no connection, a timeout, throttling, an overloaded server.
+# A CRD that was just established can also be missing from discovery for a moment ("no matches for kind").
+TRANSIENT_KUBECTL_OUTPUT = (
+    "connection refused",
+    "the connection to the server",  # kubectl's own words for a refused connection
+    "connection reset",
+    "broken pipe",
+    "unable to connect to the server",
+    ": eof",
+    "unexpected eof",
+    "http2: client connection lost",
+    "goaway",
+    "i/o timeout",
+    "tls handshake timeout",
+    "timed out",
+    "timeout exceeded",
+    "context deadline exceeded",
+    "(timeout)",
+    "(servertimeout)",
+    "(toomanyrequests)",
+    "too many requests",
+    "(internalerror)",
+    "internal error occurred",
+    "(serviceunavailable)",
+    "the server is currently unable to handle the request",
+    "etcdserver:",
+    "no matches for kind",
+)
 
 
 class DemoError(Exception):
     """The demo cannot go on; the message is one line."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a failed step may succeed if tried again unchanged."""
+    if isinstance(error, subprocess.CalledProcessError):
+        output = str(error.stderr or "").lower()
+        return any(marker in output for marker in TRANSIENT_KUBECTL_OUTPUT)
+    if isinstance(error, ApiError):
+        return is_retriable(error)
+    return isinstance(error, subprocess.TimeoutExpired | ConnectionError | TimeoutError)
+
+
+def describe(error: BaseException) -> str:
+    """An error on one line: kubectl's own message when it has one."""
+    if isinstance(error, subprocess.CalledProcessError):
+        text = str(error.stderr or "") or f"kubectl exited with {error.returncode}"
+    else:
+        text = str(error) or type(error).__name__
+    return " ".join(text.split())
+
+
+BACKOFF: wait_base = wait_random_exponential(multiplier=0.5, max=5)
+
+
+async def retry_step(
+    step: str,
+    action: Callable[[], Awaitable[T]],
+    budget: float,
+    *,
+    backoff: wait_base = BACKOFF,
+    notify: Callable[[str], None] | None = None,
+) -> T:
+    """`action`, tried again on transient errors for up to `budget` seconds; failure is one DemoError line.
+
+    `notify` hears of each retry, so a wait does not look like a hang.
+    """
+    began = time.monotonic()
+    attempts = 0
+
+    def before_sleep(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        if notify is not None and error is not None:
+            notify(f"{step}: {describe(error)}; trying again")
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(is_transient),
+        stop=stop_before_delay(budget),
+        wait=backoff,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                attempts += 1
+                return await action()
+    except Exception as error:
+        if not is_transient(error):
+            raise DemoError(f"{step} failed: {describe(error)}") from error
+        spent = time.monotonic() - began
+        raise DemoError(
+            f"{step} failed after {attempts} attempts in {spent:.0f}s: {describe(error)}"
+        ) from error
+    raise AssertionError("tenacity ended without a result or an error")
+
+
+def last_lines(path: Path, count: int, max_bytes: int = 256 * 1024) -> list[str]:
+    """The last `count` lines of a file, reading only its end: a long demo's log can be large."""
+    with path.open("rb") as file:
+        size = file.seek(0, os.SEEK_END)
+        file.seek(max(0, size - max_bytes))
+        lines = file.read().decode(errors="replace").splitlines()
+    if size > max_bytes:
+        lines = lines[1:]  # most likely cut in the middle
+    return lines[-count:]
+
+
+def print_log_tail(title: str, path: Path, count: int = LOG_TAIL_LINES, stream: TextIO | None = None) -> None:
+    """Print the end of a log that is about to be removed with the working directory."""
+    out = stream or sys.stderr
+    try:
+        lines = last_lines(path, count)
+    except OSError as error:
+        print(f"{title}: cannot read {path}: {error.strerror or error}", file=out)
+        return
+    if not lines:
+        print(f"{title} ({path}) is empty", file=out)
+        return
+    print(f"last {len(lines)} lines of {title} ({path}):", file=out)
+    for line in lines:
+        print(f"  {line}", file=out)
 
 
 @dataclass(frozen=True)
@@ -51,10 +186,32 @@ class DemoOptions:
     nodes: int = 4
     ready_timeout: float = 300.0
     exit_when_ready: bool = False
+    retry_seconds: float = 30.0  # how long a step before ready retries transient errors
 
 
 def say(message: str = "") -> None:
     print(message, flush=True)  # flushed at once: the demo's output is often read through a pipe
+
+
+def sample_cluster_name(sample: Path) -> str:
+    """The name of the RayCluster in the sample manifest; an unusable sample fails at once."""
+    try:
+        documents = [d for d in yaml.safe_load_all(sample.read_text()) if d]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise DemoError(f"cannot read the sample {sample}: {describe(error)}") from error
+    for document in documents:
+        if isinstance(document, dict) and document.get("kind") == "RayCluster":
+            name = (document.get("metadata") or {}).get("name")
+            if isinstance(name, str) and name:
+                return name
+            raise DemoError(f"the RayCluster in {sample} has no metadata.name")
+    raise DemoError(f"{sample} holds no RayCluster")
+
+
+def headline(error: BaseException) -> str:
+    """An error's first line: a component's log is printed on its own, in full."""
+    lines = str(error).splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 class _OnChange:
@@ -102,7 +259,10 @@ class Demo:
     def __init__(self, options: DemoOptions) -> None:
         self.options = options
         self.workdir = Path(tempfile.mkdtemp(prefix="kuberay-py-demo-"))
-        self.plane = ControlPlane(self.workdir / "control-plane", nodes=options.nodes, log=say)
+        # A failed start keeps its logs: the demo prints their end before it removes the directory.
+        self.plane = ControlPlane(
+            self.workdir / "control-plane", nodes=options.nodes, log=say, keep_failed=True
+        )
         self.operator = OperatorProcess(self.plane.kubeconfig, self.workdir / "operator.log")
         # One thread runs every blocking step, for the demo's whole life: the control plane's children are
         # told to die with the thread that started them (PR_SET_PDEATHSIG), and steps queue in order, so
@@ -115,11 +275,16 @@ class Demo:
         return await asyncio.get_running_loop().run_in_executor(self._thread, step)
 
     def _kubectl(self, *args: str, input: str | None = None) -> str:
-        try:
-            return self.plane.kubectl(*args, input=input).stdout
-        except (subprocess.SubprocessError, OSError) as exc:
-            stderr = getattr(exc, "stderr", "") or str(exc)
-            raise DemoError(f"kubectl {' '.join(args[:2])} failed: {stderr.strip()}") from exc
+        return self.plane.kubectl(*args, input=input).stdout
+
+    async def _step(self, step: str, action: Callable[[], T]) -> T:
+        """A blocking step, retried on transient errors within the options' time bound."""
+        return await retry_step(
+            step, lambda: self._blocking(action), self.options.retry_seconds, notify=self._say_timed
+        )
+
+    def _say_timed(self, message: str) -> None:
+        say(f"{self._elapsed()}  {message}")
 
     def _elapsed(self) -> str:
         return f"{time.monotonic() - self.began:6.1f}s"
@@ -127,24 +292,46 @@ class Demo:
     async def run(self) -> None:
         """Start everything, follow the sample to ready, print what to try, and keep following changes."""
         configure_logging("console", "warning")  # the runtime's informers run here too: only their trouble
-        documents = [d for d in yaml.safe_load_all(self.options.sample.read_text()) if d]
-        name = next((d["metadata"]["name"] for d in documents if d.get("kind") == "RayCluster"), None)
-        if name is None:
-            raise DemoError(f"{self.options.sample} holds no RayCluster")
+        name = sample_cluster_name(self.options.sample)
         say(f"kuberay-py demo: working directory {self.workdir}")
         say("starting the local control plane: etcd, kube-apiserver, controller-manager, scheduler, kubelet")
         await self._blocking(self.plane.start)
-        await self._blocking(lambda: self._kubectl("apply", "--server-side", "-f", "-", input=render_crd()))
-        await self._blocking(
-            lambda: self._kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s")
+        crd = render_crd()
+        await self._step(
+            "installing the RayCluster CRD",
+            lambda: self._kubectl("apply", "--server-side", "-f", "-", input=crd),
+        )
+        await self._step(
+            "waiting for the RayCluster CRD to be established",
+            lambda: self._kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s"),
         )
         say(f"{self._elapsed()}  installed the RayCluster CRD")
         await self._start_operator()
         client = await connect(self.plane.kubeconfig)
         try:
-            await self._follow(client, name)
+            await self._while_operator_runs(self._follow(client, name))
         finally:
             await client.close()
+
+    async def _while_operator_runs(self, work: Coroutine[Any, Any, None]) -> None:
+        """`work`, given up as soon as the operator process exits: nothing would change any more."""
+        task = asyncio.create_task(work)
+        watch = asyncio.create_task(self._operator_exit())
+        try:
+            await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+            (watch if watch.done() else task).result()
+        finally:
+            for pending in (task, watch):
+                pending.cancel()
+            await asyncio.gather(task, watch, return_exceptions=True)
+
+    async def _operator_exit(self) -> None:
+        proc = self.operator.proc
+        assert proc is not None, "the operator has not been started"
+        # A plain Popen child, not an asyncio one: polling is the only way to hear of its exit here.
+        while proc.poll() is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        raise DemoError(f"the operator exited with {proc.returncode}; see {self.operator.log_path}")
 
     async def _start_operator(self) -> None:
         await self._blocking(lambda: self.operator.start(wait_ready=False))
@@ -183,8 +370,9 @@ class Demo:
             await pods.wait_synced()
             await clusters.wait_synced()
             say(f"{self._elapsed()}  creating RayCluster {name} from {self.options.sample.name}")
-            await self._blocking(
-                lambda: self._kubectl("apply", "-n", namespace, "-f", str(self.options.sample))
+            await self._step(
+                f"creating RayCluster {name}",
+                lambda: self._kubectl("apply", "-n", namespace, "-f", str(self.options.sample)),
             )
             try:
                 async with asyncio.timeout(self.options.ready_timeout):
@@ -209,8 +397,9 @@ class Demo:
     async def _show(self, cluster: Obj, pods: list[Obj]) -> None:
         namespace = self.options.namespace
         name = cluster["metadata"]["name"]
-        table = await self._blocking(
-            lambda: self._kubectl("get", "rayclusters,pods,svc", "-n", namespace, "-o", "wide")
+        table = await self._step(
+            "listing the cluster's objects",
+            lambda: self._kubectl("get", "rayclusters,pods,svc", "-n", namespace, "-o", "wide"),
         )
         say()
         say(f"$ kubectl get rayclusters,pods,svc -n {namespace}")
@@ -250,6 +439,14 @@ Try it from another terminal:
 Changes show up here as they happen. Press Ctrl-C to stop everything and remove {self.workdir}.
 """
         )
+
+    def print_failure_logs(self, error: BaseException) -> None:
+        """The end of every log that explains `error`, while the working directory still holds them."""
+        failed_log = error.log_path if isinstance(error, ControlPlaneError) else None
+        if failed_log is not None:
+            print_log_tail(f"the {failed_log.stem} log", failed_log)
+        if self.operator.proc is not None:
+            print_log_tail("the operator log", self.operator.log_path)
 
     async def teardown(self) -> None:
         """Stop the operator, then the control plane, and remove the working directory."""
@@ -292,19 +489,20 @@ async def run_demo(options: DemoOptions) -> int:
     try:
         await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
         work.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await work
-        if work.cancelled():  # interrupted: the normal end once the cluster was shown, else 128 + signal
+        await asyncio.wait({work})  # not `await work`: that would raise its error here, unreported
+        # Interrupted: the normal end once the cluster was shown, else 128 + signal. A terminal's Ctrl-C also
+        # reaches the operator, whose exit must not then count as a failure.
+        if received or work.cancelled():
             return 0 if demo.ready_at is not None else 128 + received[0].value
         error = work.exception()
         if error is None:
             return 0
-        if not isinstance(error, DemoError | ControlPlaneError | BinariesError | PKIError):
+        known = isinstance(error, DemoError | ControlPlaneError | BinariesError | PKIError)
+        if known:
+            print(f"kuberay-py demo: {headline(error)}", file=sys.stderr)
+        demo.print_failure_logs(error)  # before teardown removes them
+        if not known:
             raise error
-        print(f"kuberay-py demo: {error}", file=sys.stderr)
-        tail = demo.operator.log_tail(20) if demo.operator.proc is not None else ""
-        if tail:  # the working directory, logs included, is about to go
-            print(f"last lines of the operator log:\n{tail}", file=sys.stderr)
         return 1
     finally:
         stopped.cancel()

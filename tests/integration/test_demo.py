@@ -24,8 +24,9 @@ STARTUP_TIMEOUT = 300.0
 class Demo:
     """The demo process, its output collected line by line as it comes."""
 
-    def __init__(self, *args: str) -> None:
-        env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG" and not k.startswith("KUBERAY_PY_")}
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        clean = {k: v for k, v in os.environ.items() if k != "KUBECONFIG" and not k.startswith("KUBERAY_PY_")}
+        env = {**clean, **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kuberay_py", "demo", *args],
             stdout=subprocess.PIPE,
@@ -184,4 +185,47 @@ def test_exit_when_ready(demos: list[Demo]) -> None:
     workdir = demo.workdir
     assert demo.finish(timeout=STARTUP_TIMEOUT) == 0, demo.output
     assert "RayCluster raycluster-mini is ready" in demo.output
+    assert_nothing_left(workdir)
+
+
+def test_an_operator_that_fails_at_start_is_explained_by_its_log(demos: list[Demo]) -> None:
+    # The operator inherits the demo's environment, and a bad KUBERAY_PY_* value is a usage error at once.
+    demo = Demo(env={"KUBERAY_PY_WORKERS": "0"})
+    demos.append(demo)
+    workdir = demo.workdir
+    assert demo.finish(timeout=STARTUP_TIMEOUT) == 1, demo.output
+    log = workdir / "operator.log"
+    failed = demo.lines.index(f"kuberay-py demo: the operator exited with 2; see {log}")
+    heading = next(
+        i for i, line in enumerate(demo.lines) if line.endswith(f"lines of the operator log ({log}):")
+    )
+    stopping = demo.lines.index("stopping the operator and the control plane")
+    assert failed < heading < stopping  # printed while the log still existed
+    tail = demo.lines[heading + 1 : stopping]
+    assert tail[0].startswith("  usage: kuberay-py operator ")
+    assert any("expected a whole number of at least 1, got '0'" in line for line in tail)
+    assert demo.lines[-1] == f"stopped; removed {workdir}"
+    assert "Traceback" not in demo.output
+    assert_nothing_left(workdir)
+
+
+def test_an_invalid_sample_fails_at_once_naming_the_step(demos: list[Demo], tmp_path: Path) -> None:
+    sample = tmp_path / "invalid.yaml"
+    sample.write_text(
+        "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata: {name: bad}\nspec: {headGroupSpec: 7}\n"
+    )
+    demo = Demo("--sample", str(sample))
+    demos.append(demo)
+    workdir = demo.workdir
+    demo.wait_line(lambda line: "creating RayCluster bad" in line, timeout=STARTUP_TIMEOUT)
+    assert demo.finish() == 1, demo.output
+    failure = next(
+        line for line in demo.lines if line.startswith("kuberay-py demo: creating RayCluster bad failed")
+    )
+    assert "headGroupSpec" in failure and "after" not in failure  # not retried: one attempt
+    assert "trying again" not in demo.output
+    stopping = demo.lines.index("stopping the operator and the control plane")
+    assert demo.lines.index(failure) < stopping
+    assert any(line.startswith("last ") and "lines of the operator log" in line for line in demo.lines)
+    assert "Traceback" not in demo.output
     assert_nothing_left(workdir)
