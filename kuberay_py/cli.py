@@ -61,6 +61,9 @@ def operator(args: argparse.Namespace) -> int:
         namespace=namespaces[0] if namespaces else None,
         leader_elect=args.leader_elect,
         leader_election_namespace=args.leader_election_namespace,
+        lease_duration=args.lease_duration,
+        renew_deadline=args.renew_deadline,
+        retry_period=args.retry_period,
         metrics_addr=args.metrics_addr,
         health_addr=args.health_addr,
         workers=args.workers,
@@ -85,6 +88,16 @@ def _positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
     return value
 
 
@@ -159,6 +172,24 @@ def _add_operator_parser(commands: "argparse._SubParsersAction[argparse.Argument
     )
     parser.add_argument("--leader-elect", action="store_true", default=_env_flag("LEADER_ELECT"))
     parser.add_argument("--leader-election-namespace", default=_env("LEADER_ELECTION_NAMESPACE", "") or None)
+    parser.add_argument(
+        "--lease-duration",
+        type=_positive_float,
+        default=_env("LEASE_DURATION", "15"),
+        help="seconds a standby waits after the last renewal before it takes over",
+    )
+    parser.add_argument(
+        "--renew-deadline",
+        type=_positive_float,
+        default=_env("RENEW_DEADLINE", "10"),
+        help="seconds the leader keeps trying to renew before it stops writing",
+    )
+    parser.add_argument(
+        "--retry-period",
+        type=_positive_float,
+        default=_env("RETRY_PERIOD", "2"),
+        help="seconds between lease renewals and acquisition attempts",
+    )
     parser.add_argument("--metrics-addr", default=_env("METRICS_ADDR", ":8080"), help='"0" disables')
     parser.add_argument("--health-addr", default=_env("HEALTH_ADDR", ":8081"), help='"0" disables')
     # String defaults go through `type` like typed values, so a bad KUBERAY_PY_* value is a usage error.

@@ -70,6 +70,9 @@ class OperatorConfig:
     namespace: str | None = None
     leader_elect: bool = False
     leader_election_namespace: str | None = None
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
     metrics_addr: str = ":8080"
     health_addr: str = ":8081"
     workers: int = 16
@@ -219,6 +222,9 @@ def build_manager(client: KubeClient, config: OperatorConfig) -> Manager:
             leader_election=config.leader_elect,
             leader_election_id=LEADER_ELECTION_ID,
             leader_election_namespace=config.leader_election_namespace,
+            lease_duration=config.lease_duration,
+            renew_deadline=config.renew_deadline,
+            retry_period=config.retry_period,
             metrics_bind_address=config.metrics_addr,
             health_probe_bind_address=config.health_addr,
         ),
@@ -232,7 +238,10 @@ async def run_operator(config: OperatorConfig) -> None:
     configure_logging(config.log_format, config.log_level)  # type: ignore[arg-type]
     client = await open_client(config)
     try:
-        manager = build_manager(client, config)
+        try:
+            manager = build_manager(client, config)
+        except ValueError as exc:  # lease timings that cannot work together
+            raise OperatorError(f"leader election: {exc}") from exc
         await preflight(client, config, manager)
         log.info(
             "starting",

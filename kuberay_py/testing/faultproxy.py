@@ -92,6 +92,9 @@ class FaultProxy:
         self.admin = admin
         self.rng = random.Random(seed)
         self.requests: Counter[RequestClass] = Counter()
+        # When each write other than a lease call was sent on to the API server (event-loop clock): to show
+        # that a process that lost or gave up leadership wrote nothing after its successor began.
+        self.writes: list[float] = []
         self.faults: Counter[tuple[str, RequestClass]] = Counter()
         self.port = 0
         self._parent_dir = workdir
@@ -243,6 +246,8 @@ class FaultProxy:
         self, request: web.BaseRequest, info: RequestInfo, rule: Rule | None
     ) -> web.StreamResponse:
         assert self._session is not None
+        if request.method in _WRITE_METHODS and info.request_class is not RequestClass.LEASE:
+            self.writes.append(asyncio.get_running_loop().time())
         try:
             upstream = await self._session.request(
                 request.method,
@@ -301,6 +306,9 @@ class FaultProxy:
             changed = self._holds_changed = _renewed(self._holds_changed)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), remaining)
+
+
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _renewed(event: asyncio.Event) -> asyncio.Event:
