@@ -246,7 +246,7 @@ class FaultProxy:
         self, request: web.BaseRequest, info: RequestInfo, rule: Rule | None
     ) -> web.StreamResponse:
         assert self._session is not None
-        if request.method in _WRITE_METHODS and info.request_class is not RequestClass.LEASE:
+        if _is_write(request.method, request.path, info):
             self.writes.append(asyncio.get_running_loop().time())
         try:
             upstream = await self._session.request(
@@ -309,6 +309,15 @@ class FaultProxy:
 
 
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# POSTs that ask the API server a question (may I? who is this?) and store nothing.
+_REVIEW_GROUPS = ("/apis/authorization.k8s.io/", "/apis/authentication.k8s.io/")
+
+
+def _is_write(method: str, path: str, info: RequestInfo) -> bool:
+    """A request that changes what is stored, other than the lease itself."""
+    if method not in _WRITE_METHODS or info.request_class is RequestClass.LEASE:
+        return False
+    return not path.startswith(_REVIEW_GROUPS)
 
 
 def _renewed(event: asyncio.Event) -> asyncio.Event:
