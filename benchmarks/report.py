@@ -75,12 +75,31 @@ def cpu_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def faults_table(report: dict[str, Any]) -> str:
+    """One row per kind of fault of the faults scenario; empty when it did not run."""
+    rows = [row for result in report["results"] for row in (result.get("details") or {}).get("faults", [])]
+    if not rows:
+        return ""
+    lines = [
+        "| Fault | injected | most workers seen / desired | most heads | all ready after | operator exits |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['kind']} | {row['faults_injected']} | {row['most_workers']} / {row['desired']} | "
+            f"{row['most_heads']} | {_number(row['converge_seconds'])} s | {row['unexpected_exits']} |"
+        )
+    return "\n".join(lines)
+
+
 def markdown(report: dict[str, Any]) -> str:
+    faults = faults_table(report)
     return "\n\n".join(
         [
             f"## Benchmarks ({report['mode']})",
             machine_line(report),
             measures_table(report),
+            *(["Faults injected while one cluster scales 0 -> N:", faults] if faults else []),
             "CPU seconds used during each case, by process (all share the same cores; other: everything else "
             "running on the machine meanwhile):",
             cpu_table(report),

@@ -24,6 +24,10 @@ class Settings:
     """Scenario 5: operator RSS with this many managed pods (the first level must be 0)."""
     memory_idle_seconds: float
     """How long the operator must have made no request before its RSS is read."""
+    fault_workers: int = 50
+    fault_kills: int = 3
+    """Scenario 7: one cluster scales 0 -> this many workers per kind of fault; the operator is killed this
+    many times in the SIGKILL kind."""
     repeats: int = 1
     """Runs of each scale-up, many-clusters and fairness case; their median is reported."""
     pods_per_memory_cluster: int = 100
@@ -40,6 +44,8 @@ FULL = Settings(
     steady_seconds=300.0,
     memory_pods=(0, 1000, 5000),
     memory_idle_seconds=20.0,  # past aiohttp's 15 s keep-alive, so a burst's connections are closed
+    fault_workers=300,
+    fault_kills=12,
     repeats=3,
 )
 

@@ -88,18 +88,27 @@ class Stack:
         await self.client.delete(RAYCLUSTERS, name, WARM_UP_NAMESPACE)
 
     # -- the operator --------------------------------------------------------------------------------------
-    async def start_operator(self) -> None:
+    async def start_operator(self, kubeconfig: Path | None = None) -> None:
+        """Start the operator, talking to the API server directly or through `kubeconfig` (a proxy's)."""
         if self.operator is not None:
             raise RuntimeError("an operator is already running on this stack; two would fight over every pod")
         suffix = f"-{self._restarts}" if self._restarts else ""
         log_path = self.log_dir / f"operator-{self.name}{suffix}.log"
-        self.operator = OperatorProcess(self.plane.kubeconfig, log_path)
+        self.operator = OperatorProcess(kubeconfig or self.plane.kubeconfig, log_path)
         await asyncio.to_thread(self.operator.start)
 
-    async def restart_operator(self) -> None:
+    async def restart_operator(self, kubeconfig: Path | None = None) -> None:
         await asyncio.to_thread(self._stop_operator)
         self._restarts += 1
-        await self.start_operator()
+        await self.start_operator(kubeconfig)
+
+    async def kill_operator(self) -> None:
+        """SIGKILL the operator, as a crash would: no scrape, no clean shutdown."""
+        assert self.operator is not None and self.operator.pid is not None, "the operator is not running"
+        self._retired_operator_cpu += cpu_seconds(self.operator.pid)
+        await asyncio.to_thread(self.operator.kill)
+        self.operator = None
+        self._restarts += 1
 
     def _stop_operator(self) -> None:
         if self.operator is None:

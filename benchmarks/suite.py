@@ -12,12 +12,12 @@ from typing import Any
 
 from benchmarks import latency, machine, repeats
 from benchmarks.results import CaseResult
-from benchmarks.scenarios import fairness, many_clusters, memory, scale_up, steady
+from benchmarks.scenarios import fairness, faults, many_clusters, memory, scale_up, steady
 from benchmarks.settings import Settings
 from benchmarks.stack import NODES, PODS_PER_NODE, CpuMeter, Stack
 
 Body = Callable[[Stack, CaseResult], Awaitable[None]]
-SCENARIOS = ("scale-up", "many clusters", "fairness", "steady state", "memory", "reconcile latency")
+SCENARIOS = ("scale-up", "many clusters", "fairness", "steady state", "memory", "faults", "reconcile latency")
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,15 @@ def cases(settings: Settings) -> list[Case]:
             "pods=" + "/".join(str(level) for level in levels),
             _bind(memory.run, levels=levels, pods_per_cluster=per_cluster, idle=settings.memory_idle_seconds),
             {"levels": list(levels), "pods_per_cluster": per_cluster, "idle": settings.memory_idle_seconds},
+        )
+    )
+    workers, kills = settings.fault_workers, settings.fault_kills
+    found.append(
+        Case(
+            "faults",
+            f"0→{workers} under each kind of fault",
+            _bind(faults.run, workers=workers, kills=kills),
+            {"workers": workers, "kills": kills},
         )
     )
     return found
