@@ -16,7 +16,6 @@ One pass, in order:
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -234,7 +233,8 @@ class RayClusterReconciler:
             failure=self._failures.get(key),
             extra_conditions=extra,
         )
-        await self._write_status(obj, cluster, pods, seen)
+        if not await self._write_status(obj, cluster, pods, seen):
+            return Result(requeue=True)
         return result
 
     def _unsupported(self, obj: Obj, cluster: RayCluster) -> ConditionUpdate:
@@ -286,8 +286,10 @@ class RayClusterReconciler:
         }
         desired.pop("state", None)
         desired["reason"] = message
-        if status_changed(previous, desired):
-            await self._patch_status(obj, status_patch(previous, desired, now))
+        if status_changed(previous, desired) and not await self._patch_status(
+            obj, status_patch(previous, desired, now)
+        ):
+            return Result(requeue=True)
         return Result()
 
     # -- owned objects -------------------------------------------------------------------------------------
@@ -393,16 +395,18 @@ class RayClusterReconciler:
             return written[1]
         return cached
 
-    async def _write_status(self, obj: Obj, cluster: RayCluster, pods: list[Pod], seen: Observation) -> None:
+    async def _write_status(self, obj: Obj, cluster: RayCluster, pods: list[Pod], seen: Observation) -> bool:
+        """Write the status if it changed; False when the write failed (reported as a Warning Event)."""
         previous = self._previous_status(obj)
         now = now_rfc3339()
         desired = compute_status(cluster, pods, previous, seen, now)
         if status_changed(previous, desired):
-            await self._patch_status(obj, status_patch(previous, desired, now))
+            return await self._patch_status(obj, status_patch(previous, desired, now))
+        return True
 
-    async def _patch_status(self, obj: Obj, patch: Obj) -> None:
+    async def _patch_status(self, obj: Obj, patch: Obj) -> bool:
         meta = obj["metadata"]
-        with contextlib.suppress(NotFound):  # deleted meanwhile: nothing left to report on
+        try:
             updated = await self.client.patch_status(
                 RAYCLUSTERS,
                 meta["name"],
@@ -410,7 +414,15 @@ class RayClusterReconciler:
                 meta["namespace"],
                 field_manager=self.options.field_manager,
             )
-            self._written[_key_of(obj)] = (_version(updated), updated.get("status") or {})
+        except NotFound:
+            return True  # deleted meanwhile: nothing left to report on
+        except ApiError as error:
+            # The status itself cannot say so: the Event does, and the pass comes back with backoff.
+            log.warning("writing the status failed", error=str(error))
+            self.recorder.warning(obj, "FailedUpdateStatus", f"writing the status failed: {error}")
+            return False
+        self._written[_key_of(obj)] = (_version(updated), updated.get("status") or {})
+        return True
 
 
 def _failure_of(error: ApiError) -> ConditionUpdate:

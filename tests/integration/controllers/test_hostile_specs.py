@@ -138,7 +138,7 @@ async def test_hostile_specs_are_reported_and_never_hold_up_a_normal_cluster(
             await create(control_plane, namespace, _with(name, edit))
         # Valid but extreme: a replica wider than a pass's budget, two groups without maxReplicas, and names
         # at their length limits.
-        wide = manifest("wide", {"groupName": "wide", "replicas": 1, "numOfHosts": 501, "maxReplicas": 1})
+        wide = manifest("wide", {"groupName": "wide", "replicas": 1, "numOfHosts": 600, "maxReplicas": 1})
         await create(control_plane, namespace, wide)
         unbounded = manifest(
             "unbounded", {"groupName": "a", "replicas": 1}, {"groupName": "b", "replicas": 1}

@@ -26,6 +26,7 @@ from kuberay_py.runtime import (
     InMemoryClient,
     Request,
 )
+from kuberay_py.runtime.errors import ServerError
 from tests.unit.controllers.podfactory import cluster
 
 NS = "default"
@@ -214,3 +215,19 @@ async def test_a_replica_wider_than_the_per_pass_budget_is_still_created(world: 
     await create_cluster(client, {"groupName": "wide", "replicas": 1, "numOfHosts": 600})
     result = await reconciler.reconcile(Request(NS, "demo"))
     assert len(worker_pods(client)) == 600 and result.requeue_after is None
+
+
+async def test_a_failed_status_write_is_reported_as_an_event_and_retried(world: Any) -> None:
+    client, _cache, reconciler = world
+    await create_cluster(client, {"groupName": "small", "replicas": 1})
+
+    async def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise ServerError("etcdserver: request timed out")
+
+    client.patch_status = refuse  # type: ignore[method-assign]
+    result = await reconciler.reconcile(Request(NS, "demo"))
+    await reconciler.recorder.flush()
+    assert result.requeue, "the pass comes back to write the status"
+    assert len(worker_pods(client)) == 1, "the pods were still made"
+    events = [e for e in client.objects(EVENTS) if e.get("reason") == "FailedUpdateStatus"]
+    assert events and "etcdserver: request timed out" in events[0]["note"]
