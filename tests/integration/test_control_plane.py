@@ -9,11 +9,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from kuberay_py.testing.binaries import BUILD_SCRIPT
 from kuberay_py.testing.controlplane import ControlPlane, process_alive
@@ -26,20 +23,6 @@ from kuberay_py.testing.kubelet import (
 from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def namespace(control_plane: ControlPlane):
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    control_plane.kubectl("create", "namespace", name)
-    wait_for(
-        lambda: (
-            control_plane.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0
-        ),
-        what="the default ServiceAccount",
-    )
-    yield name
-    control_plane.kubectl("delete", "namespace", name, "--wait=false")
 
 
 def get_json(plane: ControlPlane, *args: str) -> Any:

@@ -4,31 +4,13 @@ what follows, as the API server reports it to every client."""
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.kubelet import TERMINATE_ANNOTATION
 from tests.waiting import wait_for
 
 Pod = dict[str, Any]
-
-
-@pytest.fixture
-def namespace(control_plane: ControlPlane) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    control_plane.kubectl("create", "namespace", name)
-    wait_for(
-        lambda: (
-            control_plane.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0
-        ),
-        what="the default ServiceAccount",
-    )
-    yield name
-    control_plane.kubectl("delete", "namespace", name, "--wait=false")
 
 
 def two_container_pod(name: str, restart_policy: str) -> str:

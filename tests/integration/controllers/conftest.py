@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from kuberay_py.runtime import KubeClient, connect
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.operator_process import OperatorProcess
-from tests.waiting import wait_for
+from tests.integration.install_support import new_namespace as install_new_namespace
 
 REPO = Path(__file__).resolve().parents[3]
 CRD = REPO / "config" / "crd" / "ray.io_rayclusters.yaml"
@@ -36,20 +35,7 @@ def operator(
 
 
 def new_namespace(plane: ControlPlane) -> str:
-    name = f"rc-{uuid.uuid4().hex[:8]}"
-    plane.kubectl("create", "namespace", name)
-    wait_for(
-        lambda: plane.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0,
-        what="the default ServiceAccount",
-    )
-    return name
-
-
-@pytest.fixture
-def namespace(control_plane: ControlPlane) -> Iterator[str]:
-    name = new_namespace(control_plane)
-    yield name
-    control_plane.kubectl("delete", "namespace", name, "--wait=false")
+    return install_new_namespace(plane, "rc")
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ write from the old leader after the new one's first."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from kuberay_py.runtime import (
@@ -23,6 +21,7 @@ from kuberay_py.runtime import (
 from kuberay_py.runtime.objects import parse_time
 from kuberay_py.testing.controlplane import ControlPlane
 from tests.integration.runtime.support import eventually
+from tests.managers import running
 
 # Short enough for a quick test, long enough for a loaded machine: the lease is whole seconds on the server.
 LEASE = {"lease_duration": 4.0, "renew_deadline": 3.0, "retry_period": 0.5}
@@ -42,17 +41,6 @@ def options(lease_name: str, namespace: str, identity: str, **kwargs: Any) -> Ma
         **LEASE,  # type: ignore[arg-type]
         **kwargs,
     )
-
-
-@contextlib.asynccontextmanager
-async def running(manager: Manager) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(manager.run())
-    try:
-        yield task
-    finally:
-        manager.stop()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 30)
 
 
 async def test_lease_renewals_do_not_queue_behind_a_saturated_connection_pool(

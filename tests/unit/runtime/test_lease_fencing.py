@@ -17,6 +17,7 @@ from kuberay_py.runtime.manager import LeaderElectionLost, Manager, ManagerOptio
 from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.reconcile import Request, Result
 from kuberay_py.runtime.resources import CONFIG_MAPS, LEASES
+from tests.managers import running
 from tests.unit.runtime.runtime_unit_support import configmap, eventually
 
 LEASE = {"lease_duration": 1.0, "renew_deadline": 0.6, "retry_period": 0.1}
@@ -75,21 +76,10 @@ async def lease_spec(client: InMemoryClient, name: str) -> dict[str, Any]:
     return dict((await client.get(LEASES, name, "default"))["spec"])
 
 
-@contextlib.asynccontextmanager
-async def running(manager: Manager) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(manager.run())
-    try:
-        yield task
-    finally:
-        manager.stop()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 10)
-
-
 async def test_without_leader_election_the_fence_is_open_until_stop():
     client = InMemoryClient(bookmark_interval=0.05)
     manager = manager_with(client, Busy(client, 0), options())
-    async with running(manager):
+    async with running(manager, stop_timeout=10):
         await asyncio.wait_for(manager.wait_ready(), 5)
         await eventually(lambda: manager.is_leader)
         assert manager.write_fence.allowed()
@@ -102,7 +92,7 @@ async def test_the_fence_is_open_only_for_a_leader_whose_last_renewal_is_recent(
     leader = manager_with(client, Busy(client, 0), options("fence"))
     standby = manager_with(client, Busy(client, 0), options("fence"))
     assert not leader.write_fence.allowed(), "closed before the lease is acquired"
-    async with running(leader) as leader_run, running(standby):
+    async with running(leader, stop_timeout=10) as leader_run, running(standby, stop_timeout=10):
         await eventually(lambda: leader.is_leader)
         await asyncio.wait_for(standby.wait_ready(), 5)
         assert leader.write_fence.allowed() and not standby.write_fence.allowed()
@@ -150,7 +140,7 @@ async def test_shutdown_keeps_renewing_while_draining_and_releases_only_afterwar
                 timeline.append(("holder", holder))
             timeline.append(("renew", spec["renewTime"]))
 
-    async with running(old) as old_run, running(new):
+    async with running(old, stop_timeout=10) as old_run, running(new, stop_timeout=10):
         await asyncio.wait_for(busy.started.wait(), 10)
         await asyncio.wait_for(new.wait_ready(), 5)
         watcher = asyncio.create_task(watch_lease(client.resource_version))
@@ -179,7 +169,7 @@ async def test_a_lease_lost_while_draining_cuts_the_drain_short_and_is_not_relea
     await client.create(CONFIG_MAPS, configmap("work"))
     busy = Busy(client, 30)
     manager = manager_with(client, busy, options("lost-drain", graceful_shutdown_timeout=30))
-    async with running(manager) as run:
+    async with running(manager, stop_timeout=10) as run:
         await asyncio.wait_for(busy.started.wait(), 10)
         manager.stop()
         client.fail_next("update", ServerError("etcd down"), resource=LEASES, times=1_000_000)
@@ -232,7 +222,7 @@ async def test_a_new_leader_reconciles_only_once_its_cache_has_caught_up_with_th
     new.controller("catch-up").for_(CONFIG_MAPS).complete(sight)
     sight.manager = new
 
-    async with running(old) as old_run, running(new):
+    async with running(old, stop_timeout=10) as old_run, running(new, stop_timeout=10):
         await eventually(lambda: old.is_leader)
         await asyncio.wait_for(new.wait_ready(), 5)  # listed v=1; its watch now lags
         await client.patch(CONFIG_MAPS, "a", {"data": {"v": "2"}}, "default")  # the old leader's last write
