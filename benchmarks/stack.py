@@ -41,6 +41,8 @@ class Stack:
         self._client: KubeClient | None = None
         self._restarts = 0
         self._retired_operator_cpu = 0.0
+        # CPU of control-plane processes replaced by a restart, so a case's totals include them.
+        self._retired_component_cpu: dict[str, float] = {}
         # Final scrapes of operator processes already stopped, so a case's totals include them.
         self.retired_scrapes: list[Scrape] = []
 
@@ -102,6 +104,13 @@ class Stack:
         self._restarts += 1
         await self.start_operator(kubeconfig)
 
+    async def restart_apiserver(self) -> None:
+        """Restart kube-apiserver, keeping the CPU the old process spent in the stack's totals."""
+        name = "kube-apiserver"
+        spent = cpu_seconds(self.plane.pids[name])
+        await asyncio.to_thread(self.plane.restart_apiserver)
+        self._retired_component_cpu[name] = self._retired_component_cpu.get(name, 0.0) + spent
+
     async def kill_operator(self) -> None:
         """SIGKILL the operator, as a crash would: no scrape, no clean shutdown."""
         assert self.operator is not None and self.operator.pid is not None, "the operator is not running"
@@ -153,7 +162,10 @@ class Stack:
     # -- CPU accounting ------------------------------------------------------------------------------------
     def cpu_snapshot(self) -> dict[str, float]:
         """CPU seconds so far of every process in play, the benchmark itself included."""
-        snapshot = {name: cpu_seconds(pid) for name, pid in self.plane.pids.items()}
+        snapshot = {
+            name: self._retired_component_cpu.get(name, 0.0) + cpu_seconds(pid)
+            for name, pid in self.plane.pids.items()
+        }
         running = self.operator.pid if self.operator is not None else None
         # Every operator process of this stack counts, so a restart does not lose the CPU spent before it.
         snapshot["operator"] = self._retired_operator_cpu + (cpu_seconds(running) if running else 0.0)

@@ -92,7 +92,7 @@ def _killing(times: int) -> Inject:
 
 async def _restart_apiserver(stack: Stack, proxy: FaultProxy, injected: Injected) -> None:
     await asyncio.sleep(1.0)
-    await asyncio.to_thread(stack.plane.restart_apiserver)
+    await stack.restart_apiserver()
     injected.count += 1
 
 
