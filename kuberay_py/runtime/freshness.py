@@ -120,15 +120,7 @@ async def _last_change(informer: Informer, *, since: int, target: int, deadline:
     budget = min(PROBE_WATCH_SECONDS + _PROBE_GRACE, max(0.0, deadline - _now()))
     try:
         async with asyncio.timeout(budget):
-            events = informer.client.watch(
-                informer.resource,
-                informer.namespace,
-                resource_version=str(since),
-                label_selector=informer.label_selector,
-                field_selector=informer.field_selector,
-                timeout_seconds=PROBE_WATCH_SECONDS,
-                allow_bookmarks=True,
-            )
+            events = informer.open_watch(str(since), PROBE_WATCH_SECONDS)
             async with contextlib.aclosing(events):  # type: ignore[type-var]
                 async for event in events:
                     version = _parse(event.resource_version)

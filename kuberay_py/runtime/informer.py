@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import random
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 
 import structlog
@@ -253,17 +253,20 @@ class Informer:
         self._synced.set()
         self._log.debug("listed", count=len(self.store), rv=self._resource_version)
 
-    async def _watch_once(self) -> None:
-        timeout = random.uniform(*self._watch_timeout)
-        events = self.client.watch(
+    def open_watch(self, resource_version: str | None, timeout_seconds: float) -> AsyncIterator[WatchEvent]:
+        """A watch of what this informer follows (its resource, namespace and selectors), with bookmarks."""
+        return self.client.watch(
             self.resource,
             self.namespace,
-            resource_version=self._resource_version,
+            resource_version=resource_version,
             label_selector=self.label_selector,
             field_selector=self.field_selector,
-            timeout_seconds=timeout,
+            timeout_seconds=timeout_seconds,
             allow_bookmarks=True,
         )
+
+    async def _watch_once(self) -> None:
+        events = self.open_watch(self._resource_version, random.uniform(*self._watch_timeout))
         async with contextlib.aclosing(events):  # type: ignore[type-var]
             async for event in events:
                 raise_if_cancelling()  # in case the stream swallowed our cancellation to deliver this

@@ -61,9 +61,6 @@ class DesiredPods:
     def hashes(self) -> dict[str, str]:
         return {name: group.template_hash for name, group in self.groups.items()}
 
-    def widths(self) -> dict[str, int]:
-        return {name: group.width for name, group in self.groups.items()}
-
     def capacity(self) -> dict[str, str]:
         """status.desiredCPU/Memory/GPU/TPU: every desired pod's requests."""
         return desired_capacity((g.sample, g.pods) for g in self.groups.values() if g.pods)

@@ -17,7 +17,6 @@ It owns what makes writes safe and fair:
 
 from __future__ import annotations
 
-import copy
 import secrets
 import time
 from collections.abc import Callable, Collection, Coroutine
@@ -28,6 +27,7 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from kuberay_py.controllers.raycluster.expectations import Expectations
+from kuberay_py.controllers.raycluster.plan import Deletion
 from kuberay_py.controllers.raycluster.podstate import Pod, name_of, uid_of
 from kuberay_py.controllers.raycluster.writes import WriteOutcome, send_writes
 from kuberay_py.runtime import (
@@ -40,7 +40,7 @@ from kuberay_py.runtime import (
     NotFound,
     Preconditions,
 )
-from kuberay_py.runtime.errors import ServerError, TooManyRequests, TransportError
+from kuberay_py.runtime.errors import ServerError, TransportError, is_retriable
 
 log = structlog.get_logger("kuberay_py.controllers.raycluster.podwriter")
 
@@ -56,17 +56,14 @@ class WritesFenced(ApiError):
     default_reason = "NotLeader"
 
 
-def _always() -> bool:
+def always() -> bool:
+    """The default fence: every write allowed (no leader election)."""
     return True
 
 
-def _never() -> bool:
+def never() -> bool:
+    """The default for "are other clusters waiting": never, so a pass never yields."""
     return False
-
-
-def is_transient(error: BaseException) -> bool:
-    """Worth sending again unchanged: no answer, throttled, or the server failed."""
-    return isinstance(error, TransportError | TooManyRequests | ServerError)
 
 
 def is_ambiguous(error: BaseException) -> bool:
@@ -117,12 +114,6 @@ class CreateRequest:
     pod: Pod
 
 
-@dataclass(frozen=True)
-class DeleteRequest:
-    pod: Pod
-    reason: str
-
-
 class PodWriter:
     def __init__(
         self,
@@ -130,8 +121,8 @@ class PodWriter:
         expectations: Expectations,
         options: WriterOptions | None = None,
         *,
-        others_waiting: Callable[[], bool] = _never,
-        may_write: Callable[[], bool] = _always,
+        others_waiting: Callable[[], bool] = never,
+        may_write: Callable[[], bool] = always,
     ) -> None:
         self.client = client
         self.expectations = expectations
@@ -183,7 +174,7 @@ class PodWriter:
         async def create(request: CreateRequest) -> None:
             doubts[id(request)] = request  # until an answer says otherwise
             try:
-                made = await self._create_one(request, owner_uid, doubts, unanswered=resend)
+                made = await self._create_one(request, owner_uid, unanswered=resend)
             except ApiError as error:
                 if not is_ambiguous(error):
                     doubts.pop(id(request), None)
@@ -201,14 +192,7 @@ class PodWriter:
             self._in_doubt.pop(key, None)
         return outcome
 
-    async def _create_one(
-        self,
-        request: CreateRequest,
-        owner_uid: str,
-        doubts: dict[int, CreateRequest],
-        *,
-        unanswered: bool,
-    ) -> Pod | None:
+    async def _create_one(self, request: CreateRequest, owner_uid: str, *, unanswered: bool) -> Pod | None:
         """Create the pod; returns it as stored, or None when it was made and deleted since.
         `unanswered`: an earlier attempt with this name may have made the pod."""
         pod = request.pod
@@ -225,10 +209,10 @@ class PodWriter:
                         ours, existing = await self._made_earlier(pod, owner_uid)
                         if ours:
                             return existing
-                    # The random suffix matched another pod's name: try another one.
-                    pod, unanswered = final_name(_renamed(pod)), False
-                    if id(request) in doubts:
-                        doubts[id(request)] = CreateRequest(request.group, pod)
+                    # The random suffix matched another pod's name: try another one. In place, so that a
+                    # request kept in doubt holds the name last sent.
+                    _rename(pod)
+                    unanswered = False
                     raise
                 except ApiError as error:
                     unanswered = unanswered or is_ambiguous(error)
@@ -246,10 +230,10 @@ class PodWriter:
         return owner_uid in owners, existing
 
     # -- deletes -------------------------------------------------------------------------------------------
-    async def delete(self, key: str, requests: list[DeleteRequest]) -> DeleteOutcome:
+    async def delete(self, key: str, requests: list[Deletion]) -> DeleteOutcome:
         outcome = DeleteOutcome()
 
-        async def delete(request: DeleteRequest) -> None:
+        async def delete(request: Deletion) -> None:
             result = await self._delete_one(request.pod)
             if result is not None:
                 self.expectations.expect(key, result.get("metadata", {}).get("resourceVersion"))
@@ -282,7 +266,7 @@ class PodWriter:
 
     def _retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
-            retry=retry_if_exception(lambda e: is_transient(e) or isinstance(e, AlreadyExists)),
+            retry=retry_if_exception(lambda e: is_retriable(e) or isinstance(e, AlreadyExists)),
             stop=stop_after_delay(self.options.retry_seconds),
             wait=wait_exponential_jitter(multiplier=0.05, max=2.0),
             reraise=True,
@@ -314,9 +298,8 @@ class PodWriter:
         return outcome
 
 
-def _renamed(pod: Pod) -> Pod:
-    """A copy of the pod without its name, for `final_name` to pick a new one."""
-    fresh = copy.deepcopy(pod)
-    name = fresh["metadata"].pop("name")
-    fresh["metadata"]["generateName"] = name[:-_NAME_SUFFIX]
-    return fresh
+def _rename(pod: Pod) -> None:
+    """Give the pod a new random suffix, as `final_name` would."""
+    metadata = pod["metadata"]
+    metadata["generateName"] = metadata.pop("name")[:-_NAME_SUFFIX]
+    final_name(pod)

@@ -49,9 +49,10 @@ from kuberay_py.controllers.raycluster.podstate import Pod
 from kuberay_py.controllers.raycluster.podwriter import (
     CreateOutcome,
     CreateRequest,
-    DeleteRequest,
     PodWriter,
     WriterOptions,
+    always,
+    never,
 )
 from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
 from kuberay_py.controllers.raycluster.status import (
@@ -86,14 +87,6 @@ log = structlog.get_logger("kuberay_py.controllers.raycluster")
 _YIELDED = Result(requeue_after=0.05)
 
 Obj = dict[str, Any]
-
-
-def _never() -> bool:
-    return False
-
-
-def _always() -> bool:
-    return True
 
 
 @dataclass(frozen=True)
@@ -143,8 +136,8 @@ class RayClusterReconciler:
         recorder: EventRecorder,
         options: ReconcilerOptions | None = None,
         *,
-        others_waiting: Callable[[], bool] = _never,
-        may_write: Callable[[], bool] = _always,
+        others_waiting: Callable[[], bool] = never,
+        may_write: Callable[[], bool] = always,
     ) -> None:
         """`others_waiting`: are other clusters waiting for a worker now; `may_write`: does this process hold
         the leader lease, checked before every pod write."""
@@ -329,8 +322,7 @@ class RayClusterReconciler:
     ) -> bool:
         """Carry out the plan; returns True when creations were cut short to let other clusters run."""
         if plan.deletions:
-            deletions = [DeleteRequest(d.pod, d.reason) for d in plan.deletions]
-            outcome = await self.writer.delete(key, deletions)
+            outcome = await self.writer.delete(key, plan.deletions)
             for reason, names in outcome.deleted.items():
                 shown = ", ".join(sorted(names)[:20])
                 self.recorder.normal(obj, "DeletedPods", f"Deleted {len(names)} pod(s) ({reason}): {shown}")

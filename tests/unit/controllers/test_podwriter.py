@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from kuberay_py.controllers.raycluster.expectations import Expectations
+from kuberay_py.controllers.raycluster.plan import Deletion
 from kuberay_py.controllers.raycluster.podwriter import (
     CreateRequest,
-    DeleteRequest,
     PodWriter,
     WriterOptions,
     WritesFenced,
@@ -137,7 +137,7 @@ async def test_no_write_leaves_a_process_that_does_not_hold_the_lease() -> None:
     outcome = await pod_writer.create(KEY, OWNER, [pod_request()])
     assert isinstance(outcome.failure, WritesFenced) and client.creates == 0
     await client.create(PODS, final_name(pod_request().pod), NS)
-    deleted = await pod_writer.delete(KEY, [DeleteRequest(pods(client)[0], "ScaleDown")])
+    deleted = await pod_writer.delete(KEY, [Deletion(pods(client)[0], "ScaleDown")])
     assert isinstance(deleted.failure, WritesFenced) and len(pods(client)) == 1
 
 
@@ -145,7 +145,7 @@ async def test_deleting_a_pod_already_gone_or_replaced_is_no_failure() -> None:
     client = LossyClient([])
     made = await client.create(PODS, final_name(pod_request().pod), NS)
     pod_writer = writer(client)
-    outcome = await pod_writer.delete(KEY, [DeleteRequest(made, "ScaleDown")])
+    outcome = await pod_writer.delete(KEY, [Deletion(made, "ScaleDown")])
     assert outcome.failure is None and outcome.deleted == {"ScaleDown": [made["metadata"]["name"]]}
-    again = await pod_writer.delete(KEY, [DeleteRequest(made, "ScaleDown")])
+    again = await pod_writer.delete(KEY, [Deletion(made, "ScaleDown")])
     assert again.failure is None and again.deleted == {}
