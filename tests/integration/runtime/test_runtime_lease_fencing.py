@@ -151,20 +151,22 @@ async def test_sigterm_while_busy_keeps_the_lease_until_released_and_no_write_ov
     history: list[tuple[str, int]] = []
     watcher: asyncio.Task[None] | None = None
     try:
-        async with running(old) as old_run, running(new):
+        async with running(old) as old_run:
+            # The standby starts only once the first one leads: started together, either might win.
             await asyncio.wait_for(old_writer.busy.wait(), 30)
-            await asyncio.wait_for(new.wait_ready(), 30)
-            await eventually(lambda: len(old_writer.writes) >= 3, within=10)
-            since = (await kube.list(LEASES, namespace, limit=1)).resource_version
-            watcher = asyncio.create_task(lease_history(kube, namespace, since, history))
+            async with running(new):
+                await asyncio.wait_for(new.wait_ready(), 30)
+                await eventually(lambda: len(old_writer.writes) >= 3, within=10)
+                since = (await kube.list(LEASES, namespace, limit=1)).resource_version
+                watcher = asyncio.create_task(lease_history(kube, namespace, since, history))
 
-            old.stop()  # what SIGTERM does
-            stopped = time.monotonic()
-            await asyncio.wait_for(old_run, 30)
-            drained = time.monotonic() - stopped
-            await eventually(lambda: new_writer.writes, within=15)
-            await asyncio.sleep(0.5)
-            observed = list(history)  # before the new leader's own release, on leaving this block
+                old.stop()  # what SIGTERM does
+                stopped = time.monotonic()
+                await asyncio.wait_for(old_run, 30)
+                drained = time.monotonic() - stopped
+                await eventually(lambda: new_writer.writes, within=15)
+                await asyncio.sleep(0.5)
+                observed = list(history)  # before the new leader's own release, on leaving this block
     finally:
         if watcher is not None:
             watcher.cancel()

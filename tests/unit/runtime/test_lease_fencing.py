@@ -92,8 +92,10 @@ async def test_the_fence_is_open_only_for_a_leader_whose_last_renewal_is_recent(
     leader = manager_with(client, Busy(client, 0), options("fence"))
     standby = manager_with(client, Busy(client, 0), options("fence"))
     assert not leader.write_fence.allowed(), "closed before the lease is acquired"
-    async with running(leader, stop_timeout=10) as leader_run, running(standby, stop_timeout=10):
-        await eventually(lambda: leader.is_leader)
+    async with contextlib.AsyncExitStack() as stack:
+        leader_run = await stack.enter_async_context(running(leader, stop_timeout=10))
+        await eventually(lambda: leader.is_leader)  # before the standby starts: either could win otherwise
+        await stack.enter_async_context(running(standby, stop_timeout=10))
         await asyncio.wait_for(standby.wait_ready(), 5)
         assert leader.write_fence.allowed() and not standby.write_fence.allowed()
 
@@ -140,8 +142,10 @@ async def test_shutdown_keeps_renewing_while_draining_and_releases_only_afterwar
                 timeline.append(("holder", holder))
             timeline.append(("renew", spec["renewTime"]))
 
-    async with running(old, stop_timeout=10) as old_run, running(new, stop_timeout=10):
-        await asyncio.wait_for(busy.started.wait(), 10)
+    async with contextlib.AsyncExitStack() as stack:
+        old_run = await stack.enter_async_context(running(old, stop_timeout=10))
+        await asyncio.wait_for(busy.started.wait(), 10)  # leading, before the standby starts
+        await stack.enter_async_context(running(new, stop_timeout=10))
         await asyncio.wait_for(new.wait_ready(), 5)
         watcher = asyncio.create_task(watch_lease(client.resource_version))
         await asyncio.sleep(0)
@@ -222,8 +226,10 @@ async def test_a_new_leader_reconciles_only_once_its_cache_has_caught_up_with_th
     new.controller("catch-up").for_(CONFIG_MAPS).complete(sight)
     sight.manager = new
 
-    async with running(old, stop_timeout=10) as old_run, running(new, stop_timeout=10):
-        await eventually(lambda: old.is_leader)
+    async with contextlib.AsyncExitStack() as stack:
+        old_run = await stack.enter_async_context(running(old, stop_timeout=10))
+        await eventually(lambda: old.is_leader)  # before the standby starts: either could win otherwise
+        await stack.enter_async_context(running(new, stop_timeout=10))
         await asyncio.wait_for(new.wait_ready(), 5)  # listed v=1; its watch now lags
         await client.patch(CONFIG_MAPS, "a", {"data": {"v": "2"}}, "default")  # the old leader's last write
         old.stop()
