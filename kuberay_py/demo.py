@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
 import signal
 import subprocess
@@ -44,7 +43,7 @@ from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
 from kuberay_py.runtime import PODS, ApiError, Informer, KubeClient, configure_logging, connect
 from kuberay_py.runtime.errors import is_retriable
 from kuberay_py.testing.binaries import BinariesError, find_kubectl
-from kuberay_py.testing.controlplane import ControlPlane, ControlPlaneError
+from kuberay_py.testing.controlplane import ControlPlane, ControlPlaneError, last_lines
 from kuberay_py.testing.operator_process import OperatorProcess
 from kuberay_py.testing.pki import PKIError
 
@@ -150,17 +149,6 @@ async def retry_step(
             f"{step} failed after {attempts} attempts in {spent:.0f}s: {describe(error)}"
         ) from error
     raise AssertionError("tenacity ended without a result or an error")
-
-
-def last_lines(path: Path, count: int, max_bytes: int = 256 * 1024) -> list[str]:
-    """The last `count` lines of a file, reading only its end: a long demo's log can be large."""
-    with path.open("rb") as file:
-        size = file.seek(0, os.SEEK_END)
-        file.seek(max(0, size - max_bytes))
-        lines = file.read().decode(errors="replace").splitlines()
-    if size > max_bytes:
-        lines = lines[1:]  # most likely cut in the middle
-    return lines[-count:]
 
 
 def print_log_tail(title: str, path: Path, count: int = LOG_TAIL_LINES, stream: TextIO | None = None) -> None:

@@ -251,7 +251,7 @@ class ControlPlane:
         if proc is not None and proc.poll() is not None:
             log = self.log_dir / f"{name}.log"
             raise ControlPlaneError(
-                f"{name} exited with code {proc.returncode}; last log lines:\n{_tail(log)}", log
+                f"{name} exited with code {proc.returncode}; last log lines:\n{log_tail(log)}", log
             )
 
     def _start_etcd(self) -> None:
@@ -516,8 +516,20 @@ def _is_ours(pid: int, workdir: Path) -> bool:
     return str(workdir) in cmdline
 
 
-def _tail(path: Path, lines: int = 20) -> str:
+def last_lines(path: Path, count: int, max_bytes: int = 256 * 1024) -> list[str]:
+    """The last `count` lines of a file, reading only its end: a long-running process's log can be large."""
+    with path.open("rb") as file:
+        size = file.seek(0, os.SEEK_END)
+        file.seek(max(0, size - max_bytes))
+        lines = file.read().decode(errors="replace").splitlines()
+    if size > max_bytes:
+        lines = lines[1:]  # most likely cut in the middle
+    return lines[-count:]
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    """The end of a log for an error message; "(no log)" when there is none to read."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(last_lines(path, lines))
     except OSError:
         return "(no log)"

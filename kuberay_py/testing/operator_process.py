@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from kuberay_py.testing.controlplane import die_with_parent
+from kuberay_py.testing.controlplane import die_with_parent, log_tail
 
 
 def _free_port() -> int:
@@ -127,9 +127,7 @@ class OperatorProcess:
         return self.proc.returncode
 
     def log_tail(self, lines: int = 40) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return "(no log)"
+        return log_tail(self.log_path, lines)
 
     def log_records(self) -> list[dict[str, object]]:
         records = []

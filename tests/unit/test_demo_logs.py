@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from kuberay_py.demo import Demo, DemoError, DemoOptions, last_lines, print_log_tail, run_demo
+from kuberay_py.demo import Demo, DemoError, DemoOptions, print_log_tail, run_demo
 from kuberay_py.testing import controlplane
-from kuberay_py.testing.controlplane import ControlPlane, ControlPlaneError
+from kuberay_py.testing.controlplane import ControlPlane, ControlPlaneError, last_lines
 
 
 def write_lines(path: Path, count: int, prefix: str = "line") -> None:
