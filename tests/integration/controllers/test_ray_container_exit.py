@@ -30,11 +30,7 @@ async def test_a_pod_whose_ray_container_exited_for_good_is_replaced(
     async with PodTracker(kube, namespace, "exits") as pods:
         await create(control_plane, namespace, obj)
         await wait_state(control_plane, namespace, "exits")
-        await async_wait_for(
-            lambda: _true(len(pods.active("g")) == 2 and len(pods.active("headgroup")) == 1),
-            timeout=30,
-            what="the tracker to see every pod",
-        )
+        await pods.sees(headgroup=1, g=2)
         head = pods.active("headgroup")[0]["metadata"]["name"]
         victim, bystander = sorted(p["metadata"]["name"] for p in pods.active("g"))
         # The head's autoscaler sidecar, and the worker's log shipper, keep those pods Running.

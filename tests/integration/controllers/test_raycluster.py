@@ -231,12 +231,14 @@ async def test_failed_and_deleted_pods_are_replaced_and_status_tells_the_truth(
             )
             return await wait_state(control_plane, namespace, "heal")
 
+        await pods.sees(headgroup=1, g=2)
         worker = pods.active("g")[0]["metadata"]["name"]
         mark = states.mark()
         await kubectl(
             control_plane, "annotate", "pod", worker, "-n", namespace, f"{FAIL_ANNOTATION}=simulated OOM"
         )
         await left_ready_and_came_back(mark)
+        await pods.sees(headgroup=1, g=2)
         assert worker not in {p["metadata"]["name"] for p in pods.active("g")}
         assert len(pods.ready("g")) == 2
 
@@ -244,6 +246,7 @@ async def test_failed_and_deleted_pods_are_replaced_and_status_tells_the_truth(
         mark = states.mark()
         await kubectl(control_plane, "delete", "pod", head, "-n", namespace, "--wait=false")
         rc = await left_ready_and_came_back(mark)
+        await pods.sees(headgroup=1, g=2)
         new_head = pods.active("headgroup")
         assert len(new_head) == 1 and new_head[0]["metadata"]["name"] != head
         assert rc["status"]["head"]["podName"] == new_head[0]["metadata"]["name"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -83,6 +84,16 @@ class PodTracker:
     def start_tracking_ready(self) -> None:
         """From now on record, per group, the fewest ready pods seen at any moment."""
         self._observer.start_tracking_ready()
+
+    async def sees(self, timeout: float = 30.0, **ready: int) -> None:
+        """Wait until this tracker's own watch shows `ready[group]` ready pods per group: the API server may
+        already say so (kubectl, wait_state) while the watch has not yet delivered it."""
+        deadline = time.monotonic() + timeout
+        while any(len(self.ready(group)) != count for group, count in ready.items()):
+            if time.monotonic() > deadline:
+                seen = {group: len(self.ready(group)) for group in ready}
+                raise AssertionError(f"the tracker saw {seen} ready pods, not {ready}, after {timeout:.0f}s")
+            await asyncio.sleep(0.1)
 
     def _by_group(self, counts: Mapping[tuple[str, str], int]) -> Counter[str]:
         return Counter({group: n for (cluster, group), n in counts.items() if cluster == self.cluster})
