@@ -41,8 +41,11 @@ CONTROLLERS = (
     "deployment-controller",
     "replicaset-controller",
     "pod-garbage-collector-controller",
+    "endpointslice-controller",  # Service addresses, for the process kubelet's cluster DNS
 )
 STATE_FILE = "state.json"
+# "simulated": statuses only, for scale; "process": one Node whose pods run as real processes (needs root).
+KUBELET_KINDS = ("simulated", "process")
 COMPONENT_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet")
 
 
@@ -95,6 +98,7 @@ class ControlPlane:
         *,
         nodes: int = 4,
         kubelet: bool = True,
+        kubelet_kind: str = "simulated",
         kubelet_args: Sequence[str] = (),
         detach: bool = False,
         log: Callable[[str], None] | None = None,
@@ -106,6 +110,11 @@ class ControlPlane:
         self.keep_failed = keep_failed
         self.nodes = nodes
         self.run_kubelet = kubelet
+        if kubelet_kind not in KUBELET_KINDS:
+            raise ValueError(f"kubelet_kind must be one of {KUBELET_KINDS}, not {kubelet_kind!r}")
+        self.kubelet_kind = kubelet_kind
+        if kubelet_kind == "process":
+            self.nodes = 1
         self.kubelet_args = list(kubelet_args)
         self.detach = detach
         self._log = log or (lambda message: print(message, file=sys.stderr))
@@ -203,7 +212,8 @@ class ControlPlane:
     def stop(self, remove: bool = True) -> None:
         """Stop every process this control plane started (newest first) and remove its directory."""
         for name in reversed(COMPONENT_ORDER):
-            self._stop_component(name)
+            # The process kubelet stops real processes and removes namespaces before it exits.
+            self._stop_component(name, timeout=60.0 if name == "kubelet" else 10.0)
         if remove:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -350,18 +360,12 @@ class ControlPlane:
     def _start_kubelet(self) -> None:
         env = dict(os.environ)
         env["PYTHONUNBUFFERED"] = "1"
-        self._spawn(
-            "kubelet",
-            [
-                sys.executable,
-                "-m",
-                "kuberay_py.testing.kubelet",
-                f"--kubeconfig={self.kubeconfig}",
-                f"--nodes={self.nodes}",
-                *self.kubelet_args,
-            ],
-            env=env,
-        )
+        if self.kubelet_kind == "process":
+            args = ["kuberay_py.testing.prockubelet", f"--log-dir={self.log_dir}"]
+        else:
+            args = ["kuberay_py.testing.kubelet", f"--nodes={self.nodes}"]
+        command = [sys.executable, "-m", args[0], f"--kubeconfig={self.kubeconfig}", *args[1:]]
+        self._spawn("kubelet", [*command, *self.kubelet_args], env=env)
 
     # -- readiness -----------------------------------------------------------------------------------------
     def _admin_ssl(self) -> ssl.SSLContext:
@@ -406,7 +410,7 @@ class ControlPlane:
                     return
             time.sleep(0.1)
         raise ControlPlaneError(
-            f"simulated kubelet nodes not Ready after {timeout:.0f}s; see {self.log_dir}",
+            f"kubelet nodes not Ready after {timeout:.0f}s; see {self.log_dir}",
             self.log_dir / "kubelet.log",
         )
 

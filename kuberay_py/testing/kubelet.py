@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import random
 import signal
@@ -46,7 +45,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kuberay_py.testing.binaries import pinned_versions
+from kuberay_py.testing.kubenodes import heartbeat, list_and_watch, node_status, register_node
 from kuberay_py.testing.rawapi import ApiError, RawApi
 
 log = logging.getLogger("kuberay_py.simulated_kubelet")
@@ -488,118 +487,43 @@ class SimulatedKubelet:
         }
         if self.config.gpus_per_node:
             resources["nvidia.com/gpu"] = str(self.config.gpus_per_node)
-        stamp = now_rfc3339()
-        version = pinned_versions().get("KUBERNETES_VERSION", "v0.0.0")
-        return {
-            "capacity": resources,
-            "allocatable": resources,
-            "addresses": [
-                {"type": "InternalIP", "address": self.node_ips[name]},
-                {"type": "Hostname", "address": name},
-            ],
-            "conditions": [
-                {
-                    "type": "Ready",
-                    "status": "True",
-                    "reason": "KubeletReady",
-                    "message": "simulated kubelet is posting ready status",
-                    "lastHeartbeatTime": stamp,
-                    "lastTransitionTime": stamp,
-                }
-            ],
-            "nodeInfo": {
-                "machineID": name,
-                "systemUUID": name,
-                "bootID": name,
-                "kernelVersion": "simulated",
-                "osImage": "kuberay-py simulated node",
-                "containerRuntimeVersion": "simulated://1.0",
-                "kubeletVersion": version,
-                "kubeProxyVersion": version,
-                "operatingSystem": "linux",
-                "architecture": "amd64",
-            },
-        }
+        return node_status(
+            name,
+            self.node_ips[name],
+            resources,
+            "simulated://1.0",
+            "simulated kubelet is posting ready status",
+        )
 
     async def register_nodes(self) -> None:
         for name in self.node_names:
-            node = {
-                "apiVersion": "v1",
-                "kind": "Node",
-                "metadata": {
-                    "name": name,
-                    "labels": {
-                        "kubernetes.io/hostname": name,
-                        "kubernetes.io/os": "linux",
-                        "kubernetes.io/arch": "amd64",
-                        "node.kubernetes.io/instance-type": "simulated",
-                    },
-                },
-            }
-            try:
-                await self.api.request("POST", "/api/v1/nodes", body=node)
-            except ApiError as exc:
-                if exc.status != 409:
-                    raise
-            await self._patch_node_status(name)
-            # Admission taints every new Node not-ready; the node lifecycle controller would lift it once the
-            # node reports Ready, and this kubelet owns its nodes' lifecycle, so it lifts it itself.
-            await self.api.request(
-                "PATCH",
-                f"/api/v1/nodes/{name}",
-                body={"spec": {"taints": None}},
-                content_type="application/merge-patch+json",
-            )
+            await register_node(self.api, name, self._node_status(name), "simulated")
         log.info("registered %d nodes", len(self.node_names))
 
-    async def _patch_node_status(self, name: str) -> None:
-        await self.api.request(
-            "PATCH",
-            f"/api/v1/nodes/{name}/status",
-            body={"status": self._node_status(name)},
-            content_type="application/merge-patch+json",
-        )
-
     async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.heartbeat_seconds)
-            for name in self.node_names:
-                with contextlib.suppress(ApiError, OSError, asyncio.TimeoutError):
-                    await self._patch_node_status(name)
+        await heartbeat(
+            self.api,
+            lambda: {n: self._node_status(n) for n in self.node_names},
+            self.config.heartbeat_seconds,
+        )
 
     # -- pods ----------------------------------------------------------------------------------------------
     async def _watch_pods(self) -> None:
         # Only pods the scheduler has bound; pods of other nodes are filtered out below.
-        path = "/api/v1/pods"
-        selector = [("fieldSelector", "spec.nodeName!=")]
-        while True:
-            try:
-                listing = await self.api.request("GET", path, query=selector)
-                seen = set()
-                for pod in listing.get("items", []):
-                    seen.add(self._observe(pod))
-                for key in set(self.pods) - seen:
-                    self.pods.pop(key, None)
-                version = listing["metadata"]["resourceVersion"]
-                while True:
-                    query = [*selector, ("resourceVersion", version), ("allowWatchBookmarks", "true")]
-                    query.append(("timeoutSeconds", "300"))
-                    async for event in self.api.watch(path, query):
-                        obj = event["object"]
-                        version = obj["metadata"]["resourceVersion"]
-                        if event["type"] == "DELETED":
-                            self._forget(obj)
-                        elif event["type"] in ("ADDED", "MODIFIED"):
-                            self._observe(obj)
-            except asyncio.CancelledError:
-                raise
-            except ApiError as exc:
-                if exc.status != 410:
-                    log.warning("pod watch failed, relisting: %s", exc)
-                    await asyncio.sleep(1)
-            except Exception as exc:
-                log.warning("pod watch interrupted, relisting: %s", exc)
-                await asyncio.sleep(1)
+        await list_and_watch(
+            self.api, "/api/v1/pods", [("fieldSelector", "spec.nodeName!=")], self._on_event, self._on_list
+        )
+
+    def _on_list(self, items: list[dict[str, Any]]) -> None:
+        seen = {self._observe(pod) for pod in items}
+        for key in set(self.pods) - seen:
+            self.pods.pop(key, None)
+
+    def _on_event(self, kind: str, pod: dict[str, Any]) -> None:
+        if kind == "DELETED":
+            self._forget(pod)
+        else:
+            self._observe(pod)
 
     def _observe(self, pod: dict[str, Any]) -> str:
         meta = pod["metadata"]

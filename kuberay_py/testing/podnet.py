@@ -184,7 +184,7 @@ def _hold_run(run: str) -> int:
     return fd
 
 
-def _is_live(run: str) -> bool:
+def run_is_live(run: str) -> bool:
     # flock locks belong to an open file, so this probe sees the holder's lock even in the same process.
     try:
         fd = os.open(_lock_path(run), os.O_RDWR | os.O_CLOEXEC)
@@ -229,7 +229,7 @@ async def remove_leftovers(prefix: str = DEFAULT_PREFIX) -> list[str]:
     runs = set(by_run) | await asyncio.to_thread(_runs_with_state, prefix)
     removed: list[str] = []
     for run in sorted(runs):
-        if await asyncio.to_thread(_is_live, run):
+        if await asyncio.to_thread(run_is_live, run):
             continue
         for name in by_run.get(run, []):
             await _delete_namespace(name)

@@ -1,0 +1,136 @@
+"""What every kubelet here does with the API server: register its Nodes, keep them Ready, list and watch.
+
+Shared by the simulated kubelet and the process kubelet (tests only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from kuberay_py.testing.binaries import pinned_versions
+from kuberay_py.testing.rawapi import ApiError, RawApi
+
+log = logging.getLogger("kuberay_py.kubelet")
+
+Obj = dict[str, Any]
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def node_status(name: str, ip: str, resources: Mapping[str, str], runtime: str, message: str) -> Obj:
+    stamp = now_rfc3339()
+    version = pinned_versions().get("KUBERNETES_VERSION", "v0.0.0")
+    return {
+        "capacity": dict(resources),
+        "allocatable": dict(resources),
+        "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True",
+                "reason": "KubeletReady",
+                "message": message,
+                "lastHeartbeatTime": stamp,
+                "lastTransitionTime": stamp,
+            }
+        ],
+        "nodeInfo": {
+            "machineID": name,
+            "systemUUID": name,
+            "bootID": name,
+            "kernelVersion": "simulated",
+            "osImage": "kuberay-py test node",
+            "containerRuntimeVersion": runtime,
+            "kubeletVersion": version,
+            "kubeProxyVersion": version,
+            "operatingSystem": "linux",
+            "architecture": "amd64",
+        },
+    }
+
+
+async def patch_node_status(api: RawApi, name: str, status: Obj) -> None:
+    await api.request(
+        "PATCH",
+        f"/api/v1/nodes/{name}/status",
+        body={"status": status},
+        content_type="application/merge-patch+json",
+    )
+
+
+async def register_node(api: RawApi, name: str, status: Obj, instance_type: str) -> None:
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "node.kubernetes.io/instance-type": instance_type,
+            },
+        },
+    }
+    try:
+        await api.request("POST", "/api/v1/nodes", body=node)
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+    await patch_node_status(api, name, status)
+    # Admission taints every new Node not-ready; the node lifecycle controller would lift it once the node
+    # reports Ready, and the kubelet owns its nodes' lifecycle here, so it lifts it itself.
+    await api.request(
+        "PATCH",
+        f"/api/v1/nodes/{name}",
+        body={"spec": {"taints": None}},
+        content_type="application/merge-patch+json",
+    )
+
+
+async def heartbeat(api: RawApi, statuses: Callable[[], Mapping[str, Obj]], every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        for name, status in statuses().items():
+            with contextlib.suppress(ApiError, OSError, asyncio.TimeoutError):
+                await patch_node_status(api, name, status)
+
+
+async def list_and_watch(
+    api: RawApi,
+    path: str,
+    query: list[tuple[str, str]],
+    on_event: Callable[[str, Obj], None],
+    on_list: Callable[[list[Obj]], None],
+) -> None:
+    """List `path`, hand the items to `on_list`, then each watch event to `on_event`; relist after a
+    410 or a broken stream. Runs until cancelled."""
+    while True:
+        try:
+            listing = await api.request("GET", path, query=query)
+            on_list(listing.get("items", []))
+            version = listing["metadata"]["resourceVersion"]
+            while True:
+                watch = [*query, ("resourceVersion", version), ("allowWatchBookmarks", "true")]
+                watch.append(("timeoutSeconds", "300"))
+                async for event in api.watch(path, watch):
+                    obj = event["object"]
+                    version = obj["metadata"]["resourceVersion"]
+                    if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                        on_event(event["type"], obj)
+        except asyncio.CancelledError:
+            raise
+        except ApiError as exc:
+            if exc.status != 410:
+                log.warning("watch of %s failed, relisting: %s", path, exc)
+                await asyncio.sleep(1)
+        except Exception as exc:
+            log.warning("watch of %s interrupted, relisting: %s", path, exc)
+            await asyncio.sleep(1)
