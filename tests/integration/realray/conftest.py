@@ -1,0 +1,53 @@
+"""The real-Ray stack: a control plane whose one Node is the process kubelet, the CRD, and the operator."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from kuberay_py.testing.controlplane import ControlPlane
+from kuberay_py.testing.operator_process import OperatorProcess
+from tests.integration.install_support import CRD_FILE
+from tests.integration.realray.cluster import RayStack
+
+
+@pytest.fixture(scope="package")
+def process_plane() -> Iterator[ControlPlane]:
+    # Namespaces for pods need root; a machine without it cannot run these tests, and says so.
+    assert os.geteuid() == 0, "the process kubelet needs root (network, mount and PID namespaces)"
+    plane = ControlPlane(
+        kubelet_kind="process",
+        kubelet_args=["--image-env=RAY_USAGE_STATS_ENABLED=0", "--restart-backoff=1"],
+        keep_failed=True,
+    )
+    plane.start()
+    try:
+        plane.kubectl("apply", "-f", str(CRD_FILE))
+        plane.kubectl("wait", "--for=condition=Established", "crd/rayclusters.ray.io", "--timeout=60s")
+        yield plane
+    finally:
+        import shutil
+
+        shutil.copytree(plane.log_dir, "/tmp/pk/lastlogs", dirs_exist_ok=True)
+        plane.stop()
+
+
+@pytest.fixture(scope="package")
+def ray_operator(process_plane: ControlPlane) -> Iterator[OperatorProcess]:
+    process = OperatorProcess(process_plane.kubeconfig, process_plane.log_dir / "operator.log")
+    process.start()
+    yield process
+    code = process.stop()
+    assert code == 0, f"operator exited with {code}:\n{process.log_tail()}"
+
+
+@pytest.fixture
+def stack(process_plane: ControlPlane, ray_operator: OperatorProcess) -> Iterator[RayStack]:
+    """The stack, for one test; its RayClusters are deleted (and their pods gone) after it."""
+    ray_stack = RayStack(process_plane, ray_operator)
+    try:
+        yield ray_stack
+    finally:
+        ray_stack.delete_clusters()
