@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup binaries test test-unit test-integration lint demo bench bench-quick crd clean
+.PHONY: setup binaries test test-unit test-integration lint demo demo-simulated bench bench-quick crd clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ test-integration: setup binaries
 test: setup binaries lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q tests
 
+# Real Ray: pods run as processes in namespaces of their own (root), a job, the autoscaler scaling for it.
 demo: setup binaries
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/kuberay-py demo --ray
+
+# The same without Ray or root: a simulated kubelet only writes pod statuses.
+demo-simulated: setup binaries
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/kuberay-py demo
 
 bench: setup binaries

@@ -119,9 +119,11 @@ def demo(args: argparse.Namespace) -> int:
     import asyncio
 
     from kuberay_py.demo import SAMPLE, DemoOptions, run_demo
+    from kuberay_py.demo_ray import SAMPLE as RAY_SAMPLE
 
     options = DemoOptions(
-        sample=args.sample or SAMPLE,
+        sample=args.sample or (RAY_SAMPLE if args.ray else SAMPLE),
+        ray=args.ray,
         namespace=args.namespace,
         nodes=args.nodes,
         ready_timeout=args.timeout,
@@ -150,7 +152,15 @@ def _add_demo_parser(commands: "argparse._SubParsersAction[argparse.ArgumentPars
         "--timeout", type=float, default=300.0, help="seconds to wait for the cluster to be ready"
     )
     parser.add_argument(
-        "--exit-when-ready", action="store_true", help="tear everything down once the cluster is ready"
+        "--exit-when-ready",
+        action="store_true",
+        help="tear everything down once the cluster is ready (with --ray: once the job succeeded)",
+    )
+    parser.add_argument(
+        "--ray",
+        action="store_true",
+        help="run real Ray: pods as processes (needs root), the autoscaler sample "
+        "(config/samples/ray-cluster.autoscaler.yaml), its dashboard on this machine, and a job",
     )
     parser.set_defaults(handler=demo)
 

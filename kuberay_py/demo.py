@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import signal
 import subprocess
@@ -42,9 +43,11 @@ from kuberay_py.api.crd import render_crd
 from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
 from kuberay_py.runtime import PODS, ApiError, Informer, KubeClient, configure_logging, connect
 from kuberay_py.runtime.errors import is_retriable
+from kuberay_py.demo_ray import DASHBOARD_PORT, how_to_submit, scale_lines, submit_job
 from kuberay_py.testing.binaries import BinariesError, find_kubectl
 from kuberay_py.testing.controlplane import ControlPlane, ControlPlaneError, last_lines
 from kuberay_py.testing.operator_process import OperatorProcess
+from kuberay_py.testing.podaccess import PortForward
 from kuberay_py.testing.pki import PKIError
 
 T = TypeVar("T")
@@ -174,6 +177,7 @@ class DemoOptions:
     nodes: int = 4
     ready_timeout: float = 300.0
     exit_when_ready: bool = False
+    ray: bool = False  # real Ray under the process kubelet, a job, and the autoscaler's decisions
     retry_seconds: float = 30.0  # how long a step before ready retries transient errors
 
 
@@ -249,7 +253,12 @@ class Demo:
         self.workdir = Path(tempfile.mkdtemp(prefix="kuberay-py-demo-"))
         # A failed start keeps its logs: the demo prints their end before it removes the directory.
         self.plane = ControlPlane(
-            self.workdir / "control-plane", nodes=options.nodes, log=say, keep_failed=True
+            self.workdir / "control-plane",
+            nodes=options.nodes,
+            kubelet_kind="process" if options.ray else "simulated",
+            kubelet_args=["--image-env=RAY_USAGE_STATS_ENABLED=0"] if options.ray else [],
+            log=say,
+            keep_failed=True,
         )
         self.operator = OperatorProcess(self.plane.kubeconfig, self.workdir / "operator.log")
         # One thread runs every blocking step, for the demo's whole life: the control plane's children are
@@ -339,10 +348,15 @@ class Demo:
         clusters = Informer(client, RAYCLUSTERS, namespace=namespace, field_selector=f"metadata.name={name}")
         ready = asyncio.Event()
         last = ""
+        last_cluster: Obj | None = None
 
         def changed() -> None:
-            nonlocal last
+            nonlocal last, last_cluster
             cluster = next(iter(clusters.store.values()), None)
+            if cluster is not None:
+                for scaled in scale_lines(last_cluster, cluster):
+                    say(f"{self._elapsed()}  {scaled}")
+                last_cluster = cluster
             line = progress_line(cluster, pods.store.values())
             if line != last:
                 last = line
@@ -374,6 +388,8 @@ class Demo:
             say(f"{self._elapsed()}  RayCluster {name} {READY_LINE}")
             cluster = next(iter(clusters.store.values()))
             await self._show(cluster, pods.store.values())
+            if self.options.ray:
+                await self._run_ray_job(cluster, list(pods.store.values()))
             if self.options.exit_when_ready:
                 return
             await asyncio.Event().wait()  # keep printing changes until interrupted
@@ -428,6 +444,26 @@ Changes show up here as they happen. Press Ctrl-C to stop everything and remove 
 """
         )
 
+    async def _run_ray_job(self, cluster: Obj, pods: list[Obj]) -> None:
+        """Forward the dashboard to the host, print how to use it, and submit a job that needs scaling up."""
+        head = next(p for p in pods if (p["metadata"].get("labels") or {}).get("ray.io/node-type") == "head")
+        key = f"{head['metadata']['namespace']}/{head['metadata']['name']}"
+        async with PortForward(key, DASHBOARD_PORT) as dashboard:
+            address = f"http://127.0.0.1:{dashboard.local_port}"
+            say(f"Ray dashboard: {address}  (forwarded from {key}:{DASHBOARD_PORT})")
+            say(f"Submit a job from this machine:\n  {how_to_submit(address)}")
+            say()
+            say(f"{self._elapsed()}  submitting a job that needs more workers than the cluster has")
+            code = await submit_job(address, say)
+            if code != 0:
+                raise DemoError(f"the Ray job failed (ray job submit exited {code})")
+            say(f"{self._elapsed()}  the Ray job succeeded")
+            if self.options.exit_when_ready:
+                return
+            name = cluster["metadata"]["name"]
+            say(f"idle workers go after the sample's idleTimeoutSeconds; follow it here or in {name}'s spec")
+            await asyncio.Event().wait()
+
     def print_failure_logs(self, error: BaseException) -> None:
         """The end of every log that explains `error`, while the working directory still holds them."""
         failed_log = error.log_path if isinstance(error, ControlPlaneError) else None
@@ -450,6 +486,9 @@ Changes show up here as they happen. Press Ctrl-C to stop everything and remove 
 
 async def run_demo(options: DemoOptions) -> int:
     """Run the demo until it is interrupted (or ready, with `exit_when_ready`); returns the exit status."""
+    if options.ray and os.geteuid() != 0:
+        print("kuberay-py demo: --ray runs pods in namespaces of their own, which needs root", file=sys.stderr)
+        return 1
     if not options.sample.is_file():
         print(f"kuberay-py demo: sample not found: {options.sample} (pass --sample)", file=sys.stderr)
         return 1

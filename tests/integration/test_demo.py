@@ -3,6 +3,7 @@ try, does what it says, and leaves no process and no file behind when interrupte
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -229,3 +230,44 @@ def test_an_invalid_sample_fails_at_once_naming_the_step(demos: list[Demo], tmp_
     assert any(line.startswith("last ") and "lines of the operator log" in line for line in demo.lines)
     assert "Traceback" not in demo.output
     assert_nothing_left(workdir)
+
+
+def ray_processes() -> list[str]:
+    """Ray's own daemons anywhere on the machine: none may outlive a demo."""
+    names = {"raylet", "gcs_server"}
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() in names:
+                found.append(entry.name)
+    return found
+
+
+def test_ray_demo_runs_a_job_that_scales_the_cluster_and_exits_when_it_succeeded(demos: list[Demo]) -> None:
+    demo = Demo("--ray", "--exit-when-ready")
+    demos.append(demo)
+    workdir = demo.workdir
+    demo.wait_line(lambda line: line.startswith("Ray dashboard: http://127.0.0.1:"), timeout=STARTUP_TIMEOUT)
+    # The command it prints works from this machine while the demo's own job runs.
+    line = demo.wait_line(
+        lambda line: line.strip().startswith(f"{Path(sys.executable).parent}/ray job submit")
+    )
+    printed = subprocess.run(
+        shlex.split(line),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+    )
+    assert printed.returncode == 0, printed.stdout + printed.stderr
+    assert "'CPU'" in printed.stdout and "succeeded" in printed.stdout
+
+    assert demo.finish(timeout=STARTUP_TIMEOUT) == 0, demo.output
+    assert "scale up: small-group replicas 1 -> 3" in demo.output
+    assert "3 worker(s) ran the job's tasks" in demo.output
+    assert "the Ray job succeeded" in demo.output
+    assert "Traceback" not in demo.output
+    assert_nothing_left(workdir)
+    assert ray_processes() == []
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    assert "krpk-" not in netns
