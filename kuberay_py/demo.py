@@ -41,14 +41,14 @@ from kuberay_py.api import RayCluster
 from kuberay_py.api.constants import CRD_NAME, HEAD_GROUP_NAME
 from kuberay_py.api.crd import render_crd
 from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
+from kuberay_py.demo_ray import DASHBOARD_PORT, how_to_submit, scale_lines, submit_job
 from kuberay_py.runtime import PODS, ApiError, Informer, KubeClient, configure_logging, connect
 from kuberay_py.runtime.errors import is_retriable
-from kuberay_py.demo_ray import DASHBOARD_PORT, how_to_submit, scale_lines, submit_job
 from kuberay_py.testing.binaries import BinariesError, find_kubectl
 from kuberay_py.testing.controlplane import ControlPlane, ControlPlaneError, last_lines
 from kuberay_py.testing.operator_process import OperatorProcess
-from kuberay_py.testing.podaccess import PortForward
 from kuberay_py.testing.pki import PKIError
+from kuberay_py.testing.podaccess import PortForward
 
 T = TypeVar("T")
 Obj = dict[str, Any]
@@ -487,7 +487,7 @@ Changes show up here as they happen. Press Ctrl-C to stop everything and remove 
 async def run_demo(options: DemoOptions) -> int:
     """Run the demo until it is interrupted (or ready, with `exit_when_ready`); returns the exit status."""
     if options.ray and os.geteuid() != 0:
-        print("kuberay-py demo: --ray runs pods in namespaces of their own, which needs root", file=sys.stderr)
+        print("kuberay-py demo: --ray runs pods in namespaces of their own: it needs root", file=sys.stderr)
         return 1
     if not options.sample.is_file():
         print(f"kuberay-py demo: sample not found: {options.sample} (pass --sample)", file=sys.stderr)

@@ -91,5 +91,5 @@ async def submit_job(address: str, say: Callable[[str], None]) -> int:
 
 
 def how_to_submit(address: str) -> str:
-    script = 'import ray; ray.init(); print(ray.cluster_resources())'
+    script = "import ray; ray.init(); print(ray.cluster_resources())"
     return shlex.join([RAY, "job", "submit", "--address", address, "--", "python", "-c", script])
