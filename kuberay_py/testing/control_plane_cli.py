@@ -7,16 +7,22 @@ import sys
 from pathlib import Path
 
 from kuberay_py.testing.binaries import BinariesError
-from kuberay_py.testing.controlplane import STATE_FILE, ControlPlane, ControlPlaneError, default_state_dir
+from kuberay_py.testing.controlplane import (
+    KUBELET_KINDS,
+    STATE_FILE,
+    ControlPlane,
+    ControlPlaneError,
+    default_state_dir,
+)
 from kuberay_py.testing.pki import PKIError
 
 
-def _up(state_dir: Path, nodes: int, kubelet_args: list[str]) -> int:
+def _up(state_dir: Path, nodes: int, kubelet: str, kubelet_args: list[str]) -> int:
     if (state_dir / STATE_FILE).exists():
         print(f"a control plane is already running from {state_dir}; run `hack/control-plane down` first")
         return 1
     state_dir.mkdir(parents=True, exist_ok=True)
-    plane = ControlPlane(state_dir, nodes=nodes, kubelet_args=kubelet_args, detach=True)
+    plane = ControlPlane(state_dir, nodes=nodes, kubelet_kind=kubelet, kubelet_args=kubelet_args, detach=True)
     try:
         plane.start()
     except KeyboardInterrupt:
@@ -25,7 +31,8 @@ def _up(state_dir: Path, nodes: int, kubelet_args: list[str]) -> int:
     except (ControlPlaneError, BinariesError, PKIError) as exc:
         print(f"control plane failed to start: {exc}", file=sys.stderr)
         return 1
-    print(f"control plane up in {plane.startup_seconds:.1f}s at {plane.server} with {nodes} simulated nodes")
+    what = "one process-kubelet node" if kubelet == "process" else f"{nodes} simulated nodes"
+    print(f"control plane up in {plane.startup_seconds:.1f}s at {plane.server} with {what}")
     print(f"export KUBECONFIG={plane.kubeconfig}")
     return 0
 
@@ -62,14 +69,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hack/control-plane")
     parser.add_argument("--state-dir", type=Path, default=default_state_dir())
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start the control plane and the simulated kubelet in the background")
-    up.add_argument("--nodes", type=int, default=4)
+    up = sub.add_parser("up", help="start the control plane and a kubelet in the background")
+    up.add_argument("--nodes", type=int, default=4, help="simulated nodes (the process kubelet has one)")
+    up.add_argument(
+        "--kubelet",
+        choices=KUBELET_KINDS,
+        default="simulated",
+        help="simulated: statuses only, for scale; process: pods run as real processes (needs root)",
+    )
     sub.add_parser("down", help="stop every process and remove the temporary files")
     sub.add_parser("env", help="print the export line for KUBECONFIG")
     sub.add_parser("status", help="list the running components")
     args, extra = parser.parse_known_args(argv)
     if args.command == "up":
-        return _up(args.state_dir, args.nodes, extra)
+        return _up(args.state_dir, args.nodes, args.kubelet, extra)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command == "down":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -52,6 +53,7 @@ _SETUP_RETRY = 5.0
 _EXEC_KILL_WAIT = 5.0
 _SHM_BYTES = 64 * 1024 * 1024  # what container runtimes give a pod's /dev/shm
 _NOFILE = 1048576
+_PR_SET_PDEATHSIG = 1
 _SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _STOP_POLL = 0.2
 
@@ -671,7 +673,10 @@ def _read(path: str) -> str:
 
 
 def _container_preexec() -> None:
-    die_with_parent()
+    # SIGKILL, not the SIGTERM of `die_with_parent`: `unshare --fork` ignores SIGTERM while its child runs,
+    # and only its own death makes `--kill-child` end the container.
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     # What container runtimes give a container, so `ulimit -n 65536` in Ray's start command works.
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (_NOFILE, _NOFILE))
