@@ -324,10 +324,5 @@ def start_logged(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
 
 
-def start_logged(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "wb") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-
-
 async def gone(pid: int) -> bool:
     return not await asyncio.to_thread(Path(f"/proc/{pid}").exists)
