@@ -37,7 +37,6 @@ import argparse
 import asyncio
 import logging
 import random
-import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -45,7 +44,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kuberay_py.testing.kubenodes import heartbeat, list_and_watch, node_status, register_node
+from kuberay_py.testing.kubenodes import (
+    heartbeat,
+    list_and_watch,
+    node_status,
+    register_node,
+    remove_pod,
+    run_until_signalled,
+)
 from kuberay_py.testing.rawapi import ApiError, RawApi
 
 log = logging.getLogger("kuberay_py.simulated_kubelet")
@@ -624,14 +630,7 @@ class SimulatedKubelet:
         try:
             if wait > 0:
                 await asyncio.sleep(wait)
-            await self.api.request(
-                "DELETE",
-                f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}",
-                body={"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}},
-            )
-        except ApiError as exc:
-            if exc.status not in (404, 409):
-                log.warning("removing pod %s/%s failed: %s", meta["namespace"], meta["name"], exc)
+            if not await remove_pod(self.api, pod):
                 self.stopping.discard(meta["uid"])
         except Exception:
             log.exception("removing pod %s/%s failed", meta["namespace"], meta["name"])
@@ -675,15 +674,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Path, KubeletConfig]:
 
 
 async def run(kubeconfig: Path, config: KubeletConfig) -> None:
-    api = await RawApi.from_kubeconfig(kubeconfig)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await SimulatedKubelet(api, config).run(stop)
-    finally:
-        await api.close()
+    await run_until_signalled(kubeconfig, lambda api, stop: SimulatedKubelet(api, config).run(stop))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+import signal
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from kuberay_py.testing.binaries import pinned_versions
@@ -134,3 +136,36 @@ async def list_and_watch(
         except Exception as exc:
             log.warning("watch of %s interrupted, relisting: %s", path, exc)
             await asyncio.sleep(1)
+
+
+async def remove_pod(api: RawApi, pod: Obj) -> bool:
+    """A kubelet's last word on a pod whose containers have stopped: delete it at once, if it is still that
+    pod. True when it is gone; False (logged) when the API server refused for another reason."""
+    meta = pod["metadata"]
+    try:
+        await api.request(
+            "DELETE",
+            f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}",
+            body={"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}},
+        )
+    except ApiError as exc:
+        if exc.status in (404, 409):
+            return True
+        log.warning("removing pod %s/%s failed: %s", meta["namespace"], meta["name"], exc)
+        return False
+    return True
+
+
+async def run_until_signalled(
+    kubeconfig: Path, kubelet: Callable[[RawApi, asyncio.Event], Awaitable[None]]
+) -> None:
+    """`kubelet(api, stop)` with `stop` set by SIGTERM or SIGINT; the API client closed after it."""
+    api = await RawApi.from_kubeconfig(kubeconfig)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await kubelet(api, stop)
+    finally:
+        await api.close()

@@ -158,10 +158,18 @@ class PodRuntime:
                 log.warning("pod %s: %s", self.key, error)
                 self.node.changed(self.key)
                 await asyncio.sleep(_SETUP_RETRY)
+            except Exception as error:
+                # A sandbox that failed half way is made again from nothing, like a kubelet's pod sandbox.
+                log.exception("pod %s: setting up its sandbox failed", self.key)
+                self.config_error = f"pod sandbox: {error}"
+                self.node.changed(self.key)
+                await self._remove_sandbox()
+                await asyncio.sleep(_SETUP_RETRY)
         self.config_error = None
         for container in self.init:
             while not self.deleting:
-                await self._start_container(container)
+                if not await self._try_start(container):
+                    continue
                 assert container.process is not None
                 await container.process.wait()
                 self._record_exit(container)
@@ -374,12 +382,23 @@ class PodRuntime:
     def _restarts(self, exit_code: int) -> bool:
         return self.restart_policy == "Always" or (self.restart_policy == "OnFailure" and exit_code != 0)
 
+    async def _try_start(self, container: Container) -> bool:
+        """Start the container; when it cannot start, report why, wait, and say so."""
+        try:
+            await self._start_container(container)
+            return True
+        except PodSpecError:
+            pass  # reported as CreateContainerConfigError
+        except OSError as error:
+            log.warning("pod %s: starting %s failed: %s", self.key, container.name, error)
+            container.waiting = ("RunContainerError", str(error))
+            self.node.changed(self.key)
+        await asyncio.sleep(_SETUP_RETRY)
+        return False
+
     async def _supervise(self, container: Container) -> None:
         while not self.deleting:
-            try:
-                await self._start_container(container)
-            except PodSpecError:
-                await asyncio.sleep(_SETUP_RETRY)
+            if not await self._try_start(container):
                 continue
             assert container.process is not None
             probes = [
@@ -555,6 +574,11 @@ class PodRuntime:
         await self._remove()
 
     async def _remove(self) -> None:
+        await self._remove_sandbox()
+        await asyncio.to_thread(shutil.rmtree, self.root, True)
+
+    async def _remove_sandbox(self) -> None:
+        self.sandbox_ready = False
         if self.agent is not None:
             if self.agent.stdin is not None:
                 self.agent.stdin.close()
@@ -564,8 +588,9 @@ class PodRuntime:
                 with contextlib.suppress(ProcessLookupError):
                     self.agent.kill()
                 await self.agent.wait()
+            self.agent = None
         await self.node.network.remove_pod(self.key)
-        await asyncio.to_thread(shutil.rmtree, self.root, True)
+        self.sandbox = None
 
     # -- status --------------------------------------------------------------------------------------------
     def _container_status(self, container: Container) -> Obj:

@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -34,7 +33,14 @@ from urllib.parse import urlparse
 
 import yaml
 
-from kuberay_py.testing.kubenodes import heartbeat, list_and_watch, node_status, register_node
+from kuberay_py.testing.kubenodes import (
+    heartbeat,
+    list_and_watch,
+    node_status,
+    register_node,
+    remove_pod,
+    run_until_signalled,
+)
 from kuberay_py.testing.podnet import PodNetwork, remove_leftovers, run_is_live
 from kuberay_py.testing.podnet_forward import Connections
 from kuberay_py.testing.podruntime import PodRuntime
@@ -330,14 +336,7 @@ class ProcessKubelet:
     async def _finish(self, pod: Obj) -> None:
         meta = pod["metadata"]
         try:
-            await self.api.request(
-                "DELETE",
-                f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}",
-                body={"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}},
-            )
-        except ApiError as error:
-            if error.status not in (404, 409):
-                log.warning("removing pod %s/%s failed: %s", meta["namespace"], meta["name"], error)
+            await remove_pod(self.api, pod)
         finally:
             self._stopping.pop(f"{meta['namespace']}/{meta['name']}", None)
 
@@ -406,15 +405,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Path, Path, ProcessKubele
 
 
 async def run(kubeconfig: Path, log_dir: Path, config: ProcessKubeletConfig) -> None:
-    api = await RawApi.from_kubeconfig(kubeconfig)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await ProcessKubelet(api, config, _api_port(kubeconfig), log_dir).run(stop)
-    finally:
-        await api.close()
+    port = _api_port(kubeconfig)
+    await run_until_signalled(
+        kubeconfig, lambda api, stop: ProcessKubelet(api, config, port, log_dir).run(stop)
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

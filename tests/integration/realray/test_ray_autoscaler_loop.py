@@ -5,13 +5,15 @@ operator deletes exactly those pods. Both autoscaler versions; at most four Ray 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
+from kuberay_py.runtime import Informer, KubeClient, connect
+from tests.integration.controllers.tracking import PodTracker, _Following
 from tests.integration.realray.cluster import RayStack, is_head, ready, sample
 
 Obj = dict[str, Any]
@@ -41,30 +43,37 @@ print("HOSTS=" + json.dumps(hosts))
 
 
 @dataclass
-class Seen:
-    """What the test saw of the cluster while it ran, polled every second."""
+class ScaleTracker(_Following):
+    """Every worker-group scale the RayCluster's spec has had since tracking began, from a watch."""
 
+    client: KubeClient
+    namespace: str
+    name: str
     max_replicas: int = 0
     to_delete: set[str] = field(default_factory=set)
-    workers: dict[str, str] = field(default_factory=dict)  # name -> uid, every worker pod ever seen
-    restarts: dict[str, int] = field(default_factory=dict)
-    last_state: dict[str, Obj] = field(default_factory=dict)  # name -> the Ray container's last state seen
+    _informer: Informer | None = None
+    _task: asyncio.Task[None] | None = None
 
+    async def __aenter__(self) -> ScaleTracker:
+        selector = f"metadata.name={self.name}"
+        await self._follow(
+            Informer(self.client, RAYCLUSTERS, namespace=self.namespace, field_selector=selector)
+        )
+        return self
 
-async def watch(stack: RayStack, namespace: str, seen: Seen) -> None:
-    while True:
-        cluster = await stack.cluster(namespace, CLUSTER)
-        group = cluster["spec"]["workerGroupSpecs"][0]
-        seen.max_replicas = max(seen.max_replicas, int(group.get("replicas", 0)))
-        seen.to_delete.update((group.get("scaleStrategy") or {}).get("workersToDelete") or [])
-        for pod in await stack.pods(namespace, CLUSTER):
-            if not is_head(pod):
-                seen.workers[pod["metadata"]["name"]] = pod["metadata"]["uid"]
-                statuses = pod.get("status", {}).get("containerStatuses") or []
-                seen.restarts[pod["metadata"]["name"]] = sum(c.get("restartCount", 0) for c in statuses)
-                if statuses:
-                    seen.last_state[pod["metadata"]["name"]] = statuses[0].get("state", {})
-        await asyncio.sleep(1)
+    def on_add(self, obj: Obj) -> None:
+        self._record(obj)
+
+    def on_update(self, old: Obj, new: Obj) -> None:
+        self._record(new)
+
+    def on_delete(self, obj: Obj) -> None:
+        pass
+
+    def _record(self, obj: Obj) -> None:
+        group = obj["spec"]["workerGroupSpecs"][0]
+        self.max_replicas = max(self.max_replicas, int(group.get("replicas", 0)))
+        self.to_delete.update((group.get("scaleStrategy") or {}).get("workersToDelete") or [])
 
 
 def autoscaled(version: str) -> list[Obj]:
@@ -78,43 +87,42 @@ def autoscaled(version: str) -> list[Obj]:
 @pytest.mark.parametrize("version", ["v1", "v2"])
 async def test_demand_scales_workers_up_and_idle_workers_go(stack: RayStack, version: str) -> None:
     namespace = stack.namespace()
-    await stack.apply(namespace, autoscaled(version))
-    pods = await stack.wait_ready(namespace, CLUSTER, 2)
-    first = next(p for p in pods if not is_head(p))
-    seen = Seen()
-    watcher = asyncio.create_task(watch(stack, namespace, seen))
+    client = await connect(stack.plane.kubeconfig)
     try:
-        output = await stack.in_head(namespace, CLUSTER, ["python", "-c", DEMAND], timeout=360)
-        hosts = json.loads(
-            next(line for line in output.splitlines() if line.startswith("HOSTS=")).removeprefix("HOSTS=")
-        )
-        assert len(set(hosts)) == 3, hosts
-        assert seen.max_replicas == MAX_WORKERS
-        assert len(seen.workers) == MAX_WORKERS
+        async with (
+            ScaleTracker(client, namespace, CLUSTER) as scale,
+            PodTracker(client, namespace, CLUSTER) as pods,
+        ):
+            await stack.apply(namespace, autoscaled(version))
+            await stack.wait_ready(namespace, CLUSTER, 2)
+            output = await stack.in_head(namespace, CLUSTER, ["python", "-c", DEMAND], timeout=360)
+            line = next(line for line in output.splitlines() if line.startswith("HOSTS="))
+            assert len(set(json.loads(line.removeprefix("HOSTS=")))) == 3, output
+            assert scale.max_replicas == MAX_WORKERS
+            workers = {n for n in pods.names_seen if "-worker-" in n}
+            assert len(workers) == MAX_WORKERS
 
-        # Idle past idleTimeoutSeconds: the sidecar names two workers, and exactly those pods go.
-        async def scaled_down() -> list[Obj] | None:
-            cluster = await stack.cluster(namespace, CLUSTER)
-            pods = await stack.pods(namespace, CLUSTER, terminating=True)  # gone: stopped and removed
-            workers = [p for p in pods if not is_head(p)]
-            replicas = cluster["spec"]["workerGroupSpecs"][0]["replicas"]
-            return workers if replicas == 1 and len(workers) == 1 and all(ready(p) for p in pods) else None
+            # Idle past idleTimeoutSeconds: the sidecar names two workers, and exactly those pods go.
+            async def scaled_down() -> list[Obj] | None:
+                cluster = await stack.cluster(namespace, CLUSTER)
+                now = await stack.pods(namespace, CLUSTER, terminating=True)  # gone: stopped and removed
+                left = [p for p in now if not is_head(p)]
+                replicas = cluster["spec"]["workerGroupSpecs"][0]["replicas"]
+                return left if replicas == 1 and len(left) == 1 and all(ready(p) for p in now) else None
 
-        remaining = await stack.wait(scaled_down, "the idle workers removed", 180, namespace, CLUSTER)
+            remaining = await stack.wait(scaled_down, "the idle workers removed", 180, namespace, CLUSTER)
+            assert {n for n in pods.names_seen if "-worker-" in n} == workers  # no pod made twice
+            most = pods.max_active["small-group"]
     finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        await client.close()
     kept = remaining[0]["metadata"]["name"]
-    deleted = set(seen.workers) - {kept}
+    deleted = workers - {kept}
     assert len(deleted) == 2
-    assert deleted <= seen.to_delete, (deleted, seen.to_delete)
-    assert kept not in seen.to_delete
-    assert seen.max_replicas <= MAX_WORKERS
-    # The worker that stayed was never touched: the same pod, its container never restarted.
-    assert remaining[0]["metadata"]["uid"] == seen.workers[kept]
-    assert seen.restarts.get(kept, 0) == 0
-    assert first["metadata"]["name"] in seen.workers
+    assert deleted <= scale.to_delete, (deleted, scale.to_delete)
+    assert kept not in scale.to_delete
+    assert scale.max_replicas <= MAX_WORKERS and most <= MAX_WORKERS
+    # The worker that stayed was never touched: its container never restarted.
+    assert all(c["restartCount"] == 0 for c in remaining[0]["status"]["containerStatuses"])
     # Each removed worker ran its preStop `ray stop`, and Ray counts it dead.
     for name in deleted:
         assert "preStop exited 0" in stack.logs(namespace, name, "ray-worker"), name
