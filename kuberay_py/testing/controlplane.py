@@ -41,8 +41,9 @@ CONTROLLERS = (
     "deployment-controller",
     "replicaset-controller",
     "pod-garbage-collector-controller",
-    "endpointslice-controller",  # Service addresses, for the process kubelet's cluster DNS
 )
+# Service addresses, for the process kubelet's cluster DNS; only where that kubelet runs, since it adds load.
+PROCESS_KUBELET_CONTROLLERS = ("endpointslice-controller",)
 STATE_FILE = "state.json"
 # "simulated": statuses only, for scale; "process": one Node whose pods run as real processes (needs root).
 KUBELET_KINDS = ("simulated", "process")
@@ -329,7 +330,7 @@ class ControlPlane:
             [
                 str(self._binaries.kube_controller_manager),
                 f"--kubeconfig={self.kubeconfig}",
-                f"--controllers={','.join(CONTROLLERS)}",
+                f"--controllers={','.join(self._controllers())}",
                 f"--root-ca-file={self.pki.ca.cert}",
                 "--leader-elect=false",
                 "--bind-address=127.0.0.1",
@@ -356,6 +357,10 @@ class ControlPlane:
                 "--kube-api-burst=1000",
             ],
         )
+
+    def _controllers(self) -> tuple[str, ...]:
+        extra = PROCESS_KUBELET_CONTROLLERS if self.kubelet_kind == "process" else ()
+        return CONTROLLERS + extra
 
     def _start_kubelet(self) -> None:
         env = dict(os.environ)

@@ -149,9 +149,15 @@ def run_sandbox(args: argparse.Namespace) -> None:
         path, _, size = entry.partition(":")
         options = f"size={size}" if size else "size=50%"
         _mount("-t", "tmpfs", "-o", options, "tmpfs", path)
-    _bind(str(root / "tmp"), "/tmp")
     _bind(str(root / "hosts"), "/etc/hosts")
     _bind(str(root / "resolv.conf"), "/etc/resolv.conf")
+    # The pod's own /tmp hides the host's, except what the containers' programs live in (a checkout and its
+    # environment may be under /tmp): those are bound into it at the same paths first.
+    for keep in args.keep:
+        inside = root / "tmp" / Path(keep).relative_to("/tmp")
+        inside.mkdir(parents=True, exist_ok=True)
+        _bind(keep, str(inside))
+    _mount("--rbind", str(root / "tmp"), "/tmp")
     relays = []
     for entry in args.relay:
         port, _, target = entry.partition(":")
@@ -190,6 +196,7 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--socket", required=True)
     sandbox.add_argument("--tmpfs", action="append", default=[], help="PATH[:SIZE_BYTES]")
     sandbox.add_argument("--relay", action="append", default=[], help="PORT:UNIX_SOCKET")
+    sandbox.add_argument("--keep", action="append", default=[], help="a directory under /tmp to keep visible")
     container = commands.add_parser("container")
     container.add_argument("--spec", required=True)
     return parser

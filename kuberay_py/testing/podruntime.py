@@ -247,6 +247,7 @@ class PodRuntime:
             "--dir", str(self.root), "--hostname", hostname, "--socket", str(self.agent_socket),
             "--relay", f"{self.node.api_port_in_pod}:{self.node.api_socket}",
             *(f"--tmpfs={entry}" for entry in tmpfs),
+            *(f"--keep={path}" for path in kept_under_tmp()),
         ]  # fmt: skip
         with await asyncio.to_thread(open, self.log_dir / "sandbox.log", "ab") as out:
             agent = await asyncio.create_subprocess_exec(
@@ -685,6 +686,20 @@ class PodRuntime:
                 for c in self.init + self.containers
             },
         }
+
+
+def kept_under_tmp() -> list[str]:
+    """The top directories under /tmp that hold this Python environment or this package, if any: a pod's
+    own /tmp must not hide them from its containers."""
+    import kuberay_py
+
+    homes = [sys.prefix, sys.base_prefix, sys.executable, str(Path(kuberay_py.__file__).parent)]
+    kept = set()
+    for home in homes:
+        for path in {Path(home), Path(home).resolve()}:
+            if path.is_relative_to("/tmp") and len(path.parts) > 2:
+                kept.add(str(Path(*path.parts[:3])))
+    return sorted(kept)
 
 
 def _append(path: Path, data: bytes) -> None:

@@ -326,3 +326,31 @@ def start_logged(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
 
 async def gone(pid: int) -> bool:
     return not await asyncio.to_thread(Path(f"/proc/{pid}").exists)
+
+
+def test_hack_control_plane_up_with_the_process_kubelet_then_down_leaves_nothing(tmp_path: Path) -> None:
+    state_dir = tmp_path / "plane"
+    env = {**os.environ, "KUBERAY_PY_CONTROL_PLANE_DIR": str(state_dir), "PYTHON": sys.executable}
+    script = str(Path(__file__).resolve().parents[3] / "hack" / "control-plane")
+    before = set(asyncio.run(list_namespaces(PREFIX)))
+    up = subprocess.run(
+        [script, "up", "--kubelet", "process"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert up.returncode == 0, up.stderr
+    assert "one process-kubelet node" in up.stdout
+    try:
+        kubeconfig = state_dir / "admin.kubeconfig"
+        kubectl = str(Path(sys.executable).parent / "kubectl")
+        nodes = subprocess.run(
+            [kubectl, f"--kubeconfig={kubeconfig}", "get", "nodes", "-o", "name"],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        assert nodes == ["node/process-node"]
+        made = set(asyncio.run(list_namespaces(PREFIX))) - before
+        assert made, "the process kubelet's bridge namespace"
+    finally:
+        down = subprocess.run([script, "down"], env=env, capture_output=True, text=True, timeout=120)
+    assert down.returncode == 0, down.stderr
+    assert not state_dir.exists()
+    assert not made & set(asyncio.run(list_namespaces(PREFIX)))
