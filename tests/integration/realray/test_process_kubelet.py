@@ -16,6 +16,7 @@ from typing import Any
 from kuberay_py.testing import podaccess
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.podnet import list_namespaces
+from kuberay_py.testing.podruntime import kept_under_tmp
 from kuberay_py.testing.prockubelet import PREFIX, STATE_ROOT
 from tests.integration.install_support import new_namespace
 from tests.waiting import async_wait_for
@@ -188,7 +189,8 @@ async def test_a_container_sees_its_pod_as_in_a_cluster(process_plane: ControlPl
     assert checks["namespace"] == namespace
     assert checks["shm_bytes"] == 64 * 1024 * 1024
     assert checks["pid1"] == [PY, "-c"]  # its own PID namespace: the container's command is PID 1
-    assert checks["tmp"] == ["mine"]  # its own /tmp: nothing of the host's or the server pod's
+    # Its own /tmp: nothing of the host's or the server pod's; only the checkout it runs from, if there.
+    assert checks["tmp"] == sorted(["mine", *(Path(kept).name for kept in kept_under_tmp())])
     assert checks["env"] == {
         "MY_NAME": "client",
         "MY_IP": found["status"]["podIP"],
