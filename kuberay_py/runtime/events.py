@@ -58,6 +58,7 @@ class EventRecorder:
         series_window: float = 1800.0,
         flush_interval: float = 1.0,
         max_series: int = 4096,
+        stop_flush_timeout: float = 5.0,
     ) -> None:
         self.client = client
         self.reporting_controller = reporting_controller[:_MAX_FIELD]
@@ -65,6 +66,7 @@ class EventRecorder:
         self.series_window = series_window
         self.flush_interval = flush_interval
         self.max_series = max_series
+        self.stop_flush_timeout = stop_flush_timeout
         self._series: dict[_SeriesKey, _Series] = {}
         self._dirty: set[_SeriesKey] = set()
         self._wake = asyncio.Event()
@@ -123,23 +125,36 @@ class EventRecorder:
             self._task = asyncio.create_task(self._run(), name=f"events:{self.reporting_controller}")
 
     async def stop(self) -> None:
-        """Write what is pending, then stop the background task."""
+        """Write what is pending (for at most `stop_flush_timeout` seconds), then stop the background task:
+        events are best effort, and a shutdown must not wait on an API server that refuses them."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self.flush()
+        try:
+            async with asyncio.timeout(self.stop_flush_timeout):
+                await self.flush()
+        except TimeoutError:
+            log.warning("events left unwritten at shutdown", count=len(self._dirty))
 
     async def flush(self) -> None:
-        """Write every pending creation or series update now."""
+        """Write every pending creation or series update now. Events of a namespace that is gone are
+        dropped, not tried one by one."""
+        gone: set[str] = set()
         while self._dirty:
             key = self._dirty.pop()
             series = self._series.get(key)
             if series is None or series.written_count == series.count:
                 continue
+            namespace = series.body["metadata"]["namespace"]
+            if namespace in gone:
+                del self._series[key]
+                continue
             try:
-                await self._write(series)
+                if not await self._write(series):
+                    gone.add(namespace)
+                    del self._series[key]
             except BaseException:  # cancelled mid-write: keep it for the final flush
                 self._dirty.add(key)
                 raise
@@ -157,7 +172,8 @@ class EventRecorder:
             await self.flush()
             await asyncio.sleep(self.flush_interval)
 
-    async def _write(self, series: _Series) -> None:
+    async def _write(self, series: _Series) -> bool:
+        """Write one series; False when its namespace no longer exists."""
         count = series.count
         try:
             if series.created:
@@ -179,8 +195,12 @@ class EventRecorder:
                 series.body["metadata"]["name"] = metadata(created)["name"]
                 series.created = True
             series.written_count = count
+        except NotFound as exc:
+            log.warning("could not write event", reason=series.body["reason"], error=repr(exc))
+            return False
         except ApiError as exc:
             log.warning("could not write event", reason=series.body["reason"], error=repr(exc))
+        return True
 
     def _body(
         self,

@@ -113,8 +113,9 @@ class OperatorProcess:
                 self.proc.wait(timeout)
         return self.proc.returncode
 
-    def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM and wait (then SIGKILL); returns the exit code."""
+    def stop(self, timeout: float = 45.0) -> int | None:
+        """SIGTERM and wait (then SIGKILL); returns the exit code. The default outlasts the operator's own
+        bound on a graceful shutdown (its drain, then its last Events), so a slow drain is not a kill."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:

@@ -120,8 +120,14 @@ async def test_a_dead_ray_process_replaces_its_pod_and_the_cluster_heals(stack: 
     await stack.wait(replaced_worker, "the killed worker replaced", 120, namespace, CLUSTER)
     now = {p["metadata"]["name"]: p for p in await stack.pods(namespace, CLUSTER)}
     assert now[bystander["metadata"]["name"]]["metadata"]["uid"] == bystander["metadata"]["uid"]
-    alive = [n for n in await stack.ray_nodes(namespace, CLUSTER) if n["alive"]]
-    assert len(alive) == 3, alive
+
+    # Ray marks the killed node dead once its health checks fail (some seconds after the pod went).
+    async def victim_dead() -> bool:
+        nodes = await stack.ray_nodes(namespace, CLUSTER)
+        dead = {n["ip"] for n in nodes if not n["alive"]}
+        return victim["status"]["podIP"] in dead and sum(1 for n in nodes if n["alive"]) == 3
+
+    await stack.wait(victim_dead, "Ray to count the killed worker dead", 90, namespace, CLUSTER)
 
     # The head's GCS is killed: the head pod is replaced although its restartPolicy is Never, and the
     # workers end up in the new Ray cluster.

@@ -1,6 +1,6 @@
 import asyncio
 
-from kuberay_py.runtime.errors import ServerError
+from kuberay_py.runtime.errors import NotFound, ServerError
 from kuberay_py.runtime.events import EventRecorder
 from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.resources import CONFIG_MAPS, EVENTS
@@ -138,3 +138,33 @@ async def test_long_notes_are_truncated_and_cluster_scoped_objects_use_default()
     [event] = client.objects(EVENTS)
     assert len(event["note"]) == 1024
     assert event["metadata"]["namespace"] == "default"
+
+
+async def test_events_of_a_namespace_that_is_gone_are_dropped_not_tried_one_by_one():
+    client = InMemoryClient()
+    regarding = await subject(client)
+    recorder = recorder_for(client)
+    for attempt in range(50):  # notes that differ make series of their own, as failures naming pods do
+        recorder.warning(regarding, "FailedCreateHeadPod", f"pod head-{attempt}: namespace is gone")
+    client.fail_next("create", NotFound('namespaces "default" not found'), resource=EVENTS, times=100)
+    await recorder.flush()
+    writes = [a.verb for a in client.actions if a.resource == EVENTS]
+    assert writes == ["create"], "one refusal says the namespace is gone"
+    assert recorder.count(regarding, "FailedCreateHeadPod") == 0
+
+
+async def test_stop_gives_up_on_pending_events_after_its_timeout():
+    client = InMemoryClient()
+    regarding = await subject(client)
+    recorder = recorder_for(client, stop_flush_timeout=0.2)
+    recorder.start()
+
+    async def slow_write(*args, **kwargs):
+        await asyncio.sleep(10)
+
+    client.create = slow_write  # an API server that never answers
+    recorder.normal(regarding, "Created", "made")
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await recorder.stop()
+    assert loop.time() - began < 2
