@@ -305,8 +305,12 @@ class PodRuntime:
                 if plan.empty_dir:
                     source.mkdir(parents=True, exist_ok=True)
             target = str(mount.get("mountPath", ""))
-            if not os.path.lexists(target):
-                self.node.made_mount_point(target)
+            # The container's launcher makes a missing mount point and its missing parents on the machine's
+            # own filesystem; the kubelet removes them again when it exits.
+            missing = Path(target)
+            while not os.path.lexists(missing):
+                self.node.made_mount_point(str(missing))
+                missing = missing.parent
             mounts.append({"source": str(source), "target": target, "readOnly": bool(mount.get("readOnly"))})
         return mounts
 

@@ -244,6 +244,8 @@ def ray_processes() -> list[str]:
 
 
 def test_ray_demo_runs_a_job_that_scales_the_cluster_and_exits_when_it_succeeded(demos: list[Demo]) -> None:
+    mount_point = Path("/var/run/secrets/kubernetes.io")  # the autoscaler's token is mounted below it
+    had_mount_point = mount_point.exists()
     demo = Demo("--ray", "--exit-when-ready")
     demos.append(demo)
     workdir = demo.workdir
@@ -271,3 +273,4 @@ def test_ray_demo_runs_a_job_that_scales_the_cluster_and_exits_when_it_succeeded
     assert ray_processes() == []
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
     assert "krpk-" not in netns
+    assert mount_point.exists() == had_mount_point, "a mount point the kubelet made is left on the machine"
