@@ -32,16 +32,6 @@ def describe(key: str) -> dict[str, Any]:
     return found
 
 
-async def wait_described(key: str, container: str, timeout: float = 60.0) -> dict[str, Any]:
-    """The pod's description once `container` runs in it."""
-    async with asyncio.timeout(timeout):
-        while True:
-            found: dict[str, Any] | None = describe_all().get(key)
-            if found is not None and (found["containers"].get(container) or {}).get("pid"):
-                return found
-            await asyncio.sleep(0.2)
-
-
 @dataclass(frozen=True)
 class ExecResult:
     returncode: int

@@ -22,7 +22,7 @@ import shutil
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -744,6 +744,3 @@ async def _child_of(pid: int) -> int | None:
             return int(children[0])
         await asyncio.sleep(0.005)
     return None
-
-
-Changed = Callable[[str], None]
