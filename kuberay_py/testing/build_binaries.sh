@@ -2,6 +2,8 @@
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler and etcd from their Go modules with this
 # machine's Go toolchain, once per version, into a cache outside the repository. Prints the bin directory.
 # `build_binaries.sh helm` builds only helm (for rendering the chart in tests) and prints its directory.
+# `build_binaries.sh kuberay` builds only KubeRay's own operator (the reference that tests and benchmarks
+# compare against, never shipped) with its CRDs and samples beside it, and prints its directory.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -12,6 +14,7 @@ cache="${KUBERAY_PY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kuberay-py}"
 k8s_dir="$cache/kubernetes-$KUBERNETES_VERSION"
 etcd_dir="$cache/etcd-$ETCD_VERSION"
 helm_dir="$cache/helm-$HELM_VERSION"
+kuberay_dir="$cache/kuberay-$KUBERAY_VERSION"
 log_dir="$cache/logs"
 mkdir -p "$log_dir"
 
@@ -106,6 +109,31 @@ build_helm() {
   ) || die "building helm $HELM_VERSION failed; see $log_dir/helm.log"
 }
 
+build_kuberay() {
+  [ -x "$kuberay_dir/ray-operator" ] && [ -d "$kuberay_dir/crd" ] && [ -d "$kuberay_dir/samples" ] && return 0
+  echo "building KubeRay's operator $KUBERAY_VERSION (first run only; takes a few minutes)" >&2
+  mkdir -p "$kuberay_dir"
+  local module="github.com/ray-project/kuberay/ray-operator" src
+  # The module has no replace directives, so `go install pkg@version` builds it as released.
+  (
+    GOBIN="$kuberay_dir/.tmp" CGO_ENABLED=0 go install -ldflags "-s -w" "$module@$KUBERAY_VERSION" \
+      >>"$log_dir/kuberay.log" 2>&1
+    src="$(go mod download -json "$module@$KUBERAY_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')"
+    [ -d "$src/config/crd/bases" ] || { echo "no CRDs in $src" >>"$log_dir/kuberay.log"; exit 1; }
+    rm -rf "$kuberay_dir/crd" "$kuberay_dir/samples"
+    cp -r "$src/config/crd/bases" "$kuberay_dir/crd"
+    cp -r "$src/config/samples" "$kuberay_dir/samples"
+    chmod -R u+w "$kuberay_dir/crd" "$kuberay_dir/samples"
+    mv "$kuberay_dir/.tmp/ray-operator" "$kuberay_dir/ray-operator"
+    rmdir "$kuberay_dir/.tmp"
+  ) || die "building KubeRay $KUBERAY_VERSION failed; see $log_dir/kuberay.log"
+}
+
+if [ "${1:-}" = kuberay ]; then
+  build_kuberay
+  echo "$kuberay_dir"
+  exit 0
+fi
 if [ "${1:-}" = helm ]; then
   build_helm
   echo "$helm_dir"

@@ -31,6 +31,8 @@ def _free_port() -> int:
 class OperatorProcess:
     """`python -m kuberay_py operator` with its own metrics and health ports on loopback."""
 
+    name = "kuberay-py"
+
     def __init__(
         self,
         kubeconfig: Path,
@@ -51,20 +53,23 @@ class OperatorProcess:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "kuberay_py",
+            "operator",
+            f"--kubeconfig={self.kubeconfig}",
+            f"--metrics-addr=127.0.0.1:{self.metrics_port}",
+            f"--health-addr=127.0.0.1:{self.health_port}",
+            "--log-format=json",
+            *self.extra_args,
+        ]
+
     def start(self, wait_ready: bool = True, timeout: float = 60.0) -> None:
         log_file: IO[bytes] = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "kuberay_py",
-                "operator",
-                f"--kubeconfig={self.kubeconfig}",
-                f"--metrics-addr=127.0.0.1:{self.metrics_port}",
-                f"--health-addr=127.0.0.1:{self.health_port}",
-                "--log-format=json",
-                *self.extra_args,
-            ],
+            self.command(),
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -79,11 +84,11 @@ class OperatorProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"operator exited with {self.proc.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
             if self.get("/readyz", self.health_port) == "ok":
                 return
             time.sleep(0.1)
-        raise RuntimeError(f"operator not ready after {timeout:.0f}s:\n{self.log_tail()}")
+        raise RuntimeError(f"{self.name} not ready after {timeout:.0f}s:\n{self.log_tail()}")
 
     def get(self, path: str, port: int | None = None) -> str | None:
         url = f"http://127.0.0.1:{port or self.metrics_port}{path}"
@@ -137,3 +142,35 @@ class OperatorProcess:
                 with contextlib.suppress(ValueError):
                     records.append(json.loads(line))
         return records
+
+
+class KubeRayProcess(OperatorProcess):
+    """KubeRay's own operator (built from its Go module), the reference tests and benchmarks compare
+    against: the same ports on loopback, no leader election, its own metrics on. Its three CRDs must be
+    installed first (`KubeRay.crds`)."""
+
+    name = "kuberay"
+
+    def __init__(
+        self,
+        binary: Path,
+        kubeconfig: Path,
+        log_path: Path,
+        *,
+        extra_args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(kubeconfig, log_path, extra_args=extra_args, env=env)
+        self.binary = binary
+
+    def command(self) -> list[str]:
+        return [
+            str(self.binary),
+            f"--kubeconfig={self.kubeconfig}",
+            "--enable-leader-election=false",
+            f"--metrics-addr=127.0.0.1:{self.metrics_port}",
+            f"--health-probe-bind-address=127.0.0.1:{self.health_port}",
+            "--enable-metrics",
+            "--log-stdout-encoder=json",
+            *self.extra_args,
+        ]
