@@ -42,8 +42,8 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"KUBERAY_PY_{name}", default)
 
 
-def _env_flag(name: str) -> bool:
-    return _env(name, "false").strip().lower() in ("1", "true", "yes", "on")
+def _env_flag(name: str, default: bool = False) -> bool:
+    return _env(name, str(default)).strip().lower() in ("1", "true", "yes", "on")
 
 
 def operator(args: argparse.Namespace) -> int:
@@ -70,6 +70,7 @@ def operator(args: argparse.Namespace) -> int:
         log_format=args.log_format,
         log_level=args.log_level,
         cluster_domain=args.cluster_domain,
+        enable_metrics=args.enable_metrics,
     )
     try:
         asyncio.run(run_operator(config))
@@ -202,6 +203,12 @@ def _add_operator_parser(commands: "argparse._SubParsersAction[argparse.Argument
     )
     parser.add_argument("--metrics-addr", default=_env("METRICS_ADDR", ":8080"), help='"0" disables')
     parser.add_argument("--health-addr", default=_env("HEALTH_ADDR", ":8081"), help='"0" disables')
+    parser.add_argument(
+        "--enable-metrics",
+        action=argparse.BooleanOptionalAction,
+        default=_env_flag("ENABLE_METRICS", default=True),
+        help="KubeRay's RayCluster metrics (kuberay_cluster_*) on /metrics (default: on)",
+    )
     # String defaults go through `type` like typed values, so a bad KUBERAY_PY_* value is a usage error.
     parser.add_argument(
         "--workers", type=_positive_int, default=_env("WORKERS", "16"), help="concurrent reconciles"

@@ -29,6 +29,7 @@ from kuberay_py.controllers.raycluster import (
     cache_selectors,
     cache_transforms,
 )
+from kuberay_py.controllers.raycluster.metrics import report_rayclusters
 from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
 from kuberay_py.runtime import (
     LEASES,
@@ -79,6 +80,8 @@ class OperatorConfig:
     log_format: str = "json"
     log_level: str = "info"
     cluster_domain: str = "cluster.local"
+    enable_metrics: bool = True
+    """KubeRay's RayCluster metrics (``kuberay_cluster_*``) on /metrics; the runtime's are always there."""
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -231,6 +234,8 @@ def build_manager(client: KubeClient, config: OperatorConfig) -> Manager:
     )
     options = ReconcilerOptions(build=BuildOptions(cluster_domain=config.cluster_domain))
     add_raycluster_controller(manager, workers=config.workers, options=options)
+    if config.enable_metrics:
+        report_rayclusters(manager)
     return manager
 
 

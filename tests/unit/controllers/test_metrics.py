@@ -12,8 +12,10 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from kuberay_py.cli import build_parser
 from kuberay_py.controllers.raycluster import RAYCLUSTERS, RayClusterReconciler, cache_selectors
 from kuberay_py.controllers.raycluster.metrics import RayClusterCollector, report_rayclusters
+from kuberay_py.operator import OperatorConfig, build_manager
 from kuberay_py.runtime import (
     PODS,
     ROLE_BINDINGS,
@@ -299,6 +301,18 @@ async def test_a_running_manager_serves_them_on_the_process_registry_until_it_st
     assert [p for name in NAMES for p in scrape(REGISTRY)[name] if dict(p).get("uid") == uid] == []
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_the_operator_reports_them_unless_turned_off(enabled: bool) -> None:
+    client = JsonClient()
+    config = OperatorConfig(metrics_addr="0", health_addr="0", enable_metrics=enabled)
+    manager = build_manager(client, config)
+    manager.options.handle_signals = False  # the test's loop keeps its own
+    uid = (await create(client, "op"))["metadata"]["uid"]
+    async with running(manager):
+        await asyncio.wait_for(manager.wait_ready(), 10)
+        assert bool(await reported(uid, wait=enabled)) is enabled
+
+
 async def reported(uid: str, *, wait: bool = True) -> dict[tuple[tuple[str, str], ...], float]:
     """The process registry's kuberay_cluster_info series of that cluster, once they appear."""
     for _ in range(200 if wait else 10):
@@ -307,3 +321,12 @@ async def reported(uid: str, *, wait: bool = True) -> dict[tuple[tuple[str, str]
             return info
         await asyncio.sleep(0.01)
     return {}
+
+
+def test_the_option_is_on_by_default_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBERAY_PY_ENABLE_METRICS", raising=False)
+    assert build_parser().parse_args(["operator"]).enable_metrics is True
+    assert build_parser().parse_args(["operator", "--no-enable-metrics"]).enable_metrics is False
+    monkeypatch.setenv("KUBERAY_PY_ENABLE_METRICS", "false")
+    assert build_parser().parse_args(["operator"]).enable_metrics is False
+    assert build_parser().parse_args(["operator", "--enable-metrics"]).enable_metrics is True
