@@ -91,9 +91,8 @@ class RayClusterCollector(Collector):
                 seconds = _seconds_between(meta.get("creationTimestamp"), condition.get("lastTransitionTime"))
                 if seconds is not None:
                     duration.add_metric(identity, seconds)
-        yield info
-        yield provisioned
-        yield duration
+        # A family without series is left out, as KubeRay's Go client leaves it out.
+        yield from (family for family in (info, provisioned, duration) if family.samples)
 
 
 def _families() -> Iterator[GaugeMetricFamily]:
