@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from kuberay_py.runtime import KubeClient
 from kuberay_py.testing.controlplane import ControlPlane
@@ -387,3 +389,49 @@ async def test_operator_exposes_metrics(operator: OperatorProcess) -> None:
     for name in ("controller_runtime_reconcile_total", "workqueue_depth", "rest_client_requests_total"):
         assert name in text
     assert 'controller="raycluster"' in text
+
+
+def _kuberay_series(text: str, uid: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """KubeRay's RayCluster series of one cluster in a scrape, by metric name."""
+    found: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("kuberay_cluster_") and sample.labels.get("uid") == uid:
+                found.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+    return found
+
+
+async def test_kuberays_raycluster_metrics_follow_a_cluster_from_ready_to_deleted(
+    control_plane: ControlPlane, namespace: str, operator: OperatorProcess
+) -> None:
+    await create(control_plane, namespace, manifest("metrics", {"groupName": "g", "replicas": 1}))
+    rc = await wait_state(control_plane, namespace, "metrics")
+    uid = rc["metadata"]["uid"]
+    condition = next(c for c in rc["status"]["conditions"] if c["type"] == "RayClusterProvisioned")
+    assert condition["status"] == "True"
+    took = (
+        datetime.fromisoformat(condition["lastTransitionTime"])
+        - datetime.fromisoformat(rc["metadata"]["creationTimestamp"])
+    ).total_seconds()
+
+    async def provisioned_series() -> dict[str, list[tuple[dict[str, str], float]]] | None:
+        series = _kuberay_series(await asyncio.to_thread(operator.metrics), uid)
+        return series if "kuberay_cluster_provisioned_duration_seconds" in series else None
+
+    series = await async_wait_for(
+        provisioned_series, timeout=30, what="the cluster's kuberay_cluster_* series"
+    )
+    ids = {"name": "metrics", "namespace": namespace, "uid": uid}
+    assert series == {
+        "kuberay_cluster_info": [({**ids, "owner_kind": "None"}, 1.0)],
+        "kuberay_cluster_condition_provisioned": [({**ids, "condition": "true"}, 1.0)],
+        "kuberay_cluster_provisioned_duration_seconds": [(ids, took)],
+    }
+    assert took >= 0
+
+    await kubectl(control_plane, "delete", "raycluster", "metrics", "-n", namespace)
+
+    async def gone() -> bool:
+        return not _kuberay_series(await asyncio.to_thread(operator.metrics), uid)
+
+    await async_wait_for(gone, timeout=30, what="the deleted cluster's series to go")
