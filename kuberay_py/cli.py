@@ -37,6 +37,25 @@ def render(args: argparse.Namespace) -> int:
     return 0
 
 
+def convert(args: argparse.Namespace) -> int:
+    """Print a legacy Ray operator manifest or Helm values as ray.io/v1 RayClusters; warnings on stderr."""
+    from kuberay_py.builders import to_yaml
+    from kuberay_py.legacy import ConvertError, convert_text
+
+    source = "standard input" if args.file == "-" else args.file
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+        conversion = convert_text(text) if args.name is None else convert_text(text, args.name)
+    except (OSError, UnicodeDecodeError, ConvertError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        print(f"kuberay-py convert: {source}: {reason}", file=sys.stderr)
+        return 1
+    for warning in conversion.warnings:
+        print(f"kuberay-py convert: warning: {warning}", file=sys.stderr)
+    sys.stdout.write(to_yaml(conversion.manifests))
+    return 0
+
+
 def _env(name: str, default: str) -> str:
     """A default from KUBERAY_PY_<NAME>, so every flag can be set through the environment."""
     return os.environ.get(f"KUBERAY_PY_{name}", default)
@@ -251,6 +270,24 @@ def build_parser() -> argparse.ArgumentParser:
         "-n", "--namespace", default="default", help="namespace of RayClusters that name none"
     )
     render_parser.set_defaults(handler=render)
+
+    convert_parser = commands.add_parser(
+        "convert",
+        help="print legacy Ray operator RayClusters (cluster.ray.io/v1) or Helm values as ray.io/v1 ones",
+        description="Convert the legacy Ray operator's RayCluster manifests (every one in the file) or its "
+        "Helm chart's values.yaml to ray.io/v1 RayClusters with the in-tree autoscaler on. Prints them as "
+        "YAML; each field without an equivalent gets a warning on stderr.",
+    )
+    convert_parser.add_argument(
+        "file", metavar="FILE", help="a manifest or values file, or - for standard input"
+    )
+    convert_parser.add_argument(
+        "--name",
+        default=None,
+        help="the cluster's name when FILE holds Helm values: the release name (default: example-cluster, as "
+        "in the legacy chart's docs)",
+    )
+    convert_parser.set_defaults(handler=convert)
 
     _add_operator_parser(commands)
     _add_demo_parser(commands)

@@ -60,7 +60,9 @@ def read_values(document: Mapping[str, Any], name: str, findings: Findings) -> L
         raise LegacyError("operatorOnly", "true: these values install the operator only, there is no cluster")
     for key in document:
         if key in OPERATOR_SETTINGS:
-            findings.warn(key, "an operator setting, not part of a cluster: left out")
+            findings.warn(
+                key, "an operator setting, not part of a cluster: left out (install the operator on its own)"
+            )
         elif key not in _CLUSTER_KEYS:
             findings.warn(key, "not a value of the legacy chart, left out")
     image = required_string(document, "image", "")
