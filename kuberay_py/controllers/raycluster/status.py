@@ -93,23 +93,22 @@ def compute_status(
         **dict(seen.desired_resources),
     }
     service = seen.head_service
-    endpoints = {
-        str(port["name"]): str(port["port"])
-        for port in ((service or {}).get("spec") or {}).get("ports") or []
-        if port.get("name")
-    }
+    endpoints = _endpoints(service)
     if endpoints:
         status["endpoints"] = endpoints
     head_info: dict[str, str] = {}
+    head_ip = (head.get("status") or {}).get("podIP") if head is not None else None
     if head is not None:
         head_info["podName"] = head["metadata"]["name"]
-        if (head.get("status") or {}).get("podIP"):
-            head_info["podIP"] = head["status"]["podIP"]
+        if head_ip:
+            head_info["podIP"] = head_ip
     if service is not None:
         head_info["serviceName"] = service["metadata"]["name"]
         cluster_ip = (service.get("spec") or {}).get("clusterIP")
-        if cluster_ip and cluster_ip != "None":
-            head_info["serviceIP"] = cluster_ip
+        # A headless Service has no address of its own: the head pod's stands for it.
+        service_ip = head_ip if cluster_ip == "None" else cluster_ip
+        if service_ip:
+            head_info["serviceIP"] = service_ip
     if head_info:
         status["head"] = head_info
 
@@ -131,6 +130,19 @@ def compute_status(
         now,
     )
     return status
+
+
+def _endpoints(service: Mapping[str, Any] | None) -> dict[str, str]:
+    """Each named port of the head Service: its node port when it has one, else its target port."""
+    endpoints = {}
+    for port in ((service or {}).get("spec") or {}).get("ports") or []:
+        if not port.get("name"):
+            continue
+        # The API server sets targetPort to the port when it is left out.
+        target = port.get("nodePort") or port.get("targetPort") or port.get("port")
+        if target:
+            endpoints[str(port["name"])] = str(target)
+    return endpoints
 
 
 def _capped_max(value: int) -> int:

@@ -5,13 +5,21 @@ from __future__ import annotations
 from kuberay_py.builders import build_head_service
 from tests.unit.builders.support import container, manifest, parse
 
+# Sorted by name, each with appProtocol tcp, as KubeRay builds them.
 DEFAULT_PORTS = [
-    {"name": "gcs-server", "port": 6379},
-    {"name": "dashboard", "port": 8265},
-    {"name": "client", "port": 10001},
-    {"name": "metrics", "port": 8080},
-    {"name": "serve", "port": 8000},
+    {"name": "client", "port": 10001, "appProtocol": "tcp"},
+    {"name": "dashboard", "port": 8265, "appProtocol": "tcp"},
+    {"name": "gcs-server", "port": 6379, "appProtocol": "tcp"},
+    {"name": "metrics", "port": 8080, "appProtocol": "tcp"},
+    {"name": "serve", "port": 8000, "appProtocol": "tcp"},
 ]
+SELECTOR = {
+    "ray.io/cluster": "demo",
+    "ray.io/node-type": "head",
+    "ray.io/identifier": "demo-head",
+    "app.kubernetes.io/name": "kuberay",
+    "app.kubernetes.io/created-by": "kuberay-operator",
+}
 
 
 def test_default_head_service() -> None:
@@ -21,20 +29,32 @@ def test_default_head_service() -> None:
     assert service["apiVersion"] == "v1" and service["kind"] == "Service"
     metadata = service["metadata"]
     assert metadata["name"] == "demo-head-svc" and metadata["namespace"] == "ml"
-    assert metadata["labels"] == {
-        "ray.io/cluster": "demo",
-        "app.kubernetes.io/name": "kuberay",
-        "app.kubernetes.io/created-by": "kuberay-operator",
-        "ray.io/node-type": "head",
-        "ray.io/identifier": "demo-head",
-    }
+    assert metadata["labels"] == SELECTOR
     assert metadata["annotations"] == {"example.com/lb": "internal"}
     assert metadata["ownerReferences"][0]["controller"] is True
+    # Headless, with no type: the API server defaults it to ClusterIP.
     assert service["spec"] == {
-        "type": "ClusterIP",
-        "selector": {"ray.io/cluster": "demo", "ray.io/node-type": "head"},
+        "selector": SELECTOR,
         "ports": DEFAULT_PORTS,
+        "clusterIP": "None",
+        "publishNotReadyAddresses": True,
     }
+
+
+def test_an_explicit_cluster_ip_type_is_still_headless() -> None:
+    head = manifest()["spec"]["headGroupSpec"]
+    head["serviceType"] = "ClusterIP"
+    spec = build_head_service(parse(manifest(head=head)))["spec"]
+    assert spec["type"] == "ClusterIP"
+    assert spec["clusterIP"] == "None" and spec["publishNotReadyAddresses"] is True
+
+
+def test_the_selector_follows_the_head_templates_app_name() -> None:
+    raw = manifest()
+    raw["spec"]["headGroupSpec"]["template"]["metadata"] = {"labels": {"app.kubernetes.io/name": "mine"}}
+    service = build_head_service(parse(raw))
+    assert service["spec"]["selector"]["app.kubernetes.io/name"] == "mine"
+    assert service["metadata"]["labels"] == service["spec"]["selector"]
 
 
 def test_ports_come_from_the_head_containers_declared_ports() -> None:
@@ -45,17 +65,29 @@ def test_ports_come_from_the_head_containers_declared_ports() -> None:
     ]
     head = {"template": {"spec": {"containers": [container("ray-head", ports=ports)]}}}
     service = build_head_service(parse(manifest(head=head)))
+    # An unnamed port is named after its number; the protocol is left to the Service's default.
     assert service["spec"]["ports"] == [
-        {"name": "gcs-server", "port": 6380},
-        {"name": "dashboard", "port": 8265, "protocol": "TCP"},
-        {"name": "metrics", "port": 8080},
+        {"name": "9999-port", "port": 9999, "appProtocol": "tcp"},
+        {"name": "dashboard", "port": 8265, "appProtocol": "tcp"},
+        {"name": "gcs-server", "port": 6380, "appProtocol": "tcp"},
+        {"name": "metrics", "port": 8080, "appProtocol": "tcp"},
     ]
 
 
-def test_service_type() -> None:
-    head = manifest()["spec"]["headGroupSpec"]
-    head["serviceType"] = "NodePort"
-    assert build_head_service(parse(manifest(head=head)))["spec"]["type"] == "NodePort"
+def test_no_second_port_on_the_metrics_number() -> None:
+    ports = [{"name": "gcs-server", "containerPort": 6379}, {"name": "prom", "containerPort": 8080}]
+    head = {"template": {"spec": {"containers": [container("ray-head", ports=ports)]}}}
+    names = [p["name"] for p in build_head_service(parse(manifest(head=head)))["spec"]["ports"]]
+    assert names == ["gcs-server", "prom"]
+
+
+def test_another_service_type_is_not_headless() -> None:
+    for service_type in ("NodePort", "LoadBalancer"):
+        head = manifest()["spec"]["headGroupSpec"]
+        head["serviceType"] = service_type
+        spec = build_head_service(parse(manifest(head=head)))["spec"]
+        assert spec["type"] == service_type
+        assert "clusterIP" not in spec and "publishNotReadyAddresses" not in spec
 
 
 def test_a_users_head_service_is_completed_not_replaced() -> None:
@@ -74,8 +106,33 @@ def test_a_users_head_service_is_completed_not_replaced() -> None:
     assert service["metadata"]["name"] == "my-head"
     assert service["metadata"]["labels"]["team"] == "ml"
     assert service["metadata"]["labels"]["ray.io/cluster"] == "demo"
-    assert service["metadata"]["annotations"] == {"example.com/lb": "mine", "other": "x"}
+    # headServiceAnnotations win over the Service's own, as in KubeRay.
+    assert service["metadata"]["annotations"] == {"example.com/lb": "cluster", "other": "x"}
     assert service["spec"]["type"] == "LoadBalancer"
     assert service["spec"]["externalTrafficPolicy"] == "Local"
-    assert service["spec"]["selector"] == {"ray.io/cluster": "demo", "ray.io/node-type": "head"}
+    assert service["spec"]["selector"] == SELECTOR
     assert service["spec"]["ports"] == DEFAULT_PORTS
+    assert "clusterIP" not in service["spec"]
+
+
+def test_a_users_head_service_without_a_type_takes_the_groups_type_and_is_not_headless() -> None:
+    head = manifest()["spec"]["headGroupSpec"]
+    head["headService"] = {"spec": {}}
+    spec = build_head_service(parse(manifest(head=head)))["spec"]
+    assert "type" not in spec and "clusterIP" not in spec and "publishNotReadyAddresses" not in spec
+    head["serviceType"] = "NodePort"
+    assert build_head_service(parse(manifest(head=head)))["spec"]["type"] == "NodePort"
+
+
+def test_a_users_head_service_ports_come_first_and_are_not_duplicated() -> None:
+    head = manifest()["spec"]["headGroupSpec"]
+    head["headService"] = {
+        "metadata": {"name": "my-head"},
+        "spec": {"ports": [{"name": "dashboard", "port": 8265}, {"name": "extra", "port": 9000}]},
+    }
+    service = build_head_service(parse(manifest(head=head)))
+    assert service["spec"]["ports"] == [
+        {"name": "dashboard", "port": 8265},
+        {"name": "extra", "port": 9000},
+        *[p for p in DEFAULT_PORTS if p["name"] != "dashboard"],
+    ]

@@ -136,3 +136,38 @@ def test_desired_capacity_sums_requests_of_desired_pods() -> None:
     }
     assert format_cpu(__import__("fractions").Fraction(4)) == "4"
     assert format_bytes(__import__("fractions").Fraction(1000)) == "1000"
+
+
+def test_a_headless_head_service_reports_the_head_pods_ip() -> None:
+    rc = cluster()
+    head = pod("headgroup")
+    head["status"]["podIP"] = "10.244.0.7"
+    headless = {
+        "metadata": {"name": "demo-head-svc"},
+        "spec": {"clusterIP": "None", "ports": [{"name": "gcs-server", "port": 6379, "targetPort": 6379}]},
+    }
+    status = compute_status(rc, [head], {}, Observation(head_service=headless), NOW)
+    assert status["head"] == {
+        "podName": head["metadata"]["name"],
+        "podIP": "10.244.0.7",
+        "serviceName": "demo-head-svc",
+        "serviceIP": "10.244.0.7",
+    }
+    # Before the head pod exists there is no address at all.
+    assert "serviceIP" not in compute_status(rc, [], {}, Observation(head_service=headless), NOW)["head"]
+
+
+def test_endpoints_are_node_ports_when_the_service_has_them() -> None:
+    service = {
+        "metadata": {"name": "demo-head-svc"},
+        "spec": {
+            "clusterIP": "10.96.0.10",
+            "ports": [
+                {"name": "dashboard", "port": 8265, "targetPort": 8265, "nodePort": 30265},
+                {"name": "client", "port": 10001, "targetPort": "client"},
+                {"port": 9999, "targetPort": 9999},
+            ],
+        },
+    }
+    status = compute_status(cluster(), [pod("headgroup")], {}, Observation(head_service=service), NOW)
+    assert status["endpoints"] == {"dashboard": "30265", "client": "client"}
