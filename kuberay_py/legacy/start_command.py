@@ -74,6 +74,8 @@ def simple_commands(text: str, path: str) -> list[list[str]]:
         elif char in "'\"":
             quote = char
             word += char
+        elif char == "\\" and text[index + 1 : index + 2] == "\n":
+            index += 1  # a line continuation joins the lines
         elif char == "\\" and index + 1 < len(text):
             word += text[index : index + 2]
             index += 1
@@ -118,10 +120,8 @@ def parse_start_commands(commands: Sequence[str], path: str, findings: Findings)
             assignments = 0
             while assignments < len(words) and _ASSIGNMENT.match(words[assignments]):
                 assignments += 1
-            program = [unquote(w, where) for w in words[assignments : assignments + 2]]
-            if program[:1] == ["exec"]:
-                assignments += 1
-                program = [unquote(w, where) for w in words[assignments : assignments + 2]]
+            start = assignments + 1 if words[assignments : assignments + 1] == ["exec"] else assignments
+            program = [unquote(w, where) for w in words[start : start + 2]]
             name = os.path.basename(program[0]) if program else ""
             if name == "ray" and program[1:] == ["start"]:
                 starts += 1
@@ -137,7 +137,7 @@ def parse_start_commands(commands: Sequence[str], path: str, findings: Findings)
                         f"environment assignments before ray start ({' '.join(words[:assignments])}) are "
                         "left out: set them as env of the Ray container",
                     )
-                _read_flags(words[assignments + 2 :], where, flags, findings)
+                _read_flags(words[start + 2 :], where, flags, findings)
             elif (name == "ray" and program[1:] == ["stop"]) or _is_file_limit(words):
                 continue  # the operator starts each container afresh, with the file limit raised
             else:
