@@ -37,13 +37,14 @@ def convert_text(text: str, name: str = DEFAULT_RELEASE_NAME) -> Conversion:
         documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
     except yaml.YAMLError as error:
         raise ConvertError(f"not valid YAML: {_one_line(str(error))}") from None
-    if not documents:
+    entries = _entries(documents)
+    if not entries:
         raise ConvertError("empty: expected a legacy RayCluster (cluster.ray.io/v1) or legacy Helm values")
-    several = len(documents) > 1
+    several = len(entries) > 1
     result = Conversion()
-    names: dict[tuple[str, str], int] = {}
-    for number, document in enumerate(documents, start=1):
-        label = f"document {number}: " if several else ""
+    names: dict[tuple[str, str], str] = {}
+    for where, document in entries:
+        label = f"{where}: " if where else ""
         if not isinstance(document, dict):
             raise ConvertError(f"{label}not a mapping: expected a legacy RayCluster or legacy Helm values")
         findings = Findings()
@@ -52,7 +53,7 @@ def convert_text(text: str, name: str = DEFAULT_RELEASE_NAME) -> Conversion:
             if legacy is None:
                 reason = _not_legacy(document)
                 if not several:
-                    raise ConvertError(f"not a legacy manifest: {reason}")
+                    raise ConvertError(f"{label}not a legacy manifest: {reason}")
                 result.warnings.append(f"{label}left out: {reason}")
                 continue
             manifest = convert_cluster(legacy, findings)
@@ -63,14 +64,31 @@ def convert_text(text: str, name: str = DEFAULT_RELEASE_NAME) -> Conversion:
         key = (cluster.namespace, cluster.name)
         if key in names:
             raise ConvertError(
-                f"{label}metadata.name: {cluster.name!r} is also the name of document {names[key]}'s cluster"
+                f"{label}metadata.name: {cluster.name!r} is also the name of {names[key]}'s cluster"
             )
-        names[key] = number
+        names[key] = where
         result.manifests.append(manifest)
         result.warnings += [f"{label}{_one_line(str(finding))}" for finding in findings.items]
     if not result.manifests:
-        raise ConvertError(f"no legacy RayCluster or legacy Helm values among the {len(documents)} documents")
+        raise ConvertError(f"no legacy RayCluster or legacy Helm values among the {len(entries)} documents")
     return result
+
+
+def _entries(documents: list[object]) -> list[tuple[str, object]]:
+    """Each document with where it is, the items of a list (what `kubectl get -o yaml` prints) one by one."""
+    entries: list[tuple[str, object]] = []
+    for number, document in enumerate(documents, start=1):
+        where = f"document {number}" if len(documents) > 1 else ""
+        items = document.get("items") if isinstance(document, dict) else None
+        if (
+            isinstance(document, dict)
+            and str(document.get("kind", "")).endswith("List")
+            and isinstance(items, list)
+        ):
+            entries += [(f"{where} items[{index}]".strip(), item) for index, item in enumerate(items)]
+        else:
+            entries.append((where, document))
+    return entries
 
 
 def _read(document: Mapping[str, Any], name: str, findings: Findings) -> LegacyCluster | None:

@@ -296,3 +296,16 @@ def test_a_pod_type_needs_only_a_name_and_a_pod() -> None:
     document = changed(lambda d: spec(d)["podTypes"].append({"name": "tiny", "podConfig": minimal_pod()}))
     group = convert_text(yaml.safe_dump(document)).manifests[0]["spec"]["workerGroupSpecs"][1]
     assert (group["groupName"], group["minReplicas"], group["maxReplicas"]) == ("tiny", 0, 3)
+
+
+def test_items_of_a_list_are_named() -> None:
+    listing = {"apiVersion": "v1", "kind": "List", "items": [example(), example()]}
+    assert (
+        message(listing)
+        == "items[1]: metadata.name: 'example-cluster' is also the name of items[0]'s cluster"
+    )
+    assert message({"apiVersion": "v1", "kind": "List", "items": []}) == (
+        "empty: expected a legacy RayCluster (cluster.ray.io/v1) or legacy Helm values"
+    )
+    two = yaml.safe_dump_all([example(), {"kind": "List", "items": [changed(lambda d: d.pop("spec"))]}])
+    assert message(two) == "document 2 items[0]: spec: required"

@@ -8,7 +8,7 @@ import pytest
 
 from kuberay_py.api import RayCluster, validate_manifest
 from kuberay_py.builders import ray_start_command, render_cluster
-from tests.unit.legacy.support import convert, converted, fixture, fixture_text
+from tests.unit.legacy.support import convert, converted, example, fixture, fixture_text
 
 IMAGE = "rayproject/ray:2.60.0"
 SHM = {"name": "dshm", "emptyDir": {"medium": "Memory"}}
@@ -228,3 +228,26 @@ def test_every_fixture_converts_to_what_the_api_and_the_builders_accept(name: st
 def test_the_fixtures_are_legacy_documents() -> None:
     assert fixture("example-cluster.yaml")["apiVersion"] == "cluster.ray.io/v1"
     assert "apiVersion" not in fixture("values.yaml")
+
+
+def test_the_list_kubectl_get_prints() -> None:
+    exported = example()
+    exported["metadata"].update(uid="5e1b", resourceVersion="981", generation=1)
+    exported["status"] = {"phase": "Running", "autoscalerRetries": 0}
+    listing = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [exported, fixture("example-cluster2.yaml"), {"apiVersion": "v1", "kind": "ConfigMap"}],
+    }
+    result = convert(listing)
+    assert [m["metadata"] for m in result.manifests] == [
+        {"name": "example-cluster"},
+        {"name": "example-cluster2"},
+    ]
+    assert result.warnings[0].startswith(
+        "items[0]: metadata.name: the head Service is now example-cluster-head"
+    )
+    assert (
+        result.warnings[-1]
+        == "items[2]: left out: a ConfigMap of v1, not a legacy RayCluster (cluster.ray.io/v1)"
+    )
