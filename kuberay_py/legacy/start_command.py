@@ -86,7 +86,7 @@ def simple_commands(text: str, path: str) -> list[list[str]]:
         elif char in " \t":
             end_word()
         elif char == "&" and word.endswith((">", "<")):
-            word += char  # a redirection such as 2>&1
+            word += char  # part of a redirection that joins streams (>&)
         elif char in _SEPARATORS:
             end_command()
         else:

@@ -43,7 +43,7 @@ def test_example_cluster() -> None:
                 "enableInTreeAutoscaling": True,
                 "autoscalerOptions": {"idleTimeoutSeconds": 300, "upscalingMode": "Conservative"},
                 "headGroupSpec": {
-                    # --head, --port=6379 and --no-monitor are the operator's own.
+                    # --head, the default --port and --no-monitor are the operator's own.
                     "rayStartParams": {"dashboard-host": "0.0.0.0"},
                     "template": {
                         "metadata": {"labels": {"component": "example-cluster-ray-head"}},
@@ -75,7 +75,7 @@ def test_example_cluster() -> None:
             },
         }
     ]
-    # upscalingSpeed 1.0 is exactly Conservative and maxWorkers 3 is the groups' own sum: nothing else to say.
+    # The legacy default speed is exactly Conservative's and maxWorkers is the groups' sum: nothing to say.
     assert result.warnings == [NAMES_WARNING]
 
 

@@ -53,7 +53,7 @@ def test_upscaling_speed_becomes_the_nearest_mode_with_a_warning(speed: float, m
 def test_upscaling_speeds_a_mode_matches_exactly_say_nothing(speed: float | None) -> None:
     document = example()
     if speed is None:
-        del document["spec"]["upscalingSpeed"]  # the legacy default, 1
+        del document["spec"]["upscalingSpeed"]  # the legacy default, Conservative's speed
     else:
         document["spec"]["upscalingSpeed"] = speed
     expected = "Default" if speed == 1000 else "Conservative"
