@@ -16,7 +16,7 @@ from kuberay_py.builders.command import (
     set_start_command,
     start_params_of,
 )
-from kuberay_py.builders.env import merge_env, ray_env
+from kuberay_py.builders.env import OPERATOR_OWNED, init_container_env, merge_env, ray_env
 from kuberay_py.builders.errors import BuildError
 from kuberay_py.builders.hashing import group_template_hash, stamp_template_hash
 from kuberay_py.builders.labels import HOST_INDEX_LABEL, REPLICA_NAME_LABEL, pod_labels
@@ -88,6 +88,14 @@ def _add_ray_stop_hook(container: dict[str, Any]) -> None:
     container["lifecycle"] = lifecycle
 
 
+def _add_init_container_env(cluster: RayCluster, options: BuildOptions, pod_spec: dict[str, Any]) -> None:
+    """The head's address in every init container, the user's own included."""
+    for init in pod_spec.get("initContainers") or []:
+        if isinstance(init, dict):
+            injected = init_container_env(cluster, options)
+            init["env"] = merge_env(init.get("env") or [], injected, OPERATOR_OWNED)
+
+
 def _prepare_ray_container(
     cluster: RayCluster,
     group: NodeGroup,
@@ -96,7 +104,9 @@ def _prepare_ray_container(
     ray: dict[str, Any],
 ) -> None:
     start_command = format_ray_start(start_params_of(cluster, group, options), head=group.is_head)
-    ray["env"] = merge_env(ray.get("env") or [], ray_env(cluster, group, options, start_command))
+    ray["env"] = merge_env(
+        ray.get("env") or [], ray_env(cluster, group, options, start_command), OPERATOR_OWNED
+    )
     set_start_command(ray, start_command, keep_user_command=overwrites_command(cluster))
     _add_metrics_port(ray)
     add_shared_memory(pod_spec, ray)
@@ -115,6 +125,8 @@ def _build_pod(
     _require_name(cluster)
     template = copy.deepcopy(group.spec.template)
     pod_spec, ray = _template_spec(group, template)
+    # The init container that waits for the head runs with the Ray container as the user wrote it.
+    users_ray = copy.deepcopy(ray)
     _prepare_ray_container(cluster, group, options, pod_spec, ray)
 
     if group.is_head and cluster.spec.autoscaling_enabled():
@@ -126,7 +138,8 @@ def _build_pod(
         pod_spec["serviceAccountName"] = autoscaler_service_account_name(cluster)
         token_for_one_container(pod_spec, autoscaler)
     if not group.is_head:
-        add_wait_for_head(pod_spec, ray, head_address(cluster, options))
+        add_wait_for_head(pod_spec, users_ray, head_address(cluster, options))
+    _add_init_container_env(cluster, options, pod_spec)
     if autoscaler_v2(cluster) and not pod_spec.get("restartPolicy"):
         # The autoscaler v2 tracks Ray nodes by pod; a restarted container would be a node it cannot place.
         pod_spec["restartPolicy"] = "Never"

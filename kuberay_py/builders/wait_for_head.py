@@ -11,8 +11,9 @@ from typing import Any, Final
 CONTAINER_NAME: Final = "wait-gcs-ready"
 RESOURCES: Final = {"cpu": "200m", "memory": "256Mi"}
 POLL_SECONDS: Final = 5
-# Settings of the Ray container the init container needs to run the same `ray` the same way.
-_COPIED_FROM_RAY: Final = ("imagePullPolicy", "envFrom", "securityContext")
+# Settings of the Ray container the init container needs to run the same `ray` the same way: its
+# environment and mounts may hold what a TLS connection to the head needs.
+_COPIED_FROM_RAY: Final = ("imagePullPolicy", "envFrom", "securityContext", "volumeMounts")
 
 
 def wait_script(address: str) -> str:
@@ -24,7 +25,8 @@ def wait_script(address: str) -> str:
 
 
 def wait_for_head_container(ray_container: Mapping[str, Any], address: str) -> dict[str, Any]:
-    """An init container with the Ray container's image and environment that waits for `address`."""
+    """An init container with the Ray container's image, environment and mounts (as the user wrote them)
+    that waits for `address`."""
     container: dict[str, Any] = {
         "name": CONTAINER_NAME,
         "image": ray_container.get("image"),

@@ -155,6 +155,8 @@ def test_head_environment() -> None:
     assert env["RAY_ADDRESS"] == "127.0.0.1:6379"
     assert env["RAY_USAGE_STATS_KUBERAY_IN_USE"] == "1"
     assert env["KUBERAY_GEN_RAY_START_CMD"] == ray_start_command(parse(manifest()))
+    assert env["RAY_USAGE_STATS_EXTRA_TAGS"] == "kuberay_version=v1.5.0;kuberay_crd=RayCluster"
+    assert env["RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE"] == "1"
     assert "FQ_RAY_IP" not in env and "RAY_IP" not in env
 
 
@@ -167,6 +169,17 @@ def test_worker_environment() -> None:
     assert env["KUBERAY_GEN_RAY_START_CMD"].startswith(
         "ray start --address=demo-head-svc.ml.svc.cluster.local:6379"
     )
+    # The usage stats tags are the head's only.
+    assert env["RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE"] == "1"
+    assert "RAY_USAGE_STATS_EXTRA_TAGS" not in env
+
+
+def test_usage_stats_name_the_kind_that_made_the_cluster() -> None:
+    for creator, tagged in (("RayJob", "RayJob"), ("RayService", "RayService"), ("Other", "RayCluster")):
+        raw = manifest()
+        raw["metadata"]["labels"] = {"ray.io/originated-from-crd": creator}
+        env = env_of(ray_container(build_head_pod(parse(raw))))
+        assert env["RAY_USAGE_STATS_EXTRA_TAGS"] == f"kuberay_version=v1.5.0;kuberay_crd={tagged}"
 
 
 def test_user_env_values_win() -> None:
@@ -174,15 +187,38 @@ def test_user_env_values_win() -> None:
         {"name": "RAY_ADDRESS", "value": "auto"},
         {"name": "RAY_PORT", "value": "7000"},
         {"name": "RAY_USAGE_STATS_KUBERAY_IN_USE", "value": "0"},
-        {"name": "RAY_CLOUD_INSTANCE_ID", "value": "mine"},
+        {"name": "RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE", "value": "0"},
+        {"name": "RAY_CLUSTER_NAMESPACE", "value": "elsewhere"},
         {"name": "EXTRA", "value": "x"},
     ]
     env = env_of(ray_container(_head_pod(_head(env=user_env))))
     assert env["RAY_ADDRESS"] == "auto"
     assert env["RAY_PORT"] == "7000"
     assert env["RAY_USAGE_STATS_KUBERAY_IN_USE"] == "0"
-    assert env["RAY_CLOUD_INSTANCE_ID"] == "mine"
+    assert env["RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE"] == "0"
+    assert env["RAY_CLUSTER_NAMESPACE"] == "elsewhere"
     assert env["EXTRA"] == "x"
+
+
+def test_the_operators_values_win_where_kuberay_sets_them_regardless() -> None:
+    user_env = [
+        {"name": "RAY_CLUSTER_NAME", "value": "mine"},
+        {"name": "RAY_CLOUD_INSTANCE_ID", "value": "mine"},
+        {"name": "RAY_NODE_TYPE_NAME", "value": "mine"},
+        {"name": "KUBERAY_GEN_RAY_START_CMD", "value": "mine"},
+        {"name": "RAY_USAGE_STATS_EXTRA_TAGS", "value": "mine"},
+        {"name": "FQ_RAY_IP", "value": "mine"},
+    ]
+    head = env_of(ray_container(_head_pod(_head(env=user_env))))
+    for name in ("RAY_CLUSTER_NAME", "RAY_CLOUD_INSTANCE_ID", "RAY_NODE_TYPE_NAME"):
+        assert head[name] != "mine" and "fieldRef" in head[name]
+    assert head["KUBERAY_GEN_RAY_START_CMD"].startswith("ray start --head")
+    assert head["RAY_USAGE_STATS_EXTRA_TAGS"].startswith("kuberay_version=")
+    # Injected only on workers: the head keeps the user's own.
+    assert head["FQ_RAY_IP"] == "mine"
+    group = worker("small")
+    group["template"]["spec"]["containers"][0]["env"] = user_env
+    assert env_of(ray_container(_worker_pod(group)))["FQ_RAY_IP"] == "demo-head-svc.ml.svc.cluster.local"
 
 
 def test_injected_variables_come_before_the_users_so_they_can_refer_to_them() -> None:
@@ -331,8 +367,12 @@ def test_workers_wait_for_the_head() -> None:
     env = [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]
     group = worker("small")
     group["template"]["spec"]["containers"][0].update(
-        env=env, imagePullPolicy="Always", securityContext={"runAsUser": 1000}
+        env=env,
+        imagePullPolicy="Always",
+        securityContext={"runAsUser": 1000},
+        volumeMounts=[{"name": "certs", "mountPath": "/certs"}],
     )
+    group["template"]["spec"]["volumes"] = [{"name": "certs", "secret": {"secretName": "certs"}}]
     group["template"]["spec"]["initContainers"] = [{"name": "fetch", "image": "busybox"}]
     pod = _worker_pod(group)
     first, wait = pod["spec"]["initContainers"]
@@ -341,7 +381,14 @@ def test_workers_wait_for_the_head() -> None:
     assert wait["image"] == ray_container(pod)["image"]
     assert wait["imagePullPolicy"] == "Always" and wait["securityContext"] == {"runAsUser": 1000}
     assert "ray health-check --address demo-head-svc.ml.svc.cluster.local:6379" in wait["args"][0]
-    assert wait["env"] == ray_container(pod)["env"]
+    # The user's variables and the head's address, as KubeRay gives every init container.
+    assert wait["env"] == [
+        {"name": "FQ_RAY_IP", "value": "demo-head-svc.ml.svc.cluster.local"},
+        {"name": "RAY_IP", "value": "demo-head-svc"},
+        *env,
+    ]
+    assert first["env"] == wait["env"][:2]
+    assert wait["volumeMounts"] == [{"name": "certs", "mountPath": "/certs"}]
     assert wait["resources"] == {
         "requests": {"cpu": "200m", "memory": "256Mi"},
         "limits": {"cpu": "200m", "memory": "256Mi"},
@@ -349,11 +396,22 @@ def test_workers_wait_for_the_head() -> None:
     assert "initContainers" not in _head_pod()["spec"]
 
 
+def test_the_heads_own_init_containers_get_the_heads_address() -> None:
+    head = _head()
+    head["template"]["spec"]["initContainers"] = [
+        {"name": "certs", "image": "busybox", "env": [{"name": "RAY_IP", "value": "mine"}]}
+    ]
+    (init,) = _head_pod(head)["spec"]["initContainers"]
+    assert env_of(init) == {"FQ_RAY_IP": "demo-head-svc.ml.svc.cluster.local", "RAY_IP": "demo-head-svc"}
+
+
 def test_a_users_own_wait_container_is_kept() -> None:
     group = worker("small")
     own = {"name": "wait-gcs-ready", "image": "busybox", "command": ["sleep", "10"]}
     group["template"]["spec"]["initContainers"] = [own]
-    assert _worker_pod(group)["spec"]["initContainers"] == [own]
+    (kept,) = _worker_pod(group)["spec"]["initContainers"]
+    assert kept == {**own, "env": kept["env"]}
+    assert set(env_of(kept)) == {"FQ_RAY_IP", "RAY_IP"}
 
 
 # -- restart policy and errors ----------------------------------------------------------------------------
