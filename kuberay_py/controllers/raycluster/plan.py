@@ -22,7 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from kuberay_py.api import RayCluster, RollingUpdate, UpgradeType, WorkerGroupSpec
-from kuberay_py.builders import REPLICA_NAME_LABEL
+from kuberay_py.builders import HOST_INDEX_LABEL, REPLICA_NAME_LABEL, TEMPLATE_HASH_ANNOTATION, replica_name
+from kuberay_py.builders.names import short_hash
 from kuberay_py.controllers.raycluster.podstate import (
     Pod,
     created_at,
@@ -58,6 +59,24 @@ class Deletion:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Adoption:
+    """Metadata to stamp on a pod another operator made (KubeRay, say), so it is managed as if made here:
+    the template hash of its group now, and for a multi-host group the replica it is counted in."""
+
+    pod: Pod
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+
+    def patch(self) -> dict[str, object]:
+        metadata: dict[str, object] = {}
+        if self.labels:
+            metadata["labels"] = dict(self.labels)
+        if self.annotations:
+            metadata["annotations"] = dict(self.annotations)
+        return {"metadata": metadata}
+
+
 @dataclass(slots=True)
 class Plan:
     deletions: list[Deletion] = field(default_factory=list)
@@ -65,6 +84,7 @@ class Plan:
     creations: dict[str, int] = field(default_factory=dict)  # worker group name -> pods to create
     outdated_pods: int = 0  # active pods whose template is not the current one
     held_back: dict[str, int] = field(default_factory=dict)  # group -> surplus pods kept for the autoscaler
+    adoptions: list[Adoption] = field(default_factory=list)
 
     def delete(self, pods: list[Pod], reason: str) -> None:
         self.deletions.extend(Deletion(p, reason) for p in pods)
@@ -91,6 +111,14 @@ def plan_pods(cluster: RayCluster, pods: list[Pod], desired_hashes: Mapping[str,
         return recorded is not None and wanted is not None and recorded != wanted
 
     plan.outdated_pods = sum(1 for p in active if outdated(p))
+    # An adopted pod counts as made from its group's template as it is now: it is not outdated until the
+    # user changes the template, and then it is replaced like any other pod.
+    stamps = {
+        id(p): {TEMPLATE_HASH_ANNOTATION: desired_hashes[group_of(p)]}
+        for p in active
+        if template_hash_of(p) is None and group_of(p) in desired_hashes
+    }
+    replica_labels: dict[int, dict[str, str]] = {}
 
     if spec.is_suspended():
         plan.delete(active, DeleteReason.SUSPENDED)
@@ -123,9 +151,15 @@ def plan_pods(cluster: RayCluster, pods: list[Pod], desired_hashes: Mapping[str,
     workers_current = True
     for name, group in groups.items():
         remaining = _plan_group(
-            plan, group, workers[name], pods, outdated, rolling, spec.autoscaling_enabled()
+            plan, group, workers[name], pods, outdated, rolling, spec.autoscaling_enabled(), replica_labels
         )
         workers_current = workers_current and not any(outdated(p) for p in remaining)
+
+    deleted = {id(d.pod) for d in plan.deletions}
+    for pod in active:
+        labels, annotations = replica_labels.get(id(pod), {}), stamps.get(id(pod), {})
+        if (labels or annotations) and id(pod) not in deleted:
+            plan.adoptions.append(Adoption(pod, labels, annotations))
 
     # The head goes last and alone: replacing it restarts the cluster's control processes.
     if (
@@ -139,16 +173,37 @@ def plan_pods(cluster: RayCluster, pods: list[Pod], desired_hashes: Mapping[str,
     return plan
 
 
-def _replicas(group: WorkerGroupSpec, pods: list[Pod]) -> tuple[list[list[Pod]], list[Pod]]:
+def _replicas(
+    group: WorkerGroupSpec, pods: list[Pod], replica_labels: dict[int, dict[str, str]]
+) -> tuple[list[list[Pod]], list[Pod]]:
     """The group's pods as replicas (a pod alone, or all hosts of a multi-host replica) and the stray pods
-    of replicas that lost a host, which cannot work and must go."""
-    if group.num_of_hosts == 1:
+    of replicas that lost a host, which cannot work and must go.
+
+    Pods with no replica label were made by an operator that does not record replicas (KubeRay before
+    it did): they are counted in replicas of `numOfHosts` in the order they were made, and the labels that
+    say so go into `replica_labels` to be stamped on them, so the grouping holds from then on."""
+    hosts = group.num_of_hosts
+    if hosts == 1:
         return [[p] for p in pods], []
     by_replica: dict[str, list[Pod]] = {}
+    unlabelled = sorted(
+        (p for p in pods if REPLICA_NAME_LABEL not in labels_of(p)), key=lambda p: (created_at(p), name_of(p))
+    )
     for pod in pods:
-        by_replica.setdefault(labels_of(pod).get(REPLICA_NAME_LABEL, name_of(pod)), []).append(pod)
-    whole = [r for r in by_replica.values() if len(r) == group.num_of_hosts]
-    broken = [p for r in by_replica.values() if len(r) != group.num_of_hosts for p in r]
+        if REPLICA_NAME_LABEL in labels_of(pod):
+            by_replica.setdefault(labels_of(pod)[REPLICA_NAME_LABEL], []).append(pod)
+    strays: list[Pod] = []
+    for start in range(0, len(unlabelled), hosts):
+        chunk = unlabelled[start : start + hosts]
+        if len(chunk) < hosts:
+            strays.extend(chunk)
+            continue
+        name = replica_name(group.group_name, short_hash(name_of(chunk[0]), 6))
+        by_replica[name] = chunk
+        for index, pod in enumerate(chunk):
+            replica_labels[id(pod)] = {REPLICA_NAME_LABEL: name, HOST_INDEX_LABEL: str(index)}
+    whole = [r for r in by_replica.values() if len(r) == hosts]
+    broken = strays + [p for r in by_replica.values() if len(r) != hosts for p in r]
     return whole, broken
 
 
@@ -168,13 +223,14 @@ def _plan_group(
     outdated: Callable[[Pod], bool],
     rolling: RollingUpdate | None,
     autoscaling: bool,
+    replica_labels: dict[int, dict[str, str]],
 ) -> list[Pod]:
     """Plan one worker group in whole replicas; returns the pods that stay."""
     if group.suspend:
         plan.delete(group_pods, DeleteReason.GROUP_SUSPENDED)
         return []
     hosts = group.num_of_hosts
-    replicas, broken = _replicas(group, group_pods)
+    replicas, broken = _replicas(group, group_pods, replica_labels)
     plan.delete(broken, DeleteReason.REPLICA_INCOMPLETE)
     named = set(group.workers_to_delete)
     doomed = [r for r in replicas if any(name_of(p) in named for p in r)]

@@ -27,7 +27,7 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from kuberay_py.controllers.raycluster.expectations import Expectations
-from kuberay_py.controllers.raycluster.plan import Deletion
+from kuberay_py.controllers.raycluster.plan import Adoption, Deletion
 from kuberay_py.controllers.raycluster.podstate import Pod, name_of, uid_of
 from kuberay_py.controllers.raycluster.writes import WriteOutcome, send_writes
 from kuberay_py.runtime import (
@@ -256,6 +256,32 @@ class PodWriter:
                     )
                 except (NotFound, Conflict):
                     return None  # gone, or the name now belongs to a newer pod that is not ours to delete
+                return result or {}
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    # -- adoption ------------------------------------------------------------------------------------------
+    async def stamp(self, key: str, adoptions: list[Adoption]) -> ApiError | None:
+        """Stamp adopted pods with their metadata (a patch: the pods keep running); returns the first
+        error that outlasted the retries, if any."""
+
+        async def stamp(adoption: Adoption) -> None:
+            result = await self._stamp_one(adoption)
+            if result is not None:
+                self.expectations.expect(key, result.get("metadata", {}).get("resourceVersion"))
+
+        return (await self._send(key, adoptions, stamp)).failure
+
+    async def _stamp_one(self, adoption: Adoption) -> dict[str, Any] | None:
+        pod = adoption.pod
+        async for attempt in self._retrying():
+            with attempt:
+                self._check_fence()
+                try:
+                    result: dict[str, Any] | None = await self.client.patch(
+                        PODS, name_of(pod), adoption.patch(), pod["metadata"]["namespace"]
+                    )
+                except NotFound:
+                    return None
                 return result or {}
         raise AssertionError("unreachable: tenacity reraises the last error")
 

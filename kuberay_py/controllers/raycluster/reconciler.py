@@ -329,6 +329,12 @@ class RayClusterReconciler:
             if outcome.failure is not None:
                 message = f"deleting pods failed: {outcome.failure}"
                 raise WriteFailure(ConditionUpdate("ReplicaFailure", True, "FailedDeletePod", message))
+        if plan.adoptions:
+            failure = await self.writer.stamp(key, plan.adoptions)
+            if failure is not None:
+                message = f"stamping adopted pods failed: {failure}"
+                raise WriteFailure(ConditionUpdate("ReplicaFailure", True, "FailedAdoptPod", message))
+            log.info("adopted pods made by another operator", pods=len(plan.adoptions))
         requests, yield_points, cut_short = self._creations(desired, plan)
         if not requests:
             return cut_short

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from kuberay_py.builders import HOST_INDEX_LABEL, REPLICA_NAME_LABEL, TEMPLATE_HASH_ANNOTATION
 from kuberay_py.controllers.raycluster.plan import DeleteReason, Plan, plan_pods
 from tests.unit.controllers.podfactory import HASHES, cluster, pod
 
@@ -234,6 +235,47 @@ def test_adopted_pods_without_a_hash_are_not_outdated() -> None:
         del p["metadata"]["annotations"]
     plan = plan_pods(rc, adopted, HASHES)
     assert plan.is_empty and plan.outdated_pods == 0
+    # Each is stamped with its group's hash now, so a later template change outdates it.
+    stamped = {a.pod["metadata"]["name"]: dict(a.annotations) for a in plan.adoptions}
+    assert stamped == {p["metadata"]["name"]: {TEMPLATE_HASH_ANNOTATION: "h1"} for p in adopted}
+    assert all(not a.labels for a in plan.adoptions)
+
+
+def test_stamped_adopted_pods_are_replaced_once_the_template_changes() -> None:
+    rc = cluster({"groupName": "small", "replicas": 1}, upgrade={"type": "Recreate"})
+    adopted = [pod("headgroup"), pod("small")]
+    for p in adopted:
+        del p["metadata"]["annotations"]
+        p["metadata"]["annotations"] = dict(plan_pods(rc, [p], HASHES).adoptions[0].annotations)
+    plan = plan_pods(rc, adopted, {**HASHES, "small": "h2"})
+    assert plan.outdated_pods == 1
+    assert deleted(plan, DeleteReason.RECREATE) == {p["metadata"]["name"] for p in adopted}
+
+
+def test_unlabelled_multi_host_pods_are_adopted_as_replicas_in_creation_order() -> None:
+    rc = cluster({"groupName": "big", "replicas": 2, "maxReplicas": 4, "numOfHosts": 2})
+    hosts = [pod("big") for _ in range(5)]  # two whole replicas and one stray host
+    plan = plan_pods(rc, [pod("headgroup"), *hosts], HASHES)
+    assert plan.creations == {}
+    assert deleted(plan, DeleteReason.REPLICA_INCOMPLETE) == {hosts[4]["metadata"]["name"]}
+    labels = {a.pod["metadata"]["name"]: dict(a.labels) for a in plan.adoptions if a.labels}
+    assert set(labels) == {p["metadata"]["name"] for p in hosts[:4]}
+    replicas = [labels[p["metadata"]["name"]][REPLICA_NAME_LABEL] for p in hosts[:4]]
+    assert replicas[0] == replicas[1] != replicas[2] == replicas[3]
+    assert [labels[p["metadata"]["name"]][HOST_INDEX_LABEL] for p in hosts[:4]] == ["0", "1", "0", "1"]
+
+
+def test_adopted_multi_host_replicas_keep_their_grouping_once_stamped() -> None:
+    rc = cluster({"groupName": "big", "replicas": 2, "maxReplicas": 4, "numOfHosts": 2})
+    hosts = [pod("big") for _ in range(4)]
+    for adoption in plan_pods(rc, hosts, HASHES).adoptions:
+        adoption.pod["metadata"]["labels"].update(adoption.labels)
+        adoption.pod["metadata"]["annotations"].update(adoption.annotations)
+    # The first replica loses a host: its other host goes, the second replica stays whole.
+    plan = plan_pods(rc, [pod("headgroup"), hosts[1], hosts[2], hosts[3]], HASHES)
+    assert deleted(plan, DeleteReason.REPLICA_INCOMPLETE) == {hosts[1]["metadata"]["name"]}
+    assert plan.creations == {"big": 2}
+    assert not [a for a in plan.adoptions if a.labels]
 
 
 def _ray_exited(p: dict[str, Any], policy: str, exit_code: int, container: str = "ray") -> dict[str, Any]:
