@@ -86,7 +86,9 @@ def ensure_kuberay() -> KubeRay:
     benchmark reference only: nothing the project ships runs or imports it."""
     if shutil.which("go") is None:
         raise BinariesError("Go is not installed; install Go 1.24 or newer to build KubeRay's operator")
-    proc = subprocess.run(["bash", str(BUILD_SCRIPT), "kuberay"], stdout=subprocess.PIPE, stderr=None, text=True)
+    proc = subprocess.run(
+        ["bash", str(BUILD_SCRIPT), "kuberay"], stdout=subprocess.PIPE, stderr=None, text=True
+    )
     if proc.returncode != 0:
         raise BinariesError("building KubeRay's operator failed (see the message above)")
     home = Path(proc.stdout.strip().splitlines()[-1])
