@@ -1,66 +1,86 @@
-"""The resources a cluster asks for when every desired pod runs: status.desiredCPU/Memory/GPU/TPU."""
+"""The resources a cluster asks for: status.desiredCPU/Memory/GPU/TPU, computed as KubeRay computes them.
+
+KubeRay sums the pod templates as written (not the pods it builds, so the autoscaler sidecar does not
+count): the head's once, and each worker group's `replicas` times (as written, not kept within
+min/maxReplicas) times numOfHosts, skipping suspended groups. A suspended cluster still reports them. The
+sums are Kubernetes quantities and print as Kubernetes prints them ("3G" for 1G + 2G, "1500m" for 1.5).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from fractions import Fraction
-from typing import Any
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
 
-from kuberay_py.builders import QuantityError, parse_quantity
+from kuberay_py.api import RayCluster
+from kuberay_py.api.quantities import ZERO, QuantityError, ResourceQuantity, resource_quantity
 
-_BINARY_SUFFIXES = (("Ti", 1024**4), ("Gi", 1024**3), ("Mi", 1024**2), ("Ki", 1024))
+TPU: Final = "google.com/tpu"
+# NVIDIA's multi-instance GPU slices, as "nvidia.com/mig-2g.32gb".
+_MIG: Final = re.compile(r"nvidia\.com/mig-\d+g\.\d+gb$")
+
+Resources = dict[str, ResourceQuantity]
 
 
-def pod_requests(pod: dict[str, Any]) -> dict[str, Fraction]:
-    """What the scheduler reserves for the pod: each container's requests, falling back to its limits."""
-    totals: dict[str, Fraction] = {}
-    for container in (pod.get("spec") or {}).get("containers") or []:
-        resources = container.get("resources") or {}
-        limits = resources.get("limits") or {}
-        wanted = {**limits, **(resources.get("requests") or {})}
-        for name, value in wanted.items():
+def is_gpu(name: str) -> bool:
+    return name.endswith("gpu") or _MIG.search(name) is not None
+
+
+def template_requests(template: Mapping[str, Any]) -> Resources:
+    """Each container's requests, with its limits for what it does not request, summed over the pod
+    template's containers (init containers aside)."""
+    spec = template.get("spec")
+    containers = spec.get("containers") if isinstance(spec, Mapping) else None
+    totals: Resources = {}
+    for container in containers if isinstance(containers, list) else []:
+        resources = container.get("resources") if isinstance(container, Mapping) else None
+        if not isinstance(resources, Mapping):
+            continue
+        wanted: dict[str, Any] = {}
+        for kind in ("limits", "requests"):  # a request wins over the limit of the same resource
+            listed = resources.get(kind)
+            wanted.update(listed if isinstance(listed, Mapping) else {})
+        for name, text in wanted.items():
             try:
-                totals[name] = totals.get(name, Fraction(0)) + parse_quantity(value)
+                quantity = resource_quantity(text)
             except QuantityError:
                 continue  # admission already refused malformed quantities; a leftover one counts as nothing
+            totals[name] = totals[name] + quantity if name in totals else quantity
     return totals
 
 
-def desired_capacity(pods: Iterable[tuple[dict[str, Any], int]]) -> dict[str, str]:
-    """Status fields for `count` copies of each built pod, in the shape KubeRay reports them."""
-    cpu = memory = gpu = tpu = Fraction(0)
-    for pod, count in pods:
-        for name, value in pod_requests(pod).items():
-            if name == "cpu":
-                cpu += value * count
-            elif name == "memory":
-                memory += value * count
-            elif name.endswith("gpu"):
-                gpu += value * count
-            elif name.endswith("tpu"):
-                tpu += value * count
+def _add(totals: Resources, resources: Resources) -> None:
+    for name, quantity in resources.items():
+        totals[name] = totals[name] + quantity if name in totals else quantity
+
+
+def desired_totals(cluster: RayCluster) -> Resources:
+    """Every resource name the cluster's templates ask for, summed over the pods it counts."""
+    totals: Resources = {}
+    _add(totals, template_requests(cluster.spec.head_group_spec.template))
+    for group in cluster.spec.worker_groups():
+        if group.suspend or group.replicas <= 0:
+            continue
+        pods = group.replicas * group.num_of_hosts
+        # A pod's quantities multiplied lose the text they were written in, as Kubernetes' own do.
+        _add(totals, {n: q.times(pods) for n, q in template_requests(group.template).items()})
+    return totals
+
+
+def _sum(quantities: Iterable[ResourceQuantity]) -> ResourceQuantity:
+    total = ZERO
+    for quantity in quantities:
+        total = total + quantity
+    return total
+
+
+def desired_capacity(cluster: RayCluster) -> dict[str, str]:
+    """The status fields, in the shape KubeRay reports them."""
+    totals = desired_totals(cluster)
+    gpus = (q for name, q in sorted(totals.items()) if is_gpu(name) and q.value != 0)
     return {
-        "desiredCPU": format_cpu(cpu),
-        "desiredMemory": format_bytes(memory),
-        "desiredGPU": format_count(gpu),
-        "desiredTPU": format_count(tpu),
+        "desiredCPU": str(totals.get("cpu", ZERO)),
+        "desiredMemory": str(totals.get("memory", ZERO)),
+        "desiredGPU": str(_sum(gpus)),
+        "desiredTPU": str(totals.get(TPU, ZERO)),
     }
-
-
-def format_cpu(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    millis = value * 1000
-    return f"{-(-millis.numerator // millis.denominator)}m"  # round up: never report less than asked
-
-
-def format_bytes(value: Fraction) -> str:
-    whole = -(-value.numerator // value.denominator)
-    for suffix, size in _BINARY_SUFFIXES:
-        if whole and whole % size == 0:
-            return f"{whole // size}{suffix}"
-    return str(whole)
-
-
-def format_count(value: Fraction) -> str:
-    return str(-(-value.numerator // value.denominator))

@@ -1,5 +1,6 @@
 """The pods a RayCluster wants, built once per pass: per group one sample pod, its template hash, its host
-width and how many pods it wants. The planner, the capacity sums and the pod writer all read this one build.
+width and how many pods it wants. The planner and the pod writer read this one build; the capacity sums
+(status.desiredCPU and friends) come from the templates, as KubeRay's do.
 
 Building raises `BuildError` naming the field for a spec the builders cannot turn into pods (a quantity that
 is not one, a template without containers, ...): the reconciler reports that as an invalid spec.
@@ -10,7 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kuberay_py.api import RayCluster
 from kuberay_py.api.constants import HEAD_GROUP_NAME
@@ -53,6 +54,8 @@ class DesiredGroup:
 class DesiredPods:
     groups: dict[str, DesiredGroup]
     """By group name, the head as `headgroup`."""
+    resources: dict[str, str] = field(default_factory=dict)
+    """status.desiredCPU/Memory/GPU/TPU, from the cluster's templates (see `capacity`)."""
 
     @property
     def head(self) -> DesiredGroup:
@@ -62,8 +65,8 @@ class DesiredPods:
         return {name: group.template_hash for name, group in self.groups.items()}
 
     def capacity(self) -> dict[str, str]:
-        """status.desiredCPU/Memory/GPU/TPU: every desired pod's requests."""
-        return desired_capacity((g.sample, g.pods) for g in self.groups.values() if g.pods)
+        """status.desiredCPU/Memory/GPU/TPU."""
+        return dict(self.resources)
 
 
 def build_desired(cluster: RayCluster, options: BuildOptions) -> DesiredPods:
@@ -90,4 +93,4 @@ def build_desired(cluster: RayCluster, options: BuildOptions) -> DesiredPods:
             0 if suspended else group.desired_pods(),
             make,
         )
-    return DesiredPods(groups)
+    return DesiredPods(groups, desired_capacity(cluster))

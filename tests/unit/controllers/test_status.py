@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kuberay_py.controllers.raycluster.capacity import desired_capacity, format_bytes, format_cpu
 from kuberay_py.controllers.raycluster.conditions import ConditionUpdate
 from kuberay_py.controllers.raycluster.status import Observation, compute_status, status_changed, status_patch
 from tests.unit.controllers.podfactory import cluster, pod
@@ -116,26 +115,6 @@ def test_status_patch_clears_fields_that_went_away_even_from_a_stale_base() -> N
     # Owned fields are cleared even when the base we diffed against did not have them.
     assert status_patch({}, {"state": "ready"}, NOW)["reason"] is None
     assert patch["lastUpdateTime"] == NOW
-
-
-def test_desired_capacity_sums_requests_of_desired_pods() -> None:
-    head = {"spec": {"containers": [{"resources": {"requests": {"cpu": "1", "memory": "2Gi"}}}]}}
-    worker = {
-        "spec": {
-            "containers": [
-                {"resources": {"limits": {"cpu": "500m", "memory": "1Gi", "nvidia.com/gpu": "1"}}},
-                {"resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}},
-            ]
-        }
-    }
-    assert desired_capacity([(head, 1), (worker, 3)]) == {
-        "desiredCPU": "2800m",
-        "desiredMemory": "5504Mi",
-        "desiredGPU": "3",
-        "desiredTPU": "0",
-    }
-    assert format_cpu(__import__("fractions").Fraction(4)) == "4"
-    assert format_bytes(__import__("fractions").Fraction(1000)) == "1000"
 
 
 def test_a_headless_head_service_reports_the_head_pods_ip() -> None:
