@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup binaries test test-unit test-integration lint demo demo-simulated bench bench-quick crd clean
+.PHONY: setup binaries kuberay test test-unit test-integration lint demo demo-simulated bench bench-quick crd clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ setup: $(STAMP)
 binaries:
 	bash hack/build-binaries >/dev/null
 
+# KubeRay's own operator, built from its Go module: the reference tests and benchmarks compare against.
+kuberay:
+	bash hack/build-binaries kuberay >/dev/null
+
 lint: setup
 	$(BIN)/ruff check kuberay_py tests hack benchmarks
 	$(BIN)/ruff format --check kuberay_py tests hack benchmarks
@@ -26,11 +30,11 @@ lint: setup
 test-unit: setup
 	$(BIN)/pytest -q tests/unit
 
-test-integration: setup binaries
+test-integration: setup binaries kuberay
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q tests/integration
 
 # Set up and run every test: lint, unit tests, then integration tests against the real control plane.
-test: setup binaries lint
+test: setup binaries kuberay lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q tests
 
 # Real Ray: pods run as processes in namespaces of their own (root), a job, the autoscaler scaling for it.
@@ -41,10 +45,10 @@ demo: setup binaries
 demo-simulated: setup binaries
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/kuberay-py demo
 
-bench: setup binaries
+bench: setup binaries kuberay
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks
 
-bench-quick: setup binaries
+bench-quick: setup binaries kuberay
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks --quick
 
 # Regenerate the CRD from the API models, for kustomize and for the Helm chart.

@@ -45,8 +45,8 @@ def merge(summaries: list[Mapping[str, Any]]) -> dict[str, Any]:
     return _summary(sum(s["count"] for s in summaries), sum(s["sum_seconds"] for s in summaries), buckets)
 
 
-def _rows(case: str, summary: Mapping[str, Any]) -> CaseResult:
-    result = CaseResult("reconcile latency", case)
+def _rows(case: str, summary: Mapping[str, Any], operator: str) -> CaseResult:
+    result = CaseResult("reconcile latency", case, operator=operator)
     result.add("reconciles", summary["count"], "reconciles")
     if summary["count"]:
         result.add("p50", 1000.0 * summary["p50_seconds"], "ms")
@@ -56,10 +56,11 @@ def _rows(case: str, summary: Mapping[str, Any]) -> CaseResult:
 
 
 def results(cases: list[CaseResult]) -> list[CaseResult]:
-    """One result per case whose operator reconciled anything (not the plain-client reference), and one for
-    all of them together (their histograms summed)."""
+    """One result per case whose operator reconciled anything (not the plain-client reference), and per
+    operator one for all its cases together (their histograms summed)."""
     summaries = [(c, s) for c in cases if (s := c.details.get("reconcile")) and s["count"]]
-    if not summaries:
-        return []
-    overall = merge([s for _, s in summaries])
-    return [*(_rows(f"{c.scenario} {c.case}", s) for c, s in summaries), _rows("all cases", overall)]
+    rows = [_rows(f"{c.scenario} {c.case}", s, c.operator) for c, s in summaries]
+    for operator in dict.fromkeys(c.operator for c, _ in summaries):
+        overall = merge([s for c, s in summaries if c.operator == operator])
+        rows.append(_rows("all cases", overall, operator))
+    return rows

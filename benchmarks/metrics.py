@@ -54,6 +54,21 @@ class Scrape:
             sums[key] = sums.get(key, 0.0) + value
         return sums
 
+    def requests_by_verb(self) -> dict[str, float]:
+        """A client's `rest_client_requests_total` per verb. Ours labels requests by verb; client-go's (a
+        Go operator's) by HTTP method, which maps onto the verbs but for get, list and watch (all GET)."""
+        name = "rest_client_requests_total"
+        if any("verb" in labels for labels, _ in self.select(name)):
+            return self.by_label(name, "verb")
+        verbs = {
+            "GET": "get/list/watch",
+            "POST": "create",
+            "PUT": "update",
+            "PATCH": "patch",
+            "DELETE": "delete",
+        }
+        return {verbs.get(method, method): count for method, count in self.by_label(name, "method").items()}
+
     def quantile(self, q: float, histogram: str, **match: str) -> float | None:
         """`q` of a histogram as Prometheus' histogram_quantile estimates it (None without observations)."""
         buckets: dict[float, float] = {}

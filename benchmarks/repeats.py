@@ -32,7 +32,7 @@ def combine(runs: list[CaseResult]) -> CaseResult:
     if len(runs) == 1:
         return runs[0]
     first = runs[0]
-    combined = CaseResult(first.scenario, first.case, dict(first.parameters))
+    combined = CaseResult(first.scenario, first.case, dict(first.parameters), operator=first.operator)
     failed = [run.error for run in runs if run.error]
     if failed:
         combined.error = failed[0]

@@ -29,6 +29,8 @@ class CaseResult:
     details: dict[str, Any] = field(default_factory=dict)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     error: str | None = None
+    operator: str = "kuberay-py"
+    """Which operator the case ran against (see benchmarks.stack.Operators)."""
 
     def add(self, name: str, value: float, unit: str, target: str = "", met: bool | None = None) -> None:
         self.measures.append(Measure(name, round(value, 4), unit, target, met))

@@ -31,18 +31,20 @@ class Settings:
     repeats: int = 1
     """Runs of each scale-up, many-clusters and fairness case; their median is reported."""
     pods_per_memory_cluster: int = 100
+    operators: tuple[str, ...] = ("kuberay-py", "KubeRay", "KubeRay tuned")
+    """Every case runs against each of these operators, each on a fresh stack (see benchmarks.stack)."""
 
 
 FULL = Settings(
     mode="full",
     scale_up_workers=(100, 500, 1000),
-    many_clusters=(100, 500),
+    many_clusters=(100, 1000),
     fairness_workers=1000,
     storm_clusters=32,  # twice the operator's 16 workers
     storm_workers=99,
     steady_clusters=100,
     steady_seconds=300.0,
-    memory_pods=(0, 1000, 5000),
+    memory_pods=(0, 500, 1000, 5000),
     memory_idle_seconds=20.0,  # past aiohttp's 15 s keep-alive, so a burst's connections are closed
     fault_workers=300,
     fault_kills=12,
@@ -60,4 +62,5 @@ QUICK = Settings(
     steady_seconds=30.0,
     memory_pods=(0, 200),
     memory_idle_seconds=5.0,
+    operators=("kuberay-py", "KubeRay"),
 )

@@ -16,8 +16,9 @@ from benchmarks.metrics import Scrape
 from benchmarks.procfs import cpu_seconds, machine_busy_seconds, own_cpu_seconds
 from kuberay_py.controllers.raycluster import RAYCLUSTERS
 from kuberay_py.runtime import KubeClient, connect
+from kuberay_py.testing.binaries import KubeRay
 from kuberay_py.testing.controlplane import ControlPlane
-from kuberay_py.testing.operator_process import OperatorProcess
+from kuberay_py.testing.operator_process import KubeRayProcess, OperatorProcess
 
 REPO = Path(__file__).resolve().parents[1]
 CRD = REPO / "config" / "crd" / "ray.io_rayclusters.yaml"
@@ -27,12 +28,33 @@ PODS_PER_NODE = 250
 WARM_UP_NAMESPACE = "kube-public"
 
 
+class Operators:
+    """The operators a case can run against: ours, KubeRay's at its defaults, and KubeRay tuned (as many
+    reconciles at once as ours runs workers, and its client's rate limit raised to match ours)."""
+
+    OURS = "kuberay-py"
+    KUBERAY = "KubeRay"
+    KUBERAY_TUNED = "KubeRay tuned"
+    NONE = "none"
+    """No operator acts: the plain-client reference."""
+    ALL = (OURS, KUBERAY, KUBERAY_TUNED)
+
+
+KUBERAY_TUNED_ARGS = ("--reconcile-concurrency=16", "--qps=1000", "--burst=2000")
+
+
 class Stack:
     """Use as `async with Stack(...) as stack:`; everything it started is stopped on exit."""
 
-    def __init__(self, log_dir: Path, name: str) -> None:
+    def __init__(
+        self, log_dir: Path, name: str, operator: str = Operators.OURS, kuberay: KubeRay | None = None
+    ) -> None:
+        if operator in (Operators.KUBERAY, Operators.KUBERAY_TUNED) and kuberay is None:
+            raise ValueError(f"{operator} needs KubeRay's binary")
         self.log_dir = log_dir
         self.name = name
+        self.operator_kind = operator
+        self.kuberay = kuberay
         log_dir.mkdir(parents=True, exist_ok=True)
         self.plane = ControlPlane(
             nodes=NODES, kubelet_args=[f"--pods-per-node={PODS_PER_NODE}"], log=lambda _message: None
@@ -72,8 +94,12 @@ class Stack:
         return self._client
 
     def _install_crd(self) -> None:
-        self.plane.kubectl("create", "-f", str(CRD))
-        wait = ("wait", "--for=condition=Established", "crd/rayclusters.ray.io", "--timeout=60s")
+        """Each operator with its own CRDs: KubeRay's needs its RayJob and RayService CRDs too."""
+        crds = self.kuberay.crds if self.kuberay and self.operator_kind != Operators.OURS else [CRD]
+        for crd in crds:
+            # Server-side: KubeRay's CRDs are too large for the annotation a client-side apply writes.
+            self.plane.kubectl("apply", "--server-side", "-f", str(crd))
+        wait = ("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         for _ in range(10):
             # Right after the create, a loaded API server may still answer that the CRD is not found.
             if self.plane.kubectl(*wait, check=False).returncode == 0:
@@ -96,7 +122,12 @@ class Stack:
             raise RuntimeError("an operator is already running on this stack; two would fight over every pod")
         suffix = f"-{self._restarts}" if self._restarts else ""
         log_path = self.log_dir / f"operator-{self.name}{suffix}.log"
-        self.operator = OperatorProcess(kubeconfig or self.plane.kubeconfig, log_path)
+        config = kubeconfig or self.plane.kubeconfig
+        if self.operator_kind == Operators.OURS or self.kuberay is None:
+            self.operator = OperatorProcess(config, log_path)
+        else:
+            tuned = KUBERAY_TUNED_ARGS if self.operator_kind == Operators.KUBERAY_TUNED else ()
+            self.operator = KubeRayProcess(self.kuberay.binary, config, log_path, extra_args=tuned)
         await asyncio.to_thread(self.operator.start)
 
     async def restart_operator(self, kubeconfig: Path | None = None) -> None:

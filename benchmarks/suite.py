@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,8 @@ from benchmarks import latency, machine, repeats
 from benchmarks.results import CaseResult
 from benchmarks.scenarios import fairness, faults, many_clusters, memory, scale_up, steady
 from benchmarks.settings import Settings
-from benchmarks.stack import NODES, PODS_PER_NODE, CpuMeter, Stack
+from benchmarks.stack import NODES, PODS_PER_NODE, CpuMeter, Operators, Stack
+from kuberay_py.testing.binaries import KubeRay, ensure_kuberay
 
 Body = Callable[[Stack, CaseResult], Awaitable[None]]
 SCENARIOS = ("scale-up", "many clusters", "fairness", "steady state", "memory", "faults", "reconcile latency")
@@ -27,13 +29,27 @@ class Case:
     body: Body
     parameters: dict[str, Any] = field(default_factory=dict)
     repeats: int = 1
+    operator: str = Operators.OURS
 
     @property
     def slug(self) -> str:
-        return re.sub(r"[^a-z0-9]+", "-", f"{self.scenario} {self.label}".lower()).strip("-")
+        text = f"{self.operator} {self.scenario} {self.label}".lower()
+        return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 
 
 def cases(settings: Settings) -> list[Case]:
+    """Every case against each operator in turn, the operators of one case side by side; the plain-client
+    reference once, since no operator acts in it."""
+    found: list[Case] = []
+    for case in _cases(settings):
+        if case.parameters.get("reference"):
+            found.append(replace(case, operator=Operators.NONE))
+        else:
+            found.extend(replace(case, operator=operator) for operator in settings.operators)
+    return found
+
+
+def _cases(settings: Settings) -> list[Case]:
     found: list[Case] = []
     repeats = settings.repeats
     for n in settings.scale_up_workers:
@@ -100,26 +116,30 @@ def _bind(func: Callable[..., Awaitable[None]], **kwargs: Any) -> Body:
     return body
 
 
-async def run_case(case: Case, log_dir: Path) -> tuple[CaseResult, str | None]:
+async def run_case(
+    case: Case, log_dir: Path, kuberay: KubeRay | None = None
+) -> tuple[CaseResult, str | None]:
     """Run a case `repeats` times, each on a fresh stack; errors are recorded in the result, never raised.
     Also returns the Kubernetes version."""
     runs: list[CaseResult] = []
     version = None
     for attempt in range(case.repeats):
-        run, version = await _run_once(case, log_dir, attempt)
+        run, version = await _run_once(case, log_dir, attempt, kuberay)
         runs.append(run)
         if run.error:
             break
     return repeats.combine(runs), version
 
 
-async def _run_once(case: Case, log_dir: Path, attempt: int) -> tuple[CaseResult, str | None]:
-    result = CaseResult(case.scenario, case.label, dict(case.parameters))
+async def _run_once(
+    case: Case, log_dir: Path, attempt: int, kuberay: KubeRay | None
+) -> tuple[CaseResult, str | None]:
+    result = CaseResult(case.scenario, case.label, dict(case.parameters), operator=case.operator)
     version = None
     load_before = os.getloadavg()
     slug = case.slug if case.repeats == 1 else f"{case.slug}-{attempt + 1}"
     try:
-        async with Stack(log_dir, slug) as stack:
+        async with Stack(log_dir, slug, case.operator, kuberay) as stack:
             version = await stack.kubernetes_version()
             meter = CpuMeter(stack)
             meter.start()
@@ -140,11 +160,13 @@ async def run_suite(
     start_load = os.getloadavg()
     results: list[CaseResult] = []
     version = None
-    for case in cases(settings):
-        if only and case.scenario not in only:
-            continue
-        progress(f"{case.scenario} {case.label} ...")
-        result, seen_version = await run_case(case, log_dir)
+    chosen = [c for c in cases(settings) if not only or c.scenario in only]
+    kuberay = None
+    if any(c.operator in (Operators.KUBERAY, Operators.KUBERAY_TUNED) for c in chosen):
+        kuberay = await asyncio.to_thread(ensure_kuberay)
+    for case in chosen:
+        progress(f"{case.scenario} {case.label} [{case.operator}] ...")
+        result, seen_version = await run_case(case, log_dir, kuberay)
         version = version or seen_version
         results.append(result)
         progress(f"  {_one_line(result)}")
@@ -153,6 +175,8 @@ async def run_suite(
     description["load_average_at_start"] = list(start_load)
     description["load_average_at_end"] = list(os.getloadavg())
     description["simulated_nodes"] = {"nodes": NODES, "pods_per_node": PODS_PER_NODE}
+    if kuberay is not None:
+        description["kuberay_version"] = kuberay.version
     return {
         "mode": settings.mode,
         "settings": asdict(settings),

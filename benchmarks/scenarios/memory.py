@@ -20,6 +20,7 @@ from benchmarks.stack import Stack
 MB = 1_000_000
 TARGET_PODS = 5000
 TARGET_MB = 150.0
+TARGET_IDLE_MB = 60.0
 
 
 async def _idle_rss(stack: Stack, idle: float) -> int:
@@ -57,6 +58,8 @@ async def run(
     for level, value in rss.items():
         if level == TARGET_PODS:
             result.at_most(f"operator RSS at {level} pods", value / MB, "MB", TARGET_MB)
+        elif level == 0:
+            result.at_most(f"operator RSS at {level} pods", value / MB, "MB", TARGET_IDLE_MB)
         else:
             result.add(f"operator RSS at {level} pods", value / MB, "MB")
     result.add(f"operator peak RSS while reaching {top} pods", peak / MB, "MB")

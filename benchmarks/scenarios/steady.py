@@ -52,7 +52,7 @@ async def run(stack: Stack, result: CaseResult, clusters: int, seconds: float) -
 
     minutes = (ended - began) / 60.0
     requests = operator_after.minus(operator_before)
-    by_verb = requests.by_label("rest_client_requests_total", "verb")
+    by_verb = requests.requests_by_verb()
     writes = sum(by_verb.get(verb, 0.0) for verb in WRITE_VERBS)
     status_writes = _status_writes(apiserver_after.minus(apiserver_before))
     cpu = cpu_after - cpu_before
