@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.report import markdown
 from benchmarks.settings import FULL, QUICK
+from benchmarks.stack import Operators
 from benchmarks.suite import SCENARIOS, run_suite
 from kuberay_py.runtime import configure_logging
 
@@ -31,6 +33,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=sorted(BY_OPTION),
         help="run only this scenario (repeatable)",
     )
+    parser.add_argument(
+        "--operator",
+        action="append",
+        choices=Operators.ALL,
+        help="run only against this operator (repeatable; default: every operator of the mode)",
+    )
+    parser.add_argument("--repeats", type=int, help="runs of each repeated case (default: the mode's)")
     parser.add_argument("--output", type=Path, help="JSON file to write (default: benchmarks/out/)")
     parser.add_argument("--log-dir", type=Path, help="where operator logs go (default: beside the JSON)")
     return parser.parse_args(argv)
@@ -40,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging("console", "warning")  # the benchmark's own informers: problems only
     settings = QUICK if args.quick else FULL
+    if args.operator:
+        settings = replace(settings, operators=tuple(args.operator))
+    if args.repeats:
+        settings = replace(settings, repeats=args.repeats)
     output: Path = args.output or OUT / f"results-{settings.mode}.json"
     log_dir: Path = args.log_dir or output.parent / f"logs-{settings.mode}"
     output.parent.mkdir(parents=True, exist_ok=True)
