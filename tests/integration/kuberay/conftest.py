@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from kuberay_py.testing.binaries import KubeRay, ensure_kuberay
-from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.operator_process import OperatorProcess
-from tests.integration.kuberay.sides import OUR_CRD, Side, install_crds, start_kuberay
+from tests.integration.kuberay.sides import OUR_CRD, Side, install_crds, parity_plane, start_kuberay
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +30,7 @@ def kuberay_side(kuberay: KubeRay, tmp_path_factory: pytest.TempPathFactory) -> 
 
 @pytest.fixture(scope="package")
 def ours_side(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
-    plane = ControlPlane(nodes=4, log=lambda _message: None)
+    plane = parity_plane()
     plane.start()
     operator = OperatorProcess(plane.kubeconfig, Path(tmp_path_factory.mktemp("ours")) / "operator.log")
     try:

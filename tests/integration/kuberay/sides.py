@@ -20,6 +20,13 @@ from kuberay_py.testing.parity import Made
 REPO = Path(__file__).resolve().parents[3]
 OUR_CRD = REPO / "config" / "crd" / "ray.io_rayclusters.yaml"
 OUR_SAMPLES = REPO / "config" / "samples"
+# Room for every sample at once (some ask for dozens of CPUs and several GPUs per pod), so where a pod lands
+# never depends on what else one side happens to run.
+PARITY_KUBELET = ["--cpu=512", "--memory=4Ti", "--gpus-per-node=16", "--pods-per-node=500"]
+
+
+def parity_plane() -> ControlPlane:
+    return ControlPlane(nodes=4, kubelet_args=PARITY_KUBELET, log=lambda _message: None)
 
 
 @dataclass
@@ -93,7 +100,7 @@ def install_crds(plane: ControlPlane, crds: list[Path]) -> None:
 def start_kuberay(
     kuberay: KubeRay, log_dir: Path, *, extra_args: tuple[str, ...] = ()
 ) -> tuple[ControlPlane, KubeRayProcess]:
-    plane = ControlPlane(nodes=4, log=lambda _message: None)
+    plane = parity_plane()
     plane.start()
     try:
         install_crds(plane, kuberay.crds)
