@@ -28,9 +28,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
-from kubernetes_asyncio.client import ApiClient, Configuration
-from kubernetes_asyncio.config import load_incluster_config, load_kube_config
-from kubernetes_asyncio.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION
 
 from kuberay_py.runtime import metrics
 from kuberay_py.runtime.client import (
@@ -42,6 +39,13 @@ from kuberay_py.runtime.client import (
     WatchEvent,
 )
 from kuberay_py.runtime.errors import ApiError, TransportError, error_from_status
+from kuberay_py.runtime.kubernetes_config import (
+    KUBE_CONFIG_DEFAULT_LOCATION,
+    ApiClient,
+    Configuration,
+    load_incluster_config,
+    load_kube_config,
+)
 from kuberay_py.runtime.objects import Obj, metadata
 from kuberay_py.runtime.resources import Resource
 
