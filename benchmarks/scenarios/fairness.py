@@ -4,7 +4,7 @@ from 1 to 2 workers produces its pod. One big scale-up must not starve everyone 
 Three B clusters are scaled, when A has created about 10%, 40% and 70% of its pods, so the figure is not a
 single lucky sample; the worst is compared with the target. Each delay runs from sending B's patch (so it
 includes the API server's latency under A's load) to B's new pod being created, as the operator's
-`CreatedPods` Event records it (microsecond time, taken when the API server has answered the create).
+`CreatedWorkerPod` Event records it (microsecond time, taken when the API server has answered the create).
 
 Under this load the API server is also slow to tell anyone about the pod: the first sign of it a client gets
 (the event on a watch of B's pods only, or a list of them polled every 50 ms) is reported too.
@@ -50,7 +50,7 @@ async def _worker_created_at(client: KubeClient) -> dict[str, float]:
     """Per cluster, the wall-clock time the operator last recorded creating worker pods."""
     latest: dict[str, float] = {}
     for event in (await client.list(EVENTS, NAMESPACE)).items:
-        if event.get("reason") != "CreatedPods" or "worker" not in event.get("note", ""):
+        if event.get("reason") != "CreatedWorkerPod":
             continue
         series = event.get("series") or {}
         stamp = series.get("lastObservedTime") or event.get("eventTime")
@@ -120,7 +120,7 @@ async def run(stack: Stack, result: CaseResult, workers: int) -> None:
     for sample in samples:
         at = recorded.get(sample["cluster"], 0.0)
         if at <= sample["patch_sent_at"]:
-            raise RuntimeError(f"no CreatedPods event for {sample['cluster']}'s scale-up")
+            raise RuntimeError(f"no CreatedWorkerPod event for {sample['cluster']}'s scale-up")
         sample["created_seconds"] = round(at - sample["patch_sent_at"], 4)
 
     delays = [s["created_seconds"] for s in samples]
@@ -158,7 +158,7 @@ async def run_storm(stack: Stack, result: CaseResult, clusters: int, workers: in
     await asyncio.sleep(2.0)  # the operator writes Events in the background, at most once a second
     at = (await _worker_created_at(stack.client)).get(small, 0.0)
     if at <= sample["patch_sent_at"]:
-        raise RuntimeError("no CreatedPods event for B's scale-up")
+        raise RuntimeError("no CreatedWorkerPod event for B's scale-up")
     sample["created_seconds"] = round(at - sample["patch_sent_at"], 4)
     result.at_most("B's new pod created after its scale-up", sample["created_seconds"], "s", TARGET_SECONDS)
     result.add("B's new pod first seen by a client", sample["seen_seconds"], "s")

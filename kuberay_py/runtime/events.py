@@ -11,6 +11,11 @@ occurrence creates an Event. Identical ones (same object, type, reason, action, 
 within ``series_window`` (30 min) only raise the series' count: the Event is then patched with
 ``series: {count, lastObservedTime}``, at most once per ``flush_interval`` however often it repeats. Events
 are best effort: a failed write is logged and dropped.
+
+Similar events (the same but for their note, as one per pod created) are folded as Kubernetes' own event
+recorder folds them: once ``max_similar`` different notes were seen within ``similar_window`` (10 min),
+the rest become one Event noted "(combined from similar events): ..." whose series counts them. However
+many pods a scale-up creates, it writes a handful of Events.
 """
 
 from __future__ import annotations
@@ -34,8 +39,17 @@ NORMAL = "Normal"
 WARNING = "Warning"
 _MAX_NOTE = 1024
 _MAX_FIELD = 128
+COMBINED_PREFIX = "(combined from similar events): "
 
 _SeriesKey = tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Similar:
+    """The notes seen for one object, type, reason, action and related object."""
+
+    first_seen: float
+    notes: set[str]
 
 
 @dataclass(slots=True)
@@ -59,6 +73,8 @@ class EventRecorder:
         flush_interval: float = 1.0,
         max_series: int = 4096,
         stop_flush_timeout: float = 5.0,
+        max_similar: int = 10,
+        similar_window: float = 600.0,
     ) -> None:
         self.client = client
         self.reporting_controller = reporting_controller[:_MAX_FIELD]
@@ -67,7 +83,10 @@ class EventRecorder:
         self.flush_interval = flush_interval
         self.max_series = max_series
         self.stop_flush_timeout = stop_flush_timeout
+        self.max_similar = max_similar
+        self.similar_window = similar_window
         self._series: dict[_SeriesKey, _Series] = {}
+        self._similar: dict[_SeriesKey, _Similar] = {}
         self._dirty: set[_SeriesKey] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -98,7 +117,8 @@ class EventRecorder:
         note = note[:_MAX_NOTE]
         ref = object_reference(regarding)
         related_ref = object_reference(related) if related is not None else None
-        key = (
+        now = time.monotonic()
+        similar = (
             ref.get("uid") or "",
             ref.get("kind", ""),
             ref.get("namespace", ""),
@@ -106,10 +126,13 @@ class EventRecorder:
             type_,
             reason,
             action,
-            note,
             (related_ref or {}).get("uid", ""),
         )
-        now = time.monotonic()
+        if self._folds(similar, note, now):
+            note = (COMBINED_PREFIX + note)[:_MAX_NOTE]
+            key = (*similar, COMBINED_PREFIX)
+        else:
+            key = (*similar, note)
         series = self._series.get(key)
         if series is not None and now - series.first_seen < self.series_window:
             series.count += 1
@@ -119,6 +142,22 @@ class EventRecorder:
             self._series[key] = _Series(self._body(ref, related_ref, type_, reason, action, note), now)
         self._dirty.add(key)
         self._wake.set()
+
+    def _folds(self, similar: _SeriesKey, note: str, now: float) -> bool:
+        """Whether this event goes into the combined one of its kind: too many different notes lately."""
+        seen = self._similar.get(similar)
+        if seen is None or now - seen.first_seen >= self.similar_window:
+            if len(self._similar) >= self.max_series:
+                self._forget_similar(now)
+            seen = self._similar[similar] = _Similar(now, set())
+        if len(seen.notes) < self.max_similar:
+            seen.notes.add(note)
+        return len(seen.notes) >= self.max_similar
+
+    def _forget_similar(self, now: float) -> None:
+        expired = [k for k, v in self._similar.items() if now - v.first_seen >= self.similar_window]
+        for key in expired or [min(self._similar, key=lambda k: self._similar[k].first_seen)]:
+            del self._similar[key]
 
     def start(self) -> None:
         if self._task is None:

@@ -174,11 +174,11 @@ def test_service_account_reconciles_samples_in_all_namespaces(
                 {
                     e["regarding"]["name"]
                     for e in events(control_plane, namespace)
-                    if e["reason"] == "CreatedPods"
+                    if e["reason"] == "CreatedHeadPod"
                 }
                 == {"raycluster-heterogeneous", "raycluster-autoscaler"}
             ),
-            what="CreatedPods events for both clusters",
+            what="CreatedHeadPod events for both clusters",
         )
         assert forbidden_records(operator) == []
         assert operator.proc is not None and operator.proc.poll() is None
@@ -228,13 +228,13 @@ def test_missing_pod_create_permission_is_reported_and_survived(
 
         failure = wait_for(failed, what="the ReplicaFailure condition")
         assert failure["reason"] == "FailedCreateHeadPod"
-        assert "creating pods failed" in failure["message"] and "forbidden" in failure["message"]
+        assert "Failed to create head Pod" in failure["message"] and "forbidden" in failure["message"]
 
         warnings = wait_for(
             lambda: [
                 e
                 for e in events(control_plane, namespace)
-                if e["type"] == "Warning" and e["reason"] == "FailedCreateHeadPod"
+                if e["type"] == "Warning" and e["reason"] == "FailedToCreateHeadPod"
             ],
             what="a Warning Event",
         )
@@ -246,7 +246,7 @@ def test_missing_pod_create_permission_is_reported_and_survived(
         assert len(operator.log_records()) == len(lines)
         reports = [r for r in operator.log_records() if r.get("event") == "writing owned objects failed"]
         assert reports and all(
-            r["reason"] == "FailedCreateHeadPod" and r["level"] == "warning" for r in reports
+            r["reason"] == "FailedToCreateHeadPod" and r["level"] == "warning" for r in reports
         )
         assert all("exception" not in r for r in operator.log_records())
         assert operator.proc is not None and operator.proc.poll() is None

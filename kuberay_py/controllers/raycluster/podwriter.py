@@ -96,8 +96,11 @@ class WriterOptions:
 class CreateOutcome:
     created: dict[str, int] = field(default_factory=dict)
     """Group -> pods created (including those found made by an earlier, unanswered request)."""
+    names: dict[str, list[str]] = field(default_factory=dict)
+    """Group -> the names of those pods, in the order their answers came."""
     failure: ApiError | None = None
     failed_group: str | None = None
+    failed_pod: str | None = None
     stopped_early: bool = False
 
 
@@ -105,7 +108,11 @@ class CreateOutcome:
 class DeleteOutcome:
     deleted: dict[str, list[str]] = field(default_factory=dict)
     """Reason -> names of the pods deleted."""
+    removed: list[Deletion] = field(default_factory=list)
+    """The deletions that deleted their pod, in the order their answers came."""
     failure: ApiError | None = None
+    failed: Deletion | None = None
+    """The deletion whose error is `failure`."""
 
 
 @dataclass(frozen=True)
@@ -179,12 +186,13 @@ class PodWriter:
                 if not is_ambiguous(error):
                     doubts.pop(id(request), None)
                 if outcome.failed_group is None:
-                    outcome.failed_group = request.group
+                    outcome.failed_group, outcome.failed_pod = request.group, name_of(request.pod)
                 raise
             doubts.pop(id(request), None)
             if made is not None:
                 self.expectations.expect(key, made["metadata"].get("resourceVersion"))
             outcome.created[request.group] = outcome.created.get(request.group, 0) + 1
+            outcome.names.setdefault(request.group, []).append(name_of(request.pod))
 
         sent = await self._send(key, requests, create, () if resend else yield_points)
         outcome.failure, outcome.stopped_early = sent.failure, sent.stopped_early
@@ -234,10 +242,15 @@ class PodWriter:
         outcome = DeleteOutcome()
 
         async def delete(request: Deletion) -> None:
-            result = await self._delete_one(request.pod)
+            try:
+                result = await self._delete_one(request.pod)
+            except ApiError:
+                outcome.failed = outcome.failed or request
+                raise
             if result is not None:
                 self.expectations.expect(key, result.get("metadata", {}).get("resourceVersion"))
                 outcome.deleted.setdefault(request.reason, []).append(name_of(request.pod))
+                outcome.removed.append(request)
 
         outcome.failure = (await self._send(key, requests, delete)).failure
         return outcome

@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from pydantic import ValidationError
@@ -33,6 +33,7 @@ from kuberay_py.builders import (
     BuildError,
     BuildOptions,
     HostSlot,
+    autoscaler_service_account_name,
     build_autoscaler_role,
     build_autoscaler_role_binding,
     build_autoscaler_service_account,
@@ -44,11 +45,12 @@ from kuberay_py.controllers.raycluster.conditions import ConditionUpdate, merge_
 from kuberay_py.controllers.raycluster.desired import DesiredPods, build_desired
 from kuberay_py.controllers.raycluster.expectations import Expectations
 from kuberay_py.controllers.raycluster.metrics import CACHE_BEHIND
-from kuberay_py.controllers.raycluster.plan import Plan, plan_pods
-from kuberay_py.controllers.raycluster.podstate import Pod
+from kuberay_py.controllers.raycluster.plan import DeleteReason, Plan, plan_pods
+from kuberay_py.controllers.raycluster.podstate import Pod, group_of, is_head, name_of, phase_of
 from kuberay_py.controllers.raycluster.podwriter import (
     CreateOutcome,
     CreateRequest,
+    DeleteOutcome,
     PodWriter,
     WriterOptions,
     always,
@@ -121,11 +123,40 @@ class ReconcilerOptions:
 
 
 class WriteFailure(Exception):
-    """Some writes failed; carries the condition to report."""
+    """Some writes failed: the Warning Event to record (KubeRay's reason) and, for pod writes, the
+    ReplicaFailure condition (KubeRay sets it for pod writes only)."""
 
-    def __init__(self, condition: ConditionUpdate) -> None:
-        super().__init__(condition.message)
+    def __init__(self, event_reason: str, message: str, condition: ConditionUpdate | None = None) -> None:
+        super().__init__(message)
+        self.event_reason = event_reason
+        self.message = message
         self.condition = condition
+
+
+def _replica_failure(condition_reason: str, event_reason: str, message: str) -> WriteFailure:
+    return WriteFailure(
+        event_reason, message, ConditionUpdate("ReplicaFailure", True, condition_reason, message)
+    )
+
+
+# KubeRay's Event reasons for the objects besides pods: kind -> (created, failed to create, as named).
+_OBJECT_EVENTS: Final = {
+    "Service": ("CreatedService", "FailedToCreateService", "service"),
+    "ServiceAccount": ("CreatedServiceAccount", "FailedToCreateServiceAccount", "service account"),
+    "Role": ("CreatedRole", "FailedToCreateRole", "role"),
+    "RoleBinding": ("CreatedRoleBinding", "FailedToCreateRoleBinding", "role binding"),
+}
+# Why a pod was deleted, for the Event that says so.
+_DELETE_WHY: Final = {
+    DeleteReason.FINISHED: "the pod finished or its Ray container exited for good",
+    DeleteReason.GROUP_REMOVED: "its worker group is no longer in the spec",
+    DeleteReason.WORKERS_TO_DELETE: "named in scaleStrategy.workersToDelete",
+    DeleteReason.SCALE_DOWN: "scaling down to the desired replicas",
+    DeleteReason.DUPLICATE_HEAD: "a second head pod",
+    DeleteReason.RECREATE: "upgradeStrategy Recreate: the pod template changed",
+    DeleteReason.ROLLING_UPDATE: "rolling update: the pod template changed",
+    DeleteReason.REPLICA_INCOMPLETE: "its multi-host replica lost a host",
+}
 
 
 class RayClusterReconciler:
@@ -156,7 +187,7 @@ class RayClusterReconciler:
             others_waiting=others_waiting,
             may_write=may_write,
         )
-        self._failures: dict[str, ConditionUpdate] = {}
+        self._failures: dict[str, WriteFailure] = {}
         # The status this process last wrote per cluster, with the resourceVersion the write produced.
         # RayCluster events that only change status do not trigger a reconcile, so until the cache shows our
         # write, diffing against the cached status would skip or mis-shape the next write.
@@ -201,7 +232,7 @@ class RayClusterReconciler:
                 # The pod events that satisfy it will also wake us.
                 result = Result(requeue_after=1.0)
             else:
-                await self._ensure_autoscaler_rbac(cluster)
+                await self._ensure_autoscaler_rbac(cluster, obj, plan.create_head)
                 service = await self._ensure_head_service(cluster, obj)
                 if plan.held_back:
                     log.debug("autoscaler decides which surplus workers go", surplus=plan.held_back)
@@ -209,21 +240,23 @@ class RayClusterReconciler:
                     result = _YIELDED
                 self._failures.pop(key, None)
         except (WriteFailure, ApiError) as exc:
-            failure = exc.condition if isinstance(exc, WriteFailure) else _failure_of(exc)
-            self._failures[key] = failure
-            log.warning("writing owned objects failed", reason=failure.reason, error=failure.message)
-            self.recorder.warning(obj, failure.reason, failure.message)
+            failed = exc if isinstance(exc, WriteFailure) else _failure_of(exc)
+            self._failures[key] = failed
+            log.warning("writing owned objects failed", reason=failed.event_reason, error=failed.message)
+            self.recorder.warning(obj, failed.event_reason, failed.message)
             result = Result(requeue=True)
 
         cache_condition = self._cache_condition(key, obj)
         if cache_condition is not None:
             extra.append(cache_condition)
         CACHE_BEHIND.set(self.expectations.stalled())
+        failure = self._failures.get(key)
         seen = Observation(
             head_service=service,
             desired_resources=desired.capacity(),
             outdated_pods=plan.outdated_pods,
-            failure=self._failures.get(key),
+            failure=failure.condition if failure is not None else None,
+            problem=failure.message if failure is not None and failure.condition is None else None,
             extra_conditions=extra,
         )
         if not await self._write_status(obj, cluster, pods, seen):
@@ -286,35 +319,56 @@ class RayClusterReconciler:
         return Result()
 
     # -- owned objects -------------------------------------------------------------------------------------
-    async def _create_if_missing(self, resource: Resource, desired: Obj, namespace: str) -> Obj:
-        existing = self.cache.get(resource, desired["metadata"]["name"], namespace)
+    async def _create_if_missing(self, resource: Resource, desired: Obj, namespace: str, owner: Obj) -> Obj:
+        """The object as it is, created (with KubeRay's Event) when it is not there yet."""
+        name = desired["metadata"]["name"]
+        existing = self.cache.get(resource, name, namespace)
         if existing is not None:
             return existing
+        created_reason, failed_reason, what = _OBJECT_EVENTS[desired["kind"]]
         try:
-            return await self.client.create(
-                resource, desired, namespace, field_manager=self.options.field_manager
-            )
-        except AlreadyExists:
-            return await self.client.get(resource, desired["metadata"]["name"], namespace)
+            try:
+                made = await self.client.create(
+                    resource, desired, namespace, field_manager=self.options.field_manager
+                )
+            except AlreadyExists:
+                return await self.client.get(resource, name, namespace)
+        except ApiError as error:
+            raise WriteFailure(
+                failed_reason, f"Failed creating {what} {namespace}/{name}, {error}"
+            ) from error
+        self.recorder.normal(owner, created_reason, f"Created {what} {namespace}/{name}")
+        return made
 
-    async def _ensure_autoscaler_rbac(self, cluster: RayCluster) -> None:
+    async def _ensure_autoscaler_rbac(self, cluster: RayCluster, obj: Obj, creating_head: bool) -> None:
         if not cluster.spec.autoscaling_enabled():
             return
         namespace = cluster.namespace
         account = build_autoscaler_service_account(cluster)
         if account is not None:
-            await self._create_if_missing(SERVICE_ACCOUNTS, account, namespace)
-        await self._create_if_missing(ROLES, build_autoscaler_role(cluster), namespace)
-        await self._create_if_missing(ROLE_BINDINGS, build_autoscaler_role_binding(cluster), namespace)
+            await self._create_if_missing(SERVICE_ACCOUNTS, account, namespace, obj)
+        elif creating_head:
+            await self._require_service_account(cluster)
+        await self._create_if_missing(ROLES, build_autoscaler_role(cluster), namespace, obj)
+        await self._create_if_missing(ROLE_BINDINGS, build_autoscaler_role_binding(cluster), namespace, obj)
+
+    async def _require_service_account(self, cluster: RayCluster) -> None:
+        """The ServiceAccount the head template names must exist: the user makes it, not the operator. It is
+        looked up only before a head pod is made (it is not in the cache, which holds our own objects)."""
+        name = autoscaler_service_account_name(cluster)
+        try:
+            await self.client.get(SERVICE_ACCOUNTS, name, cluster.namespace)
+        except NotFound:
+            message = (
+                f"Failed to reconcile RayCluster {cluster.namespace}/{cluster.name}. The head pod names the "
+                f"ServiceAccount {name}, which is not found: the operator does not create a ServiceAccount "
+                "the head template names. Create it, or leave serviceAccountName out to get one."
+            )
+            raise WriteFailure("AutoscalerServiceAccountNotFound", message) from None
 
     async def _ensure_head_service(self, cluster: RayCluster, obj: Obj) -> Obj:
         desired = build_head_service(cluster, self.options.build)
-        existing = self.cache.get(SERVICES, desired["metadata"]["name"], cluster.namespace)
-        if existing is None:
-            created = await self._create_if_missing(SERVICES, desired, cluster.namespace)
-            self.recorder.normal(obj, "CreatedService", f"Created service {desired['metadata']['name']}")
-            return created
-        return existing
+        return await self._create_if_missing(SERVICES, desired, cluster.namespace, obj)
 
     # -- pods ----------------------------------------------------------------------------------------------
     async def _execute(
@@ -323,17 +377,12 @@ class RayClusterReconciler:
         """Carry out the plan; returns True when creations were cut short to let other clusters run."""
         if plan.deletions:
             outcome = await self.writer.delete(key, plan.deletions)
-            for reason, names in outcome.deleted.items():
-                shown = ", ".join(sorted(names)[:20])
-                self.recorder.normal(obj, "DeletedPods", f"Deleted {len(names)} pod(s) ({reason}): {shown}")
-            if outcome.failure is not None:
-                message = f"deleting pods failed: {outcome.failure}"
-                raise WriteFailure(ConditionUpdate("ReplicaFailure", True, "FailedDeletePod", message))
+            self._report_deletes(obj, outcome)
         if plan.adoptions:
             failure = await self.writer.stamp(key, plan.adoptions)
             if failure is not None:
                 message = f"stamping adopted pods failed: {failure}"
-                raise WriteFailure(ConditionUpdate("ReplicaFailure", True, "FailedAdoptPod", message))
+                raise _replica_failure("FailedAdoptPod", "FailedAdoptPod", message)
             log.info("adopted pods made by another operator", pods=len(plan.adoptions))
         requests, yield_points, cut_short = self._creations(desired, plan)
         if not requests:
@@ -374,15 +423,74 @@ class RayClusterReconciler:
         return requests, yield_points, cut_short
 
     def _report_creates(self, obj: Obj, outcome: CreateOutcome) -> None:
-        for group, count in outcome.created.items():
-            what = "head pod" if group == HEAD_GROUP_NAME else f"{count} worker pod(s) in group {group}"
-            self.recorder.normal(obj, "CreatedPods", f"Created {what}")
+        """One Event per pod, as KubeRay records them (the recorder folds a burst of them into one)."""
+        namespace = obj["metadata"]["namespace"]
+        for group, names in outcome.names.items():
+            for name in names:
+                if group == HEAD_GROUP_NAME:
+                    self.recorder.normal(obj, "CreatedHeadPod", f"Created head Pod {namespace}/{name}")
+                else:
+                    note = f"Created worker Pod {namespace}/{name} of group {group}"
+                    self.recorder.normal(obj, "CreatedWorkerPod", note)
         if outcome.failure is None:
             return
-        reason = "FailedCreateHeadPod" if outcome.failed_group == HEAD_GROUP_NAME else "FailedCreateWorkerPod"
-        raise WriteFailure(
-            ConditionUpdate("ReplicaFailure", True, reason, f"creating pods failed: {outcome.failure}")
+        if outcome.failed_group == HEAD_GROUP_NAME:
+            message = f"Failed to create head Pod {namespace}/{outcome.failed_pod}, {outcome.failure}"
+            raise _replica_failure("FailedCreateHeadPod", "FailedToCreateHeadPod", message)
+        message = (
+            f"Failed to create worker Pod {namespace}/{outcome.failed_pod} of group {outcome.failed_group} "
+            f"for the cluster {namespace}/{obj['metadata']['name']}, {outcome.failure}"
         )
+        raise _replica_failure("FailedCreateWorkerPod", "FailedToCreateWorkerPod", message)
+
+    def _report_deletes(self, obj: Obj, outcome: DeleteOutcome) -> None:
+        """KubeRay's Events: one per pod deleted, one for all pods of a suspended cluster or group."""
+        namespace, cluster = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        suspended_groups: dict[str, int] = {}
+        for deletion in outcome.removed:
+            pod, reason = deletion.pod, deletion.reason
+            if reason == DeleteReason.SUSPENDED:
+                continue
+            if reason == DeleteReason.GROUP_SUSPENDED:
+                suspended_groups[group_of(pod)] = suspended_groups.get(group_of(pod), 0) + 1
+                continue
+            why = _DELETE_WHY.get(reason, reason)
+            if is_head(pod):
+                note = f"Deleted head Pod {namespace}/{name_of(pod)}; Pod status: {phase_of(pod)}; {why}"
+                self.recorder.normal(obj, "DeletedHeadPod", note)
+            else:
+                note = f"Deleted worker Pod {namespace}/{name_of(pod)} for group {group_of(pod)}: {why}"
+                self.recorder.normal(obj, "DeletedWorkerPod", note)
+        suspended = outcome.deleted.get(DeleteReason.SUSPENDED)
+        if suspended:
+            note = f"Deleted {len(suspended)} Pods for RayCluster {namespace}/{cluster} due to suspension"
+            self.recorder.normal(obj, "DeletedPod", note)
+        for group, count in suspended_groups.items():
+            note = (
+                f"Deleted all pods ({count}) for suspended worker group {group} in RayCluster "
+                f"{namespace}/{cluster}"
+            )
+            self.recorder.normal(obj, "DeletedWorkerPod", note)
+        failed = outcome.failed
+        if outcome.failure is None or failed is None:
+            return
+        pod_name = f"{namespace}/{name_of(failed.pod)}"
+        if failed.reason == DeleteReason.SUSPENDED:
+            message = f"Failed deleting Pods due to suspension for RayCluster {namespace}/{cluster}, "
+            raise _replica_failure(
+                "FailedDeleteAllPods", "FailedToDeletePodCollection", message + str(outcome.failure)
+            )
+        if failed.reason == DeleteReason.GROUP_SUSPENDED:
+            message = (
+                f"Failed deleting worker Pods for suspended group {group_of(failed.pod)} in RayCluster "
+                f"{namespace}/{cluster}, {outcome.failure}"
+            )
+            raise _replica_failure("FailedDeleteWorkerPod", "FailedToDeleteWorkerPodCollection", message)
+        if is_head(failed.pod):
+            message = f"Failed deleting head Pod {pod_name}, {outcome.failure}"
+            raise _replica_failure("FailedDeleteHeadPod", "FailedToDeleteHeadPod", message)
+        message = f"Failed deleting worker Pod {pod_name}, {outcome.failure}"
+        raise _replica_failure("FailedDeleteWorkerPod", "FailedToDeleteWorkerPod", message)
 
     # -- status --------------------------------------------------------------------------------------------
     def _previous_status(self, obj: Obj) -> dict[str, Any]:
@@ -423,11 +531,9 @@ class RayClusterReconciler:
         return True
 
 
-def _failure_of(error: ApiError) -> ConditionUpdate:
-    """The ReplicaFailure condition for a failed write of a Service, ServiceAccount, Role or RoleBinding."""
-    return ConditionUpdate(
-        "ReplicaFailure", True, "FailedCreateResource", f"creating owned objects failed: {error}"
-    )
+def _failure_of(error: ApiError) -> WriteFailure:
+    """A request of the pass that failed otherwise (a lookup): no condition of KubeRay's says so."""
+    return WriteFailure("FailedReconcile", f"reconciling failed: {error}")
 
 
 def _key_of(obj: Obj) -> str:

@@ -51,6 +51,7 @@ class Observation:
     desired_resources: Mapping[str, str] = field(default_factory=dict)  # desiredCPU/Memory/GPU/TPU
     outdated_pods: int = 0
     failure: ConditionUpdate | None = None  # ReplicaFailure from creating or deleting pods
+    problem: str | None = None  # another write that failed (a Service, RBAC): shown as the reason
     extra_conditions: list[ConditionUpdate] = field(default_factory=list)  # spec problems, unsupported fields
 
 
@@ -115,6 +116,8 @@ def compute_status(
     state, reason = _state(suspended, bool(active), all_ready, head, head_ready, missing_groups)
     if state:
         status["state"] = state
+    if seen.problem:
+        reason = seen.problem
     if reason:
         status["reason"] = reason
     transitions = dict(previous.get("stateTransitionTimes") or {})

@@ -231,3 +231,137 @@ async def test_a_failed_status_write_is_reported_as_an_event_and_retried(world: 
     assert len(worker_pods(client)) == 1, "the pods were still made"
     events = [e for e in client.objects(EVENTS) if e.get("reason") == "FailedUpdateStatus"]
     assert events and "etcdserver: request timed out" in events[0]["note"]
+
+
+# -- Events, by KubeRay's reasons ---------------------------------------------------------------------------
+
+
+def events(client: InMemoryClient, reason: str) -> list[dict[str, Any]]:
+    return [e for e in client.objects(EVENTS) if e.get("reason") == reason]
+
+
+async def test_one_event_per_pod_and_object_created_with_kuberays_reasons(world: Any) -> None:
+    client, _cache, reconciler = world
+    await create_cluster(client, {"groupName": "small", "replicas": 3}, autoscaling=True)
+    await reconciler.reconcile(Request(NS, "demo"))
+    await reconciler.recorder.flush()
+    (head,) = [p for p in client.objects(PODS) if p["metadata"]["labels"]["ray.io/node-type"] == "head"]
+    assert [e["note"] for e in events(client, "CreatedHeadPod")] == [
+        f"Created head Pod {NS}/{head['metadata']['name']}"
+    ]
+    notes = sorted(e["note"] for e in events(client, "CreatedWorkerPod"))
+    assert notes == sorted(
+        f"Created worker Pod {NS}/{p['metadata']['name']} of group small" for p in worker_pods(client)
+    )
+    assert [e["note"] for e in events(client, "CreatedService")] == [f"Created service {NS}/demo-head-svc"]
+    assert [e["note"] for e in events(client, "CreatedServiceAccount")] == [
+        f"Created service account {NS}/demo"
+    ]
+    assert [e["note"] for e in events(client, "CreatedRole")] == [f"Created role {NS}/demo"]
+    assert [e["note"] for e in events(client, "CreatedRoleBinding")] == [f"Created role binding {NS}/demo"]
+    assert not events(client, "CreatedPods")
+
+
+async def test_a_big_scale_up_writes_a_handful_of_events(world: Any) -> None:
+    client, _cache, reconciler = world
+    await create_cluster(client, {"groupName": "small", "replicas": 300})
+    await reconciler.reconcile(Request(NS, "demo"))
+    await reconciler.recorder.flush()
+    assert len(worker_pods(client)) == 300
+    created = events(client, "CreatedWorkerPod")
+    assert len(created) == 10
+    assert sum((e.get("series") or {}).get("count", 1) for e in created) == 300
+    assert reconciler.recorder.count(client.objects(RAYCLUSTERS)[0], "CreatedWorkerPod") == 300
+
+
+async def test_deleted_pods_get_kuberays_reasons(world: Any) -> None:
+    client, _cache, reconciler = world
+    await create_cluster(client, {"groupName": "small", "replicas": 2})
+    await reconciler.reconcile(Request(NS, "demo"))
+    await settle()
+    rc = client.objects(RAYCLUSTERS)[0]
+    rc["spec"]["workerGroupSpecs"][0]["replicas"] = 1
+    await client.update(RAYCLUSTERS, rc)
+    await settle()
+    await reconciler.reconcile(Request(NS, "demo"))
+    await reconciler.recorder.flush()
+    (deleted,) = events(client, "DeletedWorkerPod")
+    assert deleted["note"].startswith(f"Deleted worker Pod {NS}/demo-small-worker-")
+    assert deleted["note"].endswith("for group small: scaling down to the desired replicas")
+
+    rc = client.objects(RAYCLUSTERS)[0]
+    rc["spec"]["suspend"] = True
+    await client.update(RAYCLUSTERS, rc)
+    await settle()
+    await reconciler.reconcile(Request(NS, "demo"))
+    await reconciler.recorder.flush()
+    (suspended,) = events(client, "DeletedPod")
+    assert suspended["note"] == f"Deleted 2 Pods for RayCluster {NS}/demo due to suspension"
+    assert not events(client, "DeletedHeadPod") and not events(client, "DeletedPods")
+
+
+async def test_a_failed_head_pod_is_deleted_with_its_status_in_the_event(world: Any) -> None:
+    client, _cache, reconciler = world
+    await create_cluster(client)
+    await reconciler.reconcile(Request(NS, "demo"))
+    await settle()
+    (head,) = client.objects(PODS)
+    head["status"] = {"phase": "Failed"}
+    await client.update_status(PODS, head)
+    await settle()
+    await reconciler.reconcile(Request(NS, "demo"))
+    await reconciler.recorder.flush()
+    (deleted,) = events(client, "DeletedHeadPod")
+    assert deleted["note"].startswith(f"Deleted head Pod {NS}/{head['metadata']['name']}; Pod status: Failed")
+
+
+async def test_failed_pod_writes_get_kuberays_event_and_condition_reasons(world: Any) -> None:
+    client, _cache, reconciler = world
+    await create_cluster(client, {"groupName": "small", "replicas": 1})
+    client.fail_next("create", ServerError("quota"), resource=PODS, times=1000)
+    reconciler.writer.options = type(reconciler.writer.options)(retry_seconds=0.0)
+    await reconciler.reconcile(Request(NS, "demo"))
+    await reconciler.recorder.flush()
+    (event,) = events(client, "FailedToCreateHeadPod")
+    assert event["type"] == "Warning" and event["note"].startswith(
+        f"Failed to create head Pod {NS}/demo-head-"
+    )
+    status = client.objects(RAYCLUSTERS)[0]["status"]
+    failure = next(c for c in status["conditions"] if c["type"] == "ReplicaFailure")
+    assert failure["reason"] == "FailedCreateHeadPod" and "quota" in failure["message"]
+
+
+async def test_a_failed_service_write_is_an_event_and_the_reason_not_a_replica_failure(world: Any) -> None:
+    client, _cache, reconciler = world
+    await create_cluster(client)
+    client.fail_next("create", ServerError("admission webhook said no"), resource=SERVICES)
+    result = await reconciler.reconcile(Request(NS, "demo"))
+    await reconciler.recorder.flush()
+    assert result.requeue
+    (event,) = events(client, "FailedToCreateService")
+    assert event["note"] == (
+        f"Failed creating service {NS}/demo-head-svc, {ServerError('admission webhook said no')}"
+    )
+    status = client.objects(RAYCLUSTERS)[0]["status"]
+    assert "ReplicaFailure" not in {c["type"] for c in status["conditions"]}
+    assert status["reason"] == event["note"]
+
+
+async def test_a_missing_service_account_of_the_users_blocks_the_head_with_kuberays_event(
+    world: Any,
+) -> None:
+    client, _cache, reconciler = world
+    manifest = cluster(autoscaling=True).to_manifest()
+    manifest["metadata"] = {"name": "demo", "namespace": NS}
+    manifest["spec"]["headGroupSpec"]["template"]["spec"]["serviceAccountName"] = "mine"
+    await client.create(RAYCLUSTERS, manifest)
+    await settle()
+    await reconciler.reconcile(Request(NS, "demo"))
+    await reconciler.recorder.flush()
+    assert client.objects(PODS) == [] and client.objects(SERVICE_ACCOUNTS) == []
+    (event,) = events(client, "AutoscalerServiceAccountNotFound")
+    assert "ServiceAccount mine" in event["note"]
+
+    await client.create(SERVICE_ACCOUNTS, {"metadata": {"name": "mine", "namespace": NS}})
+    await reconciler.reconcile(Request(NS, "demo"))
+    assert len(client.objects(PODS)) == 1

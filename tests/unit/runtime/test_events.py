@@ -168,3 +168,59 @@ async def test_stop_gives_up_on_pending_events_after_its_timeout():
     began = loop.time()
     await recorder.stop()
     assert loop.time() - began < 2
+
+
+async def test_a_thousand_similar_events_become_a_handful_of_writes():
+    client = InMemoryClient()
+    regarding = await subject(client)
+    recorder = recorder_for(client)
+    for index in range(1000):  # one per pod created, each naming its pod
+        recorder.normal(regarding, "CreatedWorkerPod", f"Created worker Pod default/w-{index}")
+    await recorder.flush()
+    events = client.objects(EVENTS)
+    individual = [e for e in events if not e["note"].startswith("(combined")]
+    [combined] = [e for e in events if e["note"].startswith("(combined")]
+    assert [e["note"] for e in sorted(individual, key=lambda e: e["note"])] == sorted(
+        f"Created worker Pod default/w-{i}" for i in range(9)
+    )
+    assert combined["note"] == "(combined from similar events): Created worker Pod default/w-9"
+    assert combined["reason"] == "CreatedWorkerPod" and combined["series"]["count"] == 991
+    assert recorder.count(regarding, "CreatedWorkerPod") == 1000
+    assert len([a for a in client.actions if a.resource == EVENTS]) == 10
+
+    # Later ones only count up the combined Event: one patch per flush, however many.
+    for index in range(1000, 1500):
+        recorder.normal(regarding, "CreatedWorkerPod", f"Created worker Pod default/w-{index}")
+    await recorder.flush()
+    assert len(client.objects(EVENTS)) == 10
+    writes = [a.verb for a in client.actions if a.resource == EVENTS]
+    assert writes[10:] == ["patch"]
+
+
+async def test_folding_is_per_object_reason_and_type_and_ends_with_its_window():
+    client = InMemoryClient()
+    regarding = await subject(client)
+    recorder = recorder_for(client, max_similar=3, similar_window=0.0)
+    for index in range(5):
+        recorder.normal(regarding, "Deleted", f"pod {index}")
+    await recorder.flush()
+    assert len(client.objects(EVENTS)) == 5, "a window of zero never folds"
+
+    client = InMemoryClient()
+    regarding = await subject(client)
+    other = await client.create(CONFIG_MAPS, configmap("other"))
+    recorder = recorder_for(client, max_similar=3)
+    for index in range(5):
+        recorder.normal(regarding, "Deleted", f"pod {index}")
+        recorder.warning(regarding, "Deleted", f"pod {index}")
+        recorder.normal(other, "Deleted", f"pod {index}")
+        recorder.normal(regarding, "Created", f"pod {index}")
+    await recorder.flush()
+    # Per kind: two alone, then the combined one.
+    assert len(client.objects(EVENTS)) == 4 * 3
+    # A note seen before counts as one of the kind's repeats, not as a new note.
+    recorder.normal(regarding, "Renamed", "a")
+    recorder.normal(regarding, "Renamed", "a")
+    recorder.normal(regarding, "Renamed", "b")
+    await recorder.flush()
+    assert sum(1 for e in client.objects(EVENTS) if e["reason"] == "Renamed") == 2
