@@ -31,6 +31,8 @@ METADATA_FIELDS = (
 SPEC_FIELDS = ("nodeName", "restartPolicy")
 STATUS_FIELDS = ("phase", "podIP")
 CONDITION_FIELDS = ("type", "status")
+# The head pod's Ready condition is copied into the RayCluster's HeadPodReady, reason and message too.
+HEAD_READY_FIELDS = ("type", "status", "reason", "message")
 
 
 def _pick(source: Mapping[str, Any] | None, fields: Iterable[str]) -> Obj:
@@ -48,7 +50,8 @@ def _slim_container_status(status: Mapping[str, Any]) -> Obj:
 
 def slim_pod(pod: Obj) -> Obj:
     """The cached form of `pod`: identity, labels, annotations, owners, timestamps, node, restart policy, the
-    Ray container's name, phase, IP, conditions (their type and status) and which containers terminated."""
+    Ray container's name, phase, IP, conditions (their type and status; the head's Ready one whole) and which
+    containers terminated."""
     slim: Obj = {
         "apiVersion": pod.get("apiVersion", "v1"),
         "kind": pod.get("kind", "Pod"),
@@ -65,7 +68,11 @@ def slim_pod(pod: Obj) -> Obj:
     if status:
         kept = _pick(status, STATUS_FIELDS)
         if "conditions" in status:
-            kept["conditions"] = [_pick(c, CONDITION_FIELDS) for c in status["conditions"] or []]
+            head = (slim["metadata"].get("labels") or {}).get("ray.io/node-type") == "head"
+            kept["conditions"] = [
+                _pick(c, HEAD_READY_FIELDS if head and c.get("type") == "Ready" else CONDITION_FIELDS)
+                for c in status["conditions"] or []
+            ]
         if "containerStatuses" in status:
             kept["containerStatuses"] = [_slim_container_status(c) for c in status["containerStatuses"] or []]
         slim["status"] = kept

@@ -12,6 +12,13 @@ from kuberay_py.api import ClusterState, ConditionType, RayCluster
 from kuberay_py.controllers.raycluster.conditions import ConditionUpdate, merge_conditions
 from kuberay_py.controllers.raycluster.podstate import Pod, group_of, is_active, is_head, is_ready, is_running
 
+# KubeRay's condition reasons.
+HEAD_POD_NOT_FOUND = "HeadPodNotFound"
+HEAD_POD_RUNNING_AND_READY = "HeadPodRunningAndReady"
+UNKNOWN_REASON = "Unknown"
+ALL_READY_FIRST_TIME = "AllPodRunningAndReadyFirstTime"
+PODS_PROVISIONING = "RayClusterPodsProvisioning"
+
 # Conditions of our own, beside KubeRay's.
 SPEC_VALID = "SpecValid"
 PODS_UP_TO_DATE = "PodsUpToDate"
@@ -175,38 +182,38 @@ def _conditions(
     all_ready: bool,
     any_pods: bool,
 ) -> list[ConditionUpdate]:
+    """KubeRay's conditions, with its reasons and messages, then our own."""
     before = {c.get("type"): c for c in previous.get("conditions") or []}
-    updates = []
-    if head is None:
-        updates.append(ConditionUpdate(ConditionType.HEAD_POD_READY, False, "HeadPodNotFound", "no head pod"))
-    elif head_ready:
-        updates.append(ConditionUpdate(ConditionType.HEAD_POD_READY, True, "HeadPodRunningAndReady"))
-    else:
-        message = f"head pod {head['metadata']['name']} is not running and ready"
-        updates.append(ConditionUpdate(ConditionType.HEAD_POD_READY, False, "HeadPodNotReady", message))
-    # Provisioned is a one-way latch: the first time every pod was ready.
-    provisioned = all_ready or (before.get(ConditionType.PROVISIONED) or {}).get("status") == "True"
-    updates.append(
-        ConditionUpdate(
-            ConditionType.PROVISIONED,
-            provisioned,
-            "AllPodRunningAndReadyFirstTime" if provisioned else "RayClusterPodsProvisioning",
+    suspended = cluster.spec.is_suspended()
+    updates = [_head_pod_ready(head)]
+    # Provisioned is a one-way latch (the first time every pod was ready) that a completed suspension resets.
+    if suspended and not any_pods:
+        updates.append(
+            ConditionUpdate(
+                ConditionType.PROVISIONED, False, PODS_PROVISIONING, "RayCluster has been suspended"
+            )
         )
-    )
+    elif all_ready or (before.get(ConditionType.PROVISIONED) or {}).get("status") == "True":
+        updates.append(
+            ConditionUpdate(
+                ConditionType.PROVISIONED,
+                True,
+                ALL_READY_FIRST_TIME,
+                "All Ray Pods are ready for the first time",
+            )
+        )
+    else:
+        message = "RayCluster Pods are being provisioned for first time"
+        updates.append(ConditionUpdate(ConditionType.PROVISIONED, False, PODS_PROVISIONING, message))
     if seen.failure is not None:
         updates.append(seen.failure)
-    suspended = cluster.spec.is_suspended()
-    if suspended or ConditionType.SUSPENDED in before or ConditionType.SUSPENDING in before:
-        updates.append(
-            ConditionUpdate(
-                ConditionType.SUSPENDING, suspended and any_pods, "Suspending" if suspended else "Resumed"
-            )
-        )
-        updates.append(
-            ConditionUpdate(
-                ConditionType.SUSPENDED, suspended and not any_pods, "Suspended" if suspended else "Resumed"
-            )
-        )
+    # Always present, as in KubeRay: Suspending while pods of a suspended cluster remain, then Suspended.
+    updates.append(
+        ConditionUpdate(ConditionType.SUSPENDED, suspended and not any_pods, ConditionType.SUSPENDED.value)
+    )
+    updates.append(
+        ConditionUpdate(ConditionType.SUSPENDING, suspended and any_pods, ConditionType.SUSPENDING.value)
+    )
     if seen.outdated_pods:
         message = f"{seen.outdated_pods} pod(s) run an outdated template"
         updates.append(ConditionUpdate(PODS_UP_TO_DATE, False, "OutdatedTemplate", message))
@@ -214,6 +221,19 @@ def _conditions(
         updates.append(ConditionUpdate(PODS_UP_TO_DATE, True, "AllPodsUpToDate"))
     updates.extend(seen.extra_conditions)
     return updates
+
+
+def _head_pod_ready(head: Pod | None) -> ConditionUpdate:
+    """HeadPodReady: the head pod's own Ready condition, its reason and message included."""
+    if head is None:
+        return ConditionUpdate(ConditionType.HEAD_POD_READY, False, HEAD_POD_NOT_FOUND, "Head Pod not found")
+    conditions = (head.get("status") or {}).get("conditions") or []
+    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+    if ready is None:
+        return ConditionUpdate(ConditionType.HEAD_POD_READY, False, UNKNOWN_REASON)
+    status = ready.get("status") == "True"
+    reason = ready.get("reason") or (HEAD_POD_RUNNING_AND_READY if status else UNKNOWN_REASON)
+    return ConditionUpdate(ConditionType.HEAD_POD_READY, status, reason, ready.get("message") or "")
 
 
 def status_changed(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:

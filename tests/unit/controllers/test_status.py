@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kuberay_py.controllers.raycluster.conditions import ConditionUpdate
+from kuberay_py.controllers.raycluster.podcache import slim_pod
 from kuberay_py.controllers.raycluster.status import Observation, compute_status, status_changed, status_patch
 from tests.unit.controllers.podfactory import cluster, pod
 
@@ -35,7 +36,12 @@ def test_ready_only_when_head_and_every_desired_worker_are_ready() -> None:
         status["head"]["serviceIP"] == "10.96.0.10"
         and status["head"]["podName"] == pods[0]["metadata"]["name"]
     )
-    assert conditions(status) == {"HeadPodReady": "True", "RayClusterProvisioned": "True"}
+    assert conditions(status) == {
+        "HeadPodReady": "True",
+        "RayClusterProvisioned": "True",
+        "RayClusterSuspended": "False",
+        "RayClusterSuspending": "False",
+    }
     assert status["stateTransitionTimes"] == {"ready": NOW}
 
     # One worker of `big` becomes unready: not ready any more, and the reason names the group.
@@ -79,6 +85,100 @@ def test_suspended_cluster_reports_suspending_then_suspended() -> None:
         cluster({"groupName": "small", "replicas": 2}), [], suspended, Observation(), LATER
     )
     assert conditions(resumed)["RayClusterSuspended"] == "False"
+
+
+def by_type(status: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in status["conditions"]}
+
+
+def test_a_cluster_that_is_not_suspended_carries_kuberays_suspend_conditions_as_false() -> None:
+    status = compute_status(cluster({"groupName": "small", "replicas": 1}), [], {}, Observation(), NOW)
+    found = by_type(status)
+    assert (found["RayClusterSuspended"]["status"], found["RayClusterSuspended"]["reason"]) == (
+        "False",
+        "RayClusterSuspended",
+    )
+    assert (found["RayClusterSuspending"]["status"], found["RayClusterSuspending"]["reason"]) == (
+        "False",
+        "RayClusterSuspending",
+    )
+    assert found["RayClusterSuspended"]["message"] == "" and found["RayClusterSuspending"]["message"] == ""
+    assert [c["type"] for c in status["conditions"]][:4] == [
+        "HeadPodReady",
+        "RayClusterProvisioned",
+        "RayClusterSuspended",
+        "RayClusterSuspending",
+    ]
+
+
+def test_kuberays_reasons_and_messages_through_a_suspension() -> None:
+    groups = ({"groupName": "small", "replicas": 1},)
+    pods = [pod("headgroup"), pod("small")]
+    ready = compute_status(cluster(*groups), pods, {}, Observation(), NOW)
+    assert by_type(ready)["RayClusterProvisioned"]["reason"] == "AllPodRunningAndReadyFirstTime"
+    assert by_type(ready)["RayClusterProvisioned"]["message"] == "All Ray Pods are ready for the first time"
+
+    suspending = compute_status(cluster(*groups, suspend=True), pods, ready, Observation(), LATER)
+    found = by_type(suspending)
+    assert (found["RayClusterSuspending"]["status"], found["RayClusterSuspending"]["reason"]) == (
+        "True",
+        "RayClusterSuspending",
+    )
+    assert found["RayClusterSuspended"]["status"] == "False"
+    assert found["RayClusterProvisioned"]["status"] == "True", "kept while pods are still being deleted"
+
+    suspended = compute_status(cluster(*groups, suspend=True), [], suspending, Observation(), LATER)
+    found = by_type(suspended)
+    assert (found["RayClusterSuspended"]["status"], found["RayClusterSuspended"]["reason"]) == (
+        "True",
+        "RayClusterSuspended",
+    )
+    assert found["RayClusterSuspending"]["status"] == "False"
+    assert (found["RayClusterProvisioned"]["status"], found["RayClusterProvisioned"]["message"]) == (
+        "False",
+        "RayCluster has been suspended",
+    )
+    assert found["RayClusterProvisioned"]["reason"] == "RayClusterPodsProvisioning"
+
+    # Resumed: provisioning again until every pod is ready once more.
+    resumed = compute_status(
+        cluster(*groups), [pod("headgroup", ready=False)], suspended, Observation(), LATER
+    )
+    found = by_type(resumed)
+    assert found["RayClusterSuspended"]["status"] == "False"
+    assert found["RayClusterProvisioned"]["message"] == "RayCluster Pods are being provisioned for first time"
+    again = compute_status(cluster(*groups), pods, resumed, Observation(), LATER)
+    assert by_type(again)["RayClusterProvisioned"]["status"] == "True"
+
+
+def test_head_pod_ready_is_the_head_pods_own_ready_condition() -> None:
+    rc = cluster()
+    missing = by_type(compute_status(rc, [], {}, Observation(), NOW))["HeadPodReady"]
+    assert (missing["status"], missing["reason"], missing["message"]) == (
+        "False",
+        "HeadPodNotFound",
+        "Head Pod not found",
+    )
+    head = pod("headgroup", ready=False)
+    head["status"]["conditions"] = [
+        {
+            "type": "Ready",
+            "status": "False",
+            "reason": "ContainersNotReady",
+            "message": "containers with unready status: [ray-head]",
+        }
+    ]
+    unready = by_type(compute_status(rc, [head], {}, Observation(), NOW))["HeadPodReady"]
+    assert (unready["status"], unready["reason"], unready["message"]) == (
+        "False",
+        "ContainersNotReady",
+        "containers with unready status: [ray-head]",
+    )
+    pending = pod("headgroup", phase="Pending")
+    unknown = by_type(compute_status(rc, [pending], {}, Observation(), NOW))["HeadPodReady"]
+    assert (unknown["status"], unknown["reason"]) == ("False", "Unknown")
+    ready = by_type(compute_status(rc, [pod("headgroup")], {}, Observation(), NOW))["HeadPodReady"]
+    assert (ready["status"], ready["reason"]) == ("True", "HeadPodRunningAndReady")
 
 
 def test_failures_outdated_pods_and_extra_conditions_are_reported() -> None:
@@ -150,3 +250,21 @@ def test_endpoints_are_node_ports_when_the_service_has_them() -> None:
     }
     status = compute_status(cluster(), [pod("headgroup")], {}, Observation(head_service=service), NOW)
     assert status["endpoints"] == {"dashboard": "30265", "client": "client"}
+
+
+def test_the_pod_cache_keeps_what_head_pod_ready_copies() -> None:
+    conditions_of_pod = [
+        {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "message": "not yet"},
+        {"type": "PodScheduled", "status": "True", "reason": "Scheduled", "message": "on node-0"},
+    ]
+    head, worker = pod("headgroup"), pod("small")
+    for each in (head, worker):
+        each["status"]["conditions"] = [dict(c) for c in conditions_of_pod]
+    assert slim_pod(head)["status"]["conditions"] == [
+        {"type": "Ready", "status": "False", "reason": "ContainersNotReady", "message": "not yet"},
+        {"type": "PodScheduled", "status": "True"},
+    ]
+    assert slim_pod(worker)["status"]["conditions"] == [
+        {"type": "Ready", "status": "False"},
+        {"type": "PodScheduled", "status": "True"},
+    ]
