@@ -6,7 +6,6 @@ which the API server does not run and the controller reports instead.
 """
 
 import contextlib
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +80,7 @@ def reconcile_errors(cluster: RayCluster) -> list[FieldError]:
     options = spec.autoscaler_options
     if options is not None and options.version is not None and head_env is not None:
         errors.append(FieldError("spec.autoscalerOptions.version", m.AUTOSCALER_VERSION_SET_TWICE))
-    if _autoscaler_v2(cluster, head_env):
+    if options is not None and options.version == AutoscalerVersion.V2:
         for path, group in groups:
             template_spec = group.template.get("spec")
             policy = template_spec.get("restartPolicy") if isinstance(template_spec, dict) else None
@@ -120,21 +119,6 @@ def _env_value(group: RayGroupSpec, name: str) -> str | None:
         if isinstance(var, dict) and var.get("name") == name:
             return str(var.get("value", ""))
     return None
-
-
-# The Ray release whose autoscaler defaults to v2.
-_V2_DEFAULT_FROM = (2, 47)
-
-
-def _autoscaler_v2(cluster: RayCluster, head_env: str | None) -> bool:
-    """Whether the autoscaler runs as v2: set explicitly, by the head's environment, or by the Ray version."""
-    options = cluster.spec.autoscaler_options
-    if options is not None and options.version is not None:
-        return options.version == AutoscalerVersion.V2
-    if head_env is not None:
-        return head_env in ("1", "true")
-    found = re.match(r"^(\d+)\.(\d+)", cluster.spec.ray_version or "")
-    return found is not None and (int(found[1]), int(found[2])) >= _V2_DEFAULT_FROM
 
 
 def _walk_model(obj: BaseModel, old: BaseModel | None, path: str) -> Iterator[FieldError]:

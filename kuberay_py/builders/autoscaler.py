@@ -5,14 +5,12 @@ patching the RayCluster; it needs the cluster's name and namespace, which it get
 """
 
 import copy
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from kuberay_py.api import AutoscalerVersion, RayCluster
 from kuberay_py.builders.env import (
     KUBERAY_CRD_VER,
-    RAY_ENABLE_AUTOSCALER_V2,
     RAY_HEAD_POD_NAME,
     cluster_identity,
     from_field,
@@ -29,8 +27,6 @@ ARGS: Final = (
 DEFAULT_RESOURCES: Final = {"cpu": "500m", "memory": "512Mi"}
 DEFAULT_PULL_POLICY: Final = "IfNotPresent"
 CRD_VERSION: Final = "v1"
-# The first Ray release whose autoscaler runs as v2 unless told otherwise.
-_V2_DEFAULT_FROM: Final = (2, 47)
 
 
 def _default_resources() -> dict[str, Any]:
@@ -84,24 +80,11 @@ def build_autoscaler_container(
     return container
 
 
-def _head_env_value(cluster: RayCluster, name: str) -> str | None:
-    ray = cluster.spec.head_group_spec.ray_container() or {}
-    for var in ray.get("env") or []:
-        if isinstance(var, Mapping) and var.get("name") == name:
-            return str(var.get("value", ""))
-    return None
-
-
 def autoscaler_v2(cluster: RayCluster) -> bool:
-    """Whether the autoscaler runs as v2: as `autoscalerOptions.version` says, else as the head's
-    RAY_enable_autoscaler_v2 says, else by the Ray version (v2 from Ray 2.47)."""
-    if not cluster.spec.autoscaling_enabled():
-        return False
+    """Whether the operator sets up pods for the autoscaler v2 (restartPolicy Never,
+    RAY_enable_autoscaler_v2 on the head): only when `autoscalerOptions.version` says v2, as KubeRay does.
+    A Ray head that picks v2 by itself (Ray 2.47 and later under an operator) does not count."""
     options = cluster.spec.autoscaler_options
-    if options is not None and options.version is not None:
-        return options.version == AutoscalerVersion.V2
-    env = _head_env_value(cluster, RAY_ENABLE_AUTOSCALER_V2)
-    if env is not None:
-        return env in ("1", "true")
-    found = re.match(r"^v?(\d+)\.(\d+)", cluster.spec.ray_version or "")
-    return found is not None and (int(found[1]), int(found[2])) >= _V2_DEFAULT_FROM
+    return (
+        cluster.spec.autoscaling_enabled() and options is not None and options.version == AutoscalerVersion.V2
+    )

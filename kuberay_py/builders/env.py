@@ -98,8 +98,10 @@ def _autoscaler_version_env(cluster: RayCluster) -> list[dict[str, Any]]:
     options = cluster.spec.autoscaler_options
     if not cluster.spec.autoscaling_enabled() or options is None or options.version is None:
         return []
-    # Ray picks the autoscaler version from this variable; without it Ray 2.60 chooses v2 by itself.
-    return [value(RAY_ENABLE_AUTOSCALER_V2, "1" if options.version == AutoscalerVersion.V2 else "0")]
+    if options.version == AutoscalerVersion.V2:
+        return [value(RAY_ENABLE_AUTOSCALER_V2, "true")]
+    # KubeRay sets nothing for v1, and Ray 2.47 and later then run v2 by themselves: an explicit v1 is kept.
+    return [value(RAY_ENABLE_AUTOSCALER_V2, "0")]
 
 
 def creator_kind(cluster: RayCluster) -> str:

@@ -118,6 +118,7 @@ HEAD_ENV = "spec.headGroupSpec.template.spec.containers[0].env"
 def test_reconcile_checks_restart_policy_with_autoscaler_v2():
     rc = _cluster(
         Edit("spec.enableInTreeAutoscaling", True),
+        Edit("spec.autoscalerOptions.version", "v2"),
         Edit("spec.workerGroupSpecs[1].template.spec.restartPolicy", "Always"),
         Edit("spec.headGroupSpec.template.spec.restartPolicy", "Never"),
     )
@@ -131,10 +132,14 @@ def test_reconcile_checks_restart_policy_with_autoscaler_v2():
 
 
 def test_restart_policy_is_free_with_autoscaler_v1():
+    # Only an explicit version v2 counts, as in KubeRay: not a Ray version that runs v2 by itself, nor the
+    # head's RAY_enable_autoscaler_v2.
     for edits in (
         (Edit("spec.autoscalerOptions.version", "v1"),),
         (Edit("spec.rayVersion", "2.46.0"),),
         (Edit("spec.rayVersion"),),
+        (Edit("spec.rayVersion", "2.60.0"),),
+        (Edit(HEAD_ENV, [{"name": "RAY_enable_autoscaler_v2", "value": "1"}]),),
     ):
         rc = _cluster(
             Edit("spec.enableInTreeAutoscaling", True),

@@ -228,7 +228,7 @@ def test_injected_variables_come_before_the_users_so_they_can_refer_to_them() ->
     assert names.index("RAY_PORT") < names.index("A")
 
 
-@pytest.mark.parametrize(("version", "value"), [("v2", "1"), ("v1", "0")])
+@pytest.mark.parametrize(("version", "value"), [("v2", "true"), ("v1", "0")])
 def test_autoscaler_version_sets_the_heads_variable(version: str, value: str) -> None:
     pod = _head_pod(enableInTreeAutoscaling=True, autoscalerOptions={"version": version})
     assert env_of(ray_container(pod))["RAY_enable_autoscaler_v2"] == value
@@ -427,6 +427,18 @@ def test_autoscaler_v2_pods_never_restart_in_place() -> None:
         not in _head_pod(enableInTreeAutoscaling=True, autoscalerOptions={"version": "v1"})["spec"]
     )
     assert "restartPolicy" not in _head_pod()["spec"]
+
+
+def test_a_ray_version_that_runs_the_autoscaler_v2_by_itself_changes_no_restart_policy() -> None:
+    # As KubeRay: only an explicit autoscalerOptions.version v2 makes pods Never restart.
+    raw = manifest(workers=[worker()], enableInTreeAutoscaling=True)
+    cluster = parse(raw)
+    head = build_head_pod(cluster)
+    assert "restartPolicy" not in head["spec"]
+    assert "restartPolicy" not in build_worker_pod(cluster, cluster.spec.worker_groups()[0])["spec"]
+    assert "RAY_enable_autoscaler_v2" not in env_of(ray_container(head))
+    env = [{"name": "RAY_enable_autoscaler_v2", "value": "1"}]
+    assert "restartPolicy" not in _head_pod(_head(env=env), enableInTreeAutoscaling=True)["spec"]
 
 
 def test_a_template_without_containers_is_a_clear_error() -> None:
