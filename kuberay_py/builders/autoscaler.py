@@ -83,7 +83,7 @@ def build_autoscaler_container(
 def autoscaler_v2(cluster: RayCluster) -> bool:
     """Whether the operator sets up pods for the autoscaler v2 (restartPolicy Never,
     RAY_enable_autoscaler_v2 on the head): only when `autoscalerOptions.version` says v2, as KubeRay does.
-    A Ray head that picks v2 by itself (Ray 2.47 and later under an operator) does not count."""
+    A Ray head that picks v2 by itself (recent Ray releases do under an operator) does not count."""
     options = cluster.spec.autoscaler_options
     return (
         cluster.spec.autoscaling_enabled() and options is not None and options.version == AutoscalerVersion.V2

@@ -100,7 +100,7 @@ def _autoscaler_version_env(cluster: RayCluster) -> list[dict[str, Any]]:
         return []
     if options.version == AutoscalerVersion.V2:
         return [value(RAY_ENABLE_AUTOSCALER_V2, "true")]
-    # KubeRay sets nothing for v1, and Ray 2.47 and later then run v2 by themselves: an explicit v1 is kept.
+    # KubeRay sets nothing for v1, and recent Ray releases then run v2 by themselves: an explicit v1 is kept.
     return [value(RAY_ENABLE_AUTOSCALER_V2, "0")]
 
 
