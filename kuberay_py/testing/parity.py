@@ -177,9 +177,9 @@ def _container(container: Mapping[str, Any]) -> dict[str, Any]:
         out["ray start"] = ray_start
         out["command"] = _without_ray_start(command)
         out.pop("args", None)
-        env = out["env"]
-        if "KUBERAY_GEN_RAY_START_CMD" in env:
-            env["KUBERAY_GEN_RAY_START_CMD"] = _ray_start_flags(str(env["KUBERAY_GEN_RAY_START_CMD"]).split())
+    env = out["env"]
+    if isinstance(env.get("KUBERAY_GEN_RAY_START_CMD"), str):
+        env["KUBERAY_GEN_RAY_START_CMD"] = _ray_start_flags(env["KUBERAY_GEN_RAY_START_CMD"].split())
     return out
 
 
