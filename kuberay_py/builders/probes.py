@@ -11,6 +11,9 @@ HEALTHZ_PATH: Final = "/api/healthz"
 READINESS_FAILURE_THRESHOLD: Final = 10
 # Generous: a busy node answers slowly, and restarting a Ray node loses its tasks and objects.
 LIVENESS_FAILURE_THRESHOLD: Final = 120
+# The head's check covers the GCS too, which answers slower under load: it gets longer, as KubeRay's does.
+HEAD_TIMEOUT_SECONDS: Final = 5
+WORKER_TIMEOUT_SECONDS: Final = 2
 
 _RAYLET_CHECK: Final = (
     f"wget --tries 1 -T 2 -q -O- http://localhost:{ports.DASHBOARD_AGENT_PORT}/api/local_raylet_healthz"
@@ -40,7 +43,7 @@ def readiness_probe(ray_version: str | None, head: bool) -> dict[str, Any]:
         **_handler(ray_version, head),
         "initialDelaySeconds": 10,
         "periodSeconds": 5,
-        "timeoutSeconds": 2,
+        "timeoutSeconds": HEAD_TIMEOUT_SECONDS if head else WORKER_TIMEOUT_SECONDS,
         "successThreshold": 1,
         "failureThreshold": READINESS_FAILURE_THRESHOLD,
     }
@@ -51,7 +54,7 @@ def liveness_probe(ray_version: str | None, head: bool) -> dict[str, Any]:
         **_handler(ray_version, head),
         "initialDelaySeconds": 30,
         "periodSeconds": 5,
-        "timeoutSeconds": 2,
+        "timeoutSeconds": HEAD_TIMEOUT_SECONDS if head else WORKER_TIMEOUT_SECONDS,
         "successThreshold": 1,
         "failureThreshold": LIVENESS_FAILURE_THRESHOLD,
     }

@@ -318,6 +318,14 @@ def test_probes_ask_the_dashboard_agent() -> None:
     assert ray["livenessProbe"]["failureThreshold"] == 120
 
 
+def test_head_probes_wait_longer_than_worker_probes() -> None:
+    head = ray_container(_head_pod())
+    worker_ray = ray_container(_worker_pod())
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert head[probe]["timeoutSeconds"] == 5
+        assert worker_ray[probe]["timeoutSeconds"] == 2
+
+
 @pytest.mark.parametrize("version", ["2.52.0", "2.9.3", None])
 def test_older_or_unknown_ray_versions_get_exec_probes(version: str | None) -> None:
     raw = manifest(workers=[worker()])
