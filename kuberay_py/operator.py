@@ -44,6 +44,7 @@ from kuberay_py.runtime import (
     Resource,
     TransportError,
     Unauthorized,
+    allocator,
     configure_logging,
     connect,
 )
@@ -236,10 +237,12 @@ def build_manager(client: KubeClient, config: OperatorConfig) -> Manager:
     add_raycluster_controller(manager, workers=config.workers, options=options)
     if config.enable_metrics:
         report_rayclusters(manager)
+    manager.add_runnable(allocator.release_periodically, needs_leader=False)
     return manager
 
 
 async def run_operator(config: OperatorConfig) -> None:
+    allocator.tune()
     configure_logging(config.log_format, config.log_level)  # type: ignore[arg-type]
     client = await open_client(config)
     try:
