@@ -54,6 +54,7 @@ log = structlog.get_logger("kuberay_py.operator")
 LEADER_ELECTION_ID = "kuberay-py-operator"
 # A metrics or health address that is taken, not ours, or not allowed.
 _BIND_ERRORS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
+_REVIEWS_IN_FLIGHT = 4
 SELF_SUBJECT_ACCESS_REVIEWS = Resource(
     "authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", namespaced=False
 )
@@ -136,7 +137,9 @@ def startup_permissions(manager: Manager) -> list[Permission]:
 
 
 async def missing_permissions(client: KubeClient, needed: Sequence[Permission]) -> list[Permission]:
-    """The permissions the API server says we lack (one SelfSubjectAccessReview each, all at once)."""
+    """The permissions the API server says we lack (one SelfSubjectAccessReview each, a few at a time)."""
+    # All at once would open a TLS connection per review, each holding its buffers until the pool closes it.
+    in_flight = asyncio.Semaphore(_REVIEWS_IN_FLIGHT)
 
     async def allowed(permission: Permission) -> bool:
         attributes = {
@@ -152,7 +155,8 @@ async def missing_permissions(client: KubeClient, needed: Sequence[Permission]) 
             "spec": {"resourceAttributes": attributes},
         }
         try:
-            answer = await client.create(SELF_SUBJECT_ACCESS_REVIEWS, review)
+            async with in_flight:
+                answer = await client.create(SELF_SUBJECT_ACCESS_REVIEWS, review)
         except ApiError:
             return True  # cannot ask (reviews disabled): let the informers find out
         return bool((answer.get("status") or {}).get("allowed"))
