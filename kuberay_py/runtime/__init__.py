@@ -30,6 +30,8 @@ A complete controller::
     await manager.run()
 """
 
+from typing import TYPE_CHECKING, Any
+
 from kuberay_py.runtime.cache import Cache, InformerOptions, NotCached, ResourceSelector
 from kuberay_py.runtime.client import (
     Client,
@@ -74,7 +76,6 @@ from kuberay_py.runtime.manager import (
     ManagerOptions,
     WriteFence,
 )
-from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.predicates import (
     AnnotationsChanged,
     GenerationChanged,
@@ -196,3 +197,15 @@ __all__ = [
     "share_strings",
     "strip_bulky_metadata",
 ]
+
+if TYPE_CHECKING:
+    from kuberay_py.runtime.memory_client import InMemoryClient
+
+
+def __getattr__(name: str) -> Any:
+    # The in-memory client is for tests: importing it on first use keeps it out of the operator.
+    if name == "InMemoryClient":
+        from kuberay_py.runtime.memory_client import InMemoryClient
+
+        return InMemoryClient
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
