@@ -9,7 +9,7 @@ from kuberay_py.builders import ports
 from kuberay_py.builders.names import head_service_host
 from kuberay_py.builders.nodes import NodeGroup, node_group
 from kuberay_py.builders.options import DEFAULT_OPTIONS, BuildOptions
-from kuberay_py.builders.ray_resources import resource_params
+from kuberay_py.builders.ray_resources import add_accelerator_resources, resource_params
 
 # On the RayCluster: "true" leaves the Ray container's command alone; the user then runs
 # $KUBERAY_GEN_RAY_START_CMD themselves.
@@ -53,9 +53,12 @@ def start_params_of(cluster: RayCluster, group: NodeGroup, options: BuildOptions
     params = _default_params(cluster, group, options)
     if group.spec.labels:
         params["labels"] = ",".join(f"{key}={value}" for key, value in sorted(group.spec.labels.items()))
-    params.update(resource_params(group.spec.ray_container() or {}, group.spec.resources, group.path))
+    ray_container = group.spec.ray_container() or {}
+    params.update(resource_params(ray_container, group.spec.resources, group.path))
     # An empty value counts as unset (the admission rules read it that way too).
     params.update({key: value for key, value in group.spec.start_params().items() if value != ""})
+    # After the user's params: the accelerators are merged into a `resources` the user wrote.
+    add_accelerator_resources(params, ray_container, f"{group.path}.template.spec.containers[0]")
     return dict(sorted(params.items()))
 
 
@@ -66,7 +69,8 @@ def ray_start_params(
 
     The defaults (`block`, ports, `dashboard-host` and `no-monitor` on the head, `address` on workers), Ray
     node `labels`, the resources derived from the Ray container and the group's `resources`, and then the
-    group's own `rayStartParams`, which win.
+    group's own `rayStartParams`, which win; TPUs and Neuron cores of the Ray container join `resources`
+    unless it names them already.
     """
     return start_params_of(cluster, node_group(cluster, group), options)
 

@@ -11,7 +11,12 @@ from kuberay_py.builders import (
     ray_start_command,
     ray_start_params,
 )
-from kuberay_py.builders.ray_resources import container_resource_params, group_resource_params
+from kuberay_py.builders.ray_resources import (
+    add_accelerator_resources,
+    container_resource_params,
+    custom_resources_flag,
+    group_resource_params,
+)
 from tests.unit.builders.support import container, manifest, parse, worker
 
 
@@ -100,6 +105,9 @@ def test_empty_param_values_count_as_unset() -> None:
         ({"limits": {"nvidia.com/gpu": "2"}}, {"num-gpus": "2"}),
         ({"limits": {"amd.com/gpu": 1}}, {"num-gpus": "1"}),
         ({"limits": {"nvidia.com/gpu": "0"}}, {}),
+        ({"limits": {"nvidia.com/mig-2g.32gb": "1"}}, {"num-gpus": "1"}),
+        # KubeRay matches the lowercase suffix only.
+        ({"limits": {"example.com/GPU": "1"}}, {}),
         ({"limits": {"google.com/tpu": "4"}}, {}),
         ({}, {}),
     ],
@@ -126,6 +134,75 @@ def test_group_gpu_and_custom_resources() -> None:
         "num-gpus": "1",
         "resources": """'{"custom":2}'""",
     }
+
+
+def test_tpus_join_the_resources_of_ray_start() -> None:
+    group = _worker_with({"limits": {"cpu": "1", "google.com/tpu": "4"}, "requests": {"google.com/tpu": "4"}})
+    cluster = parse(manifest(workers=[group]))
+    assert "--resources='{\"TPU\":4}'" in ray_start_command(cluster, cluster.spec.worker_groups()[0]).split()
+
+
+def test_the_head_gets_its_accelerators_too() -> None:
+    head = manifest()["spec"]["headGroupSpec"]
+    head["template"]["spec"]["containers"][0]["resources"]["limits"]["aws.amazon.com/neuroncore"] = "2"
+    assert ray_start_params(parse(manifest(head=head)))["resources"] == """'{"neuron_cores":2}'"""
+
+
+def _with_accelerators(limits: dict[str, Any], params: dict[str, str]) -> dict[str, str]:
+    add_accelerator_resources(params, {"resources": {"limits": limits}}, "c")
+    return params
+
+
+@pytest.mark.parametrize(
+    ("limits", "params", "resources"),
+    [
+        # Merged into the user's resources, rewritten as KubeRay writes JSON.
+        ({"google.com/tpu": "4"}, {"resources": """'{"custom": 2.0}'"""}, """'{"TPU":4,"custom":2}'"""),
+        ({"google.com/tpu": "4"}, {"resources": '{"custom":1}'}, """'{"TPU":4,"custom":1}'"""),
+        ({"google.com/tpu": "500m"}, {}, """'{"TPU":0.5}'"""),
+        # Only the first accelerator in sorted order.
+        ({"google.com/tpu": "4", "aws.amazon.com/neuroncore": "2"}, {}, """'{"neuron_cores":2}'"""),
+        ({"google.com/tpu": "0", "aws.amazon.com/neuroncore": "0"}, {}, None),
+        # A user's resources that name an accelerator already are left as written.
+        ({"google.com/tpu": "4"}, {"resources": "'{\"neuron_cores\": 1}'"}, "'{\"neuron_cores\": 1}'"),
+        ({"google.com/tpu": "4"}, {"resources": "'{\"TPU\": 8}'"}, "'{\"TPU\": 8}'"),
+        # So are resources that are not a JSON object of numbers.
+        ({"google.com/tpu": "4"}, {"resources": '\'{"TPU": "4"}\''}, '\'{"TPU": "4"}\''),
+        ({"google.com/tpu": "4"}, {"resources": "not json"}, "not json"),
+        # Other accelerators have flags of their own or none.
+        ({"amd.com/gpu": "1", "habana.ai/gaudi": "8"}, {}, None),
+    ],
+)
+def test_accelerator_resources(limits: dict[str, Any], params: dict[str, str], resources: str | None) -> None:
+    assert _with_accelerators(limits, params).get("resources") == resources
+
+
+def test_requests_alone_add_no_accelerator() -> None:
+    params: dict[str, str] = {}
+    add_accelerator_resources(params, {"resources": {"requests": {"google.com/tpu": "4"}}}, "c")
+    assert params == {}
+
+
+def test_group_resources_and_tpus_merge() -> None:
+    group = _worker_with({"limits": {"google.com/tpu": "4"}}, resources={"CPU": "1", "accel": "1"})
+    cluster = parse(manifest(workers=[group]))
+    params = ray_start_params(cluster, cluster.spec.worker_groups()[0])
+    assert params["resources"] == """'{"TPU":4,"accel":1}'"""
+
+
+@pytest.mark.parametrize(
+    ("values", "written"),
+    [
+        ({"a": 1.0, "B": 0.25}, """'{"B":0.25,"a":1}'"""),
+        (
+            {"big": 1e21, "tiny": 1.5e-7, "plain": 1e20},
+            """'{"big":1e+21,"plain":100000000000000000000,"tiny":1.5e-7}'""",
+        ),
+        ({"a<b": 1.0}, """'{"a\\u003cb":1}'"""),
+    ],
+)
+def test_custom_resources_are_written_as_kuberay_writes_them(values: dict[str, float], written: str) -> None:
+    assert custom_resources_flag(values) == written
 
 
 def test_group_labels_become_ray_node_labels() -> None:
