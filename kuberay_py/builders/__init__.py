@@ -38,6 +38,7 @@ from kuberay_py.builders.names import (
     head_pod_prefix,
     head_service_host,
     head_service_name,
+    headless_worker_service_name,
     replica_name,
     worker_pod_prefix,
 )
@@ -50,7 +51,7 @@ from kuberay_py.builders.rbac import (
     build_autoscaler_service_account,
 )
 from kuberay_py.builders.render import clusters_in, render_cluster, render_manifests, to_yaml
-from kuberay_py.builders.services import build_head_service
+from kuberay_py.builders.services import build_head_service, build_headless_worker_service
 
 __all__ = [
     "AUTOSCALER_RULES",
@@ -71,6 +72,7 @@ __all__ = [
     "build_autoscaler_service_account",
     "build_head_pod",
     "build_head_service",
+    "build_headless_worker_service",
     "build_worker_pod",
     "cluster_selector",
     "clusters_in",
@@ -81,6 +83,7 @@ __all__ = [
     "head_selector",
     "head_service_host",
     "head_service_name",
+    "headless_worker_service_name",
     "parse_quantity",
     "pod_labels",
     "ray_start_command",

@@ -16,6 +16,8 @@ CREATED_BY_LABEL: Final = "app.kubernetes.io/created-by"
 # Pods of one replica of a multi-host group (numOfHosts > 1) and their place in it.
 REPLICA_NAME_LABEL: Final = "ray.io/worker-group-replica-name"
 HOST_INDEX_LABEL: Final = "ray.io/replica-host-index"
+# On the Service through which the pods of multi-host groups reach each other; its value is the cluster.
+HEADLESS_WORKER_SERVICE_LABEL: Final = "ray.io/headless-worker-svc"
 
 APP_NAME: Final = "kuberay"
 CREATED_BY: Final = "kuberay-operator"

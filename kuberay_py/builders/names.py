@@ -50,6 +50,11 @@ def default_head_service_name(cluster: RayCluster) -> str:
     return fit(cluster.name, MAX_DNS_LABEL, "-head-svc")
 
 
+def headless_worker_service_name(cluster: RayCluster) -> str:
+    """`<cluster>-headless`, the Service that gives multi-host workers DNS names: 62 characters at most."""
+    return fit(cluster.name, MAX_DNS_LABEL, "-headless")
+
+
 def head_service_name(cluster: RayCluster) -> str:
     """The head Service's name: the one `headGroupSpec.headService` gives, else `<cluster>-head-svc`."""
     custom = cluster.spec.head_group_spec.head_service or {}

@@ -18,15 +18,16 @@ from kuberay_py.builders.rbac import (
     build_autoscaler_role_binding,
     build_autoscaler_service_account,
 )
-from kuberay_py.builders.services import build_head_service
+from kuberay_py.builders.services import build_head_service, build_headless_worker_service
 
 
 def render_cluster(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS) -> list[dict[str, Any]]:
     """The objects the operator creates for `cluster`, in the order it creates them.
 
     With autoscaling: the autoscaler's ServiceAccount (unless the head template names its own), Role and
-    RoleBinding. Always: the head Service, the head pod, and one pod of each worker group (one per host for a
-    group with numOfHosts > 1, labelled as one replica). The operator creates as many worker pods as each
+    RoleBinding. Always: the head Service; with a group of numOfHosts > 1, the headless worker Service; the
+    head pod, and one pod of each worker group (one per host for a group with numOfHosts > 1, labelled as one
+    replica). The operator creates as many worker pods as each
     group's replicas ask; they differ from the one shown only in the name the API server gives them.
     """
     objects: list[dict[str, Any]] = []
@@ -35,7 +36,11 @@ def render_cluster(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS)
         if account is not None:
             objects.append(account)
         objects += [build_autoscaler_role(cluster, options), build_autoscaler_role_binding(cluster, options)]
-    objects += [build_head_service(cluster, options), build_head_pod(cluster, options)]
+    objects.append(build_head_service(cluster, options))
+    headless = build_headless_worker_service(cluster, options)
+    if headless is not None:
+        objects.append(headless)
+    objects.append(build_head_pod(cluster, options))
     for group in cluster.spec.worker_groups():
         if group.num_of_hosts == 1:
             objects.append(build_worker_pod(cluster, group, options))

@@ -1,9 +1,12 @@
-"""The head Service: a stable address for the head pod's GCS, dashboard, client and metrics ports.
+"""The Services of a RayCluster, built as KubeRay builds them.
 
-Built as KubeRay builds it. By default the Service is headless (`clusterIP: None`, publishing the head's
-address before it is ready, as there is only one head pod to reach) unless `headGroupSpec.serviceType` asks
-for a type other than ClusterIP. A user's own `headGroupSpec.headService` is completed instead, and is never
-made headless by the operator.
+The head Service is a stable address for the head pod's GCS, dashboard, client and metrics ports. By default
+it is headless (`clusterIP: None`, publishing the head's address before it is ready, as there is only one head
+pod to reach) unless `headGroupSpec.serviceType` asks for a type other than ClusterIP. A user's own
+`headGroupSpec.headService` is completed instead, and is never made headless by the operator.
+
+The headless worker Service exists when a worker group has `numOfHosts` > 1: the hosts of a replica (a TPU
+slice, say) find each other through it.
 """
 
 import copy
@@ -19,11 +22,13 @@ from kuberay_py.builders.labels import (
     CREATED_BY,
     CREATED_BY_LABEL,
     HEAD,
+    HEADLESS_WORKER_SERVICE_LABEL,
     IDENTIFIER_LABEL,
     NODE_TYPE_LABEL,
+    WORKER,
     identifier,
 )
-from kuberay_py.builders.names import head_service_name
+from kuberay_py.builders.names import head_service_name, headless_worker_service_name
 from kuberay_py.builders.objects import as_dict
 from kuberay_py.builders.options import DEFAULT_OPTIONS, BuildOptions
 from kuberay_py.builders.ownership import object_metadata
@@ -125,4 +130,34 @@ def build_head_service(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTI
     service_type = custom_spec.get("type") or head.service_type
     if service_type:
         spec["type"] = service_type
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+
+
+def needs_headless_worker_service(cluster: RayCluster) -> bool:
+    """Whether any worker group, suspended or not, has more than one host per replica."""
+    return any(group.num_of_hosts > 1 for group in cluster.spec.worker_groups())
+
+
+def build_headless_worker_service(
+    cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS
+) -> dict[str, Any] | None:
+    """The Service `<cluster>-headless` selecting every worker pod, or None without a multi-host group.
+
+    No ports and not-ready addresses published: it only gives the workers DNS names. Besides KubeRay's
+    label it carries `ray.io/cluster`, which the operator's cache selects Services by.
+    """
+    if not needs_headless_worker_service(cluster):
+        return None
+    metadata = object_metadata(
+        cluster,
+        options,
+        name=headless_worker_service_name(cluster),
+        labels={HEADLESS_WORKER_SERVICE_LABEL: cluster.name, CLUSTER_LABEL: cluster.name},
+    )
+    spec = {
+        "clusterIP": "None",
+        "selector": {CLUSTER_LABEL: cluster.name, NODE_TYPE_LABEL: WORKER},
+        "type": ServiceType.CLUSTER_IP.value,
+        "publishNotReadyAddresses": True,
+    }
     return {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}

@@ -55,6 +55,11 @@ config/rbac/role.yaml, which names the code needing each one.
 - apiGroups: [""]
   resources: ["services", "serviceaccounts"]
   verbs: ["create", "get", "list", "watch"]
+# controllers/raycluster/reconciler.py _label_for_cache: gives a Service the cluster owns but KubeRay made (the
+# headless worker Service) the ray.io/cluster label the Service informer selects by.
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["patch"]
 # controllers/raycluster/setup.py informers (.owns) and controllers/raycluster/reconciler.py
 # _ensure_autoscaler_rbac: the autoscaler's Role and RoleBinding, as for its ServiceAccount above.
 - apiGroups: ["rbac.authorization.k8s.io"]

@@ -8,7 +8,8 @@ One pass, in order:
 4. Send again the creates whose answer was lost (`PodWriter.settle`), then wait until the pod cache shows this
    operator's own last writes (see `expectations`): acting on a stale cache is how extra pods get created
    and wrong ones deleted. A cache that stays behind is reported, never planned on.
-5. Ensure the autoscaler's ServiceAccount, Role and RoleBinding (when autoscaling is on) and the head Service.
+5. Ensure the autoscaler's ServiceAccount, Role and RoleBinding (when autoscaling is on), the head Service,
+   and the headless worker Service when a group has more than one host per replica.
 6. Plan pod creations and deletions (`plan.plan_pods`) and carry them out through the `PodWriter`.
 7. Write the status through the status subresource, only when something in it changed. Failures of any
    step above are reported there too.
@@ -30,6 +31,7 @@ from kuberay_py.api.enums import ManagedBy
 from kuberay_py.api.unsupported import CONDITION_TYPE as UNSUPPORTED_CONDITION
 from kuberay_py.api.unsupported import EVENT_REASON as UNSUPPORTED_REASON
 from kuberay_py.builders import (
+    CLUSTER_LABEL,
     BuildError,
     BuildOptions,
     HostSlot,
@@ -38,6 +40,7 @@ from kuberay_py.builders import (
     build_autoscaler_role_binding,
     build_autoscaler_service_account,
     build_head_service,
+    build_headless_worker_service,
     head_service_name,
     replica_name,
 )
@@ -234,6 +237,7 @@ class RayClusterReconciler:
             else:
                 await self._ensure_autoscaler_rbac(cluster, obj, plan.create_head)
                 service = await self._ensure_head_service(cluster, obj)
+                await self._ensure_headless_worker_service(cluster, obj)
                 if plan.held_back:
                     log.debug("autoscaler decides which surplus workers go", surplus=plan.held_back)
                 if await self._execute(key, obj, cluster, desired, plan):
@@ -369,6 +373,36 @@ class RayClusterReconciler:
     async def _ensure_head_service(self, cluster: RayCluster, obj: Obj) -> Obj:
         desired = build_head_service(cluster, self.options.build)
         return await self._create_if_missing(SERVICES, desired, cluster.namespace, obj)
+
+    async def _ensure_headless_worker_service(self, cluster: RayCluster, obj: Obj) -> None:
+        desired = build_headless_worker_service(cluster, self.options.build)
+        if desired is None:
+            return  # one made for an earlier spec stays, as KubeRay leaves it
+        service = await self._create_if_missing(SERVICES, desired, cluster.namespace, obj)
+        await self._label_for_cache(cluster, service)
+
+    async def _label_for_cache(self, cluster: RayCluster, service: Obj) -> None:
+        """Give a Service this cluster controls the label the cache selects Services by.
+
+        KubeRay's headless worker Service lacks it: unlabelled, it would stay out of the cache and be looked
+        up again on every pass. A Service of someone else's is left alone.
+        """
+        metadata = service.get("metadata") or {}
+        if CLUSTER_LABEL in (metadata.get("labels") or {}):
+            return
+        controller = next((r for r in metadata.get("ownerReferences") or [] if r.get("controller")), None)
+        if controller is None or controller.get("uid") != cluster.metadata.uid:
+            return
+        patch = {"metadata": {"labels": {CLUSTER_LABEL: cluster.name}}}
+        try:
+            await self.client.patch(
+                SERVICES, metadata["name"], patch, cluster.namespace, field_manager=self.options.field_manager
+            )
+        except ApiError as error:
+            # The Service serves the workers either way; the next pass tries again.
+            log.warning("labelling an adopted Service failed", service=metadata["name"], error=str(error))
+            return
+        log.info("adopted a Service made by another operator", service=metadata["name"])
 
     # -- pods ----------------------------------------------------------------------------------------------
     async def _execute(

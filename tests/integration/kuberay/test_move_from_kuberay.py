@@ -94,6 +94,15 @@ def _pod_writes(plane: ControlPlane) -> dict[str, float]:
     return counts
 
 
+def _headless_services(plane: ControlPlane) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = json.loads(
+        plane.kubectl(
+            "get", "services", "-n", NAMESPACE, "-l", "ray.io/headless-worker-svc=multi-host", "-o", "json"
+        ).stdout
+    )["items"]
+    return items
+
+
 def _ready(plane: ControlPlane) -> bool:
     for name in CLUSTERS:
         status = _cluster(plane, name).get("status") or {}
@@ -132,6 +141,7 @@ def test_kuberay_py_takes_over_kuberays_clusters_without_restarting_a_pod(
     wait_for(lambda: _ready(plane), timeout=120, what="KubeRay's clusters ready")
     before = {name: pod["metadata"]["uid"] for name, pod in _pods(plane).items()}
     provisioned = {n: _conditions(_cluster(plane, n))["RayClusterProvisioned"] for n in CLUSTERS}
+    (headless,) = _headless_services(plane)
 
     kuberay.stop()
     writes_before = _pod_writes(plane)
@@ -157,6 +167,16 @@ def test_kuberay_py_takes_over_kuberays_clusters_without_restarting_a_pod(
                 and kept["lastTransitionTime"] == provisioned[name]["lastTransitionTime"]
             )
             assert cluster["status"].get("outdatedPods", 0) == 0, name
+        # KubeRay's headless worker Service is kept, and labelled for the operator's cache.
+        wait_for(
+            lambda: (
+                [s["metadata"].get("labels", {}).get("ray.io/cluster") for s in _headless_services(plane)]
+                == ["multi-host"]
+            ),
+            timeout=30,
+            what="the headless worker Service labelled",
+        )
+        assert _headless_services(plane)[0]["metadata"]["uid"] == headless["metadata"]["uid"]
 
         # Scaling up and down by name works on the adopted pods.
         group = _group_pods(plane, "raycluster-heterogeneous", "small-group")

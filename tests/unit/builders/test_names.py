@@ -13,6 +13,7 @@ from kuberay_py.builders.names import (
     head_pod_prefix,
     head_service_host,
     head_service_name,
+    headless_worker_service_name,
     label_value,
     replica_name,
     worker_pod_prefix,
@@ -45,6 +46,11 @@ def test_head_service_name_fits_for_a_53_character_cluster_name() -> None:
     cluster = parse(manifest(LONG_CLUSTER))
     assert default_head_service_name(cluster) == f"{LONG_CLUSTER}-head-svc"
     assert len(head_service_name(cluster)) == 62
+
+
+def test_headless_worker_service_name_fits_for_a_53_character_cluster_name() -> None:
+    assert headless_worker_service_name(parse(manifest("demo"))) == "demo-headless"
+    assert headless_worker_service_name(parse(manifest(LONG_CLUSTER))) == f"{LONG_CLUSTER}-headless"
 
 
 def test_generate_name_prefixes_are_cut_to_50_characters() -> None:

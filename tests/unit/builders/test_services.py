@@ -1,9 +1,9 @@
-"""The head Service."""
+"""The head Service and the headless worker Service."""
 
 from __future__ import annotations
 
-from kuberay_py.builders import build_head_service
-from tests.unit.builders.support import container, manifest, parse
+from kuberay_py.builders import build_head_service, build_headless_worker_service, render_cluster
+from tests.unit.builders.support import container, manifest, parse, worker
 
 # Sorted by name, each with appProtocol tcp, as KubeRay builds them.
 DEFAULT_PORTS = [
@@ -136,3 +136,42 @@ def test_a_users_head_service_ports_come_first_and_are_not_duplicated() -> None:
         {"name": "extra", "port": 9000},
         *[p for p in DEFAULT_PORTS if p["name"] != "dashboard"],
     ]
+
+
+def test_headless_worker_service_for_a_multi_host_group() -> None:
+    raw = manifest(workers=[worker("small"), worker("tpu", numOfHosts=4)])
+    raw["metadata"]["uid"] = "0b6f1f9e-0000-4000-8000-000000000003"
+    service = build_headless_worker_service(parse(raw))
+    assert service is not None
+    metadata = service["metadata"]
+    assert metadata["name"] == "demo-headless" and metadata["namespace"] == "ml"
+    # KubeRay's label, and the one the operator's cache selects Services by.
+    assert metadata["labels"] == {"ray.io/headless-worker-svc": "demo", "ray.io/cluster": "demo"}
+    assert metadata["ownerReferences"][0]["uid"] == raw["metadata"]["uid"]
+    assert metadata["ownerReferences"][0]["controller"] is True
+    # Every worker pod of the cluster, with no ports: it only gives them DNS names.
+    assert service["spec"] == {
+        "clusterIP": "None",
+        "selector": {"ray.io/cluster": "demo", "ray.io/node-type": "worker"},
+        "type": "ClusterIP",
+        "publishNotReadyAddresses": True,
+    }
+
+
+def test_no_headless_worker_service_without_a_multi_host_group() -> None:
+    assert build_headless_worker_service(parse(manifest(workers=[worker("small", numOfHosts=1)]))) is None
+    assert build_headless_worker_service(parse(manifest())) is None
+
+
+def test_a_suspended_multi_host_group_still_has_it() -> None:
+    raw = manifest(workers=[worker("tpu", numOfHosts=2, suspend=True, replicas=0)])
+    assert build_headless_worker_service(parse(raw)) is not None
+
+
+def test_rendered_after_the_head_service() -> None:
+    objects = render_cluster(parse(manifest(workers=[worker("tpu", numOfHosts=2)])))
+    assert [o["metadata"].get("name") for o in objects if o["kind"] == "Service"] == [
+        "demo-head-svc",
+        "demo-headless",
+    ]
+    assert objects[1]["metadata"]["name"] == "demo-headless"

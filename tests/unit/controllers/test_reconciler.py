@@ -365,3 +365,79 @@ async def test_a_missing_service_account_of_the_users_blocks_the_head_with_kuber
     await client.create(SERVICE_ACCOUNTS, {"metadata": {"name": "mine", "namespace": NS}})
     await reconciler.reconcile(Request(NS, "demo"))
     assert len(client.objects(PODS)) == 1
+
+
+# -- the headless worker Service ----------------------------------------------------------------------------
+
+
+async def test_a_multi_host_group_gets_kuberays_headless_worker_service(world: Any) -> None:
+    client, _cache, reconciler = world
+    created = await create_cluster(client, {"groupName": "tpu", "replicas": 1, "numOfHosts": 2})
+    await reconciler.reconcile(Request(NS, "demo"))
+    await reconciler.recorder.flush()
+    services = {s["metadata"]["name"]: s for s in client.objects(SERVICES)}
+    assert set(services) == {"demo-head-svc", "demo-headless"}
+    headless = services["demo-headless"]
+    assert headless["metadata"]["labels"]["ray.io/headless-worker-svc"] == "demo"
+    assert headless["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
+    assert headless["spec"]["clusterIP"] == "None"
+    notes = sorted(e["note"] for e in events(client, "CreatedService"))
+    assert notes == [f"Created service {NS}/demo-head-svc", f"Created service {NS}/demo-headless"]
+
+    await settle()
+    await reconciler.reconcile(Request(NS, "demo"))
+    assert len([a for a in client.actions if a.verb == "create" and a.resource == SERVICES]) == 2
+
+
+async def test_a_suspended_multi_host_cluster_gets_it_too(world: Any) -> None:
+    client, _cache, reconciler = world
+    await create_cluster(client, {"groupName": "tpu", "replicas": 1, "numOfHosts": 2}, suspend=True)
+    await reconciler.reconcile(Request(NS, "demo"))
+    assert "demo-headless" in {s["metadata"]["name"] for s in client.objects(SERVICES)}
+    assert worker_pods(client) == []
+
+
+async def test_kuberays_headless_worker_service_is_adopted_not_duplicated(world: Any) -> None:
+    client, _cache, reconciler = world
+    created = await create_cluster(client, {"groupName": "tpu", "replicas": 1, "numOfHosts": 2})
+    owner = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "name": "demo",
+        "uid": created["metadata"]["uid"],
+        "controller": True,
+    }
+    kuberays = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "demo-headless",
+            "namespace": NS,
+            "labels": {"ray.io/headless-worker-svc": "demo"},
+            "ownerReferences": [owner],
+        },
+        "spec": {"clusterIP": "None", "selector": {"ray.io/cluster": "demo", "ray.io/node-type": "worker"}},
+    }
+    await client.create(SERVICES, kuberays)
+    await reconciler.reconcile(Request(NS, "demo"))
+    await reconciler.recorder.flush()
+    (headless,) = [s for s in client.objects(SERVICES) if s["metadata"]["name"] == "demo-headless"]
+    assert headless["metadata"]["labels"] == {"ray.io/headless-worker-svc": "demo", "ray.io/cluster": "demo"}
+    assert [e["note"] for e in events(client, "CreatedService")] == [f"Created service {NS}/demo-head-svc"]
+
+    # Now in the cache: no further attempt to create it.
+    await settle()
+    before = len(client.actions)
+    await reconciler.reconcile(Request(NS, "demo"))
+    assert not [a for a in client.actions[before:] if a.resource == SERVICES]
+
+
+async def test_a_headless_service_of_someone_elses_is_left_alone(world: Any) -> None:
+    client, _cache, reconciler = world
+    await create_cluster(client, {"groupName": "tpu", "replicas": 1, "numOfHosts": 2})
+    theirs = {"metadata": {"name": "demo-headless", "namespace": NS, "labels": {"team": "a"}}, "spec": {}}
+    await client.create(SERVICES, theirs)
+    await reconciler.reconcile(Request(NS, "demo"))
+    (headless,) = [s for s in client.objects(SERVICES) if s["metadata"]["name"] == "demo-headless"]
+    assert headless["metadata"]["labels"] == {"team": "a"}
+    assert len(worker_pods(client)) == 2
