@@ -183,7 +183,7 @@ def _replicas(
     it did): they are counted in replicas of `numOfHosts` in the order they were made, and the labels that
     say so go into `replica_labels` to be stamped on them, so the grouping holds from then on."""
     hosts = group.num_of_hosts
-    if hosts == 1:
+    if hosts <= 1:
         return [[p] for p in pods], []
     by_replica: dict[str, list[Pod]] = {}
     unlabelled = sorted(

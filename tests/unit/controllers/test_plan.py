@@ -308,3 +308,9 @@ def test_a_container_that_restarts_or_is_no_ray_container_replaces_nothing(
     head = _ray_exited(pod("headgroup"), policy, exit_code, container)
     plan = plan_pods(rc, [head, pod("small")], HASHES)
     assert plan.is_empty
+
+
+def test_a_group_of_zero_hosts_plans_without_failing() -> None:
+    rc = cluster({"groupName": "small", "replicas": 1, "numOfHosts": 0})
+    plan = plan_pods(rc, [pod("headgroup"), pod("small")], HASHES)
+    assert not deleted(plan, DeleteReason.REPLICA_INCOMPLETE)
