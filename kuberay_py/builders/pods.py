@@ -36,6 +36,8 @@ from kuberay_py.builders.volumes import add_shared_memory, share_ray_logs, token
 from kuberay_py.builders.wait_for_head import add_wait_for_head
 
 RAY_STOP_HOOK: Final = {"exec": {"command": ["/bin/sh", "-c", "ray stop"]}}
+# On the RayCluster, "true" asks for GCS fault tolerance; on the head pod it says whether it was asked for.
+FT_ENABLED_ANNOTATION: Final = "ray.io/ft-enabled"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,14 @@ class HostSlot:
 
     replica_name: str
     host_index: int
+
+
+def gcs_fault_tolerance_requested(cluster: RayCluster) -> bool:
+    """Whether the cluster asks for GCS fault tolerance, as KubeRay decides it: `gcsFaultToleranceOptions` is
+    set, or the RayCluster's `ray.io/ft-enabled` annotation is "true"."""
+    annotations = cluster.metadata.annotations or {}
+    requested = annotations.get(FT_ENABLED_ANNOTATION, "").lower() == "true"
+    return requested or cluster.spec.gcs_fault_tolerance_options is not None
 
 
 def _require_name(cluster: RayCluster) -> None:
@@ -149,12 +159,12 @@ def _build_pod(
         cluster, group.node_type, group.name, as_dict(template_metadata.get("labels")), group.spec.labels
     )
     labels.update(placement_labels)
+    annotations = dict(as_dict(template_metadata.get("annotations")))
+    if group.is_head:
+        # KubeRay's value replaces one the template gives.
+        annotations[FT_ENABLED_ANNOTATION] = str(gcs_fault_tolerance_requested(cluster)).lower()
     metadata = object_metadata(
-        cluster,
-        options,
-        generate_name=generate_name,
-        labels=labels,
-        annotations=as_dict(template_metadata.get("annotations")),
+        cluster, options, generate_name=generate_name, labels=labels, annotations=annotations
     )
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}
     return stamp_template_hash(pod, group_template_hash(cluster, worker_spec))

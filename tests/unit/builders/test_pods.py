@@ -123,6 +123,35 @@ def test_user_labels_are_added_but_cannot_override_cluster_node_type_or_group() 
     assert metadata["annotations"]["example.com/note"] == "kept"
 
 
+@pytest.mark.parametrize(
+    ("annotations", "gcs_options", "expected"),
+    [
+        ({}, None, "false"),
+        ({"ray.io/ft-enabled": "True"}, None, "true"),
+        ({"ray.io/ft-enabled": "no"}, None, "false"),
+        ({}, {"redisAddress": "redis:6379"}, "true"),
+    ],
+)
+def test_the_head_pod_says_whether_gcs_fault_tolerance_is_requested(
+    annotations: dict[str, str], gcs_options: dict[str, Any] | None, expected: str
+) -> None:
+    raw = manifest(workers=[worker()])
+    raw["metadata"]["annotations"] = annotations
+    if gcs_options is not None:
+        raw["spec"]["gcsFaultToleranceOptions"] = gcs_options
+    cluster = parse(raw)
+    assert build_head_pod(cluster)["metadata"]["annotations"]["ray.io/ft-enabled"] == expected
+    worker_annotations = build_worker_pod(cluster, cluster.spec.worker_groups()[0])["metadata"]["annotations"]
+    assert "ray.io/ft-enabled" not in worker_annotations
+
+
+def test_the_ft_enabled_annotation_of_the_head_template_is_replaced() -> None:
+    head = _head()
+    head["template"]["metadata"] = {"annotations": {"ray.io/ft-enabled": "true", "example.com/note": "kept"}}
+    annotations = _head_pod(head)["metadata"]["annotations"]
+    assert annotations["ray.io/ft-enabled"] == "false" and annotations["example.com/note"] == "kept"
+
+
 def test_multi_host_pods_carry_their_replica_and_host_index() -> None:
     cluster = parse(manifest(workers=[worker("tpu", numOfHosts=4)]))
     group = cluster.spec.worker_groups()[0]
