@@ -10,6 +10,7 @@ from kuberay_py.builders import ports
 from kuberay_py.builders.autoscaler import CONTAINER_NAME as AUTOSCALER_CONTAINER
 from kuberay_py.builders.autoscaler import autoscaler_v2, build_autoscaler_container, free_container_name
 from kuberay_py.builders.command import (
+    OVERWRITE_COMMAND_ANNOTATION,
     format_ray_start,
     head_address,
     overwrites_command,
@@ -106,18 +107,34 @@ def _add_init_container_env(cluster: RayCluster, options: BuildOptions, pod_spec
             init["env"] = merge_env(init.get("env") or [], injected, OPERATOR_OWNED)
 
 
+def _pod_annotations(
+    cluster: RayCluster, group: NodeGroup, template_metadata: Mapping[str, Any]
+) -> dict[str, str]:
+    """The template's annotations with KubeRay's: `ray.io/overwrite-container-cmd` copied from the RayCluster,
+    and `ray.io/ft-enabled` on the head. KubeRay's values replace the template's."""
+    annotations = dict(as_dict(template_metadata.get("annotations")))
+    if overwrites_command(cluster):
+        annotations[OVERWRITE_COMMAND_ANNOTATION] = "true"
+    if group.is_head:
+        annotations[FT_ENABLED_ANNOTATION] = str(gcs_fault_tolerance_requested(cluster)).lower()
+    return annotations
+
+
 def _prepare_ray_container(
     cluster: RayCluster,
     group: NodeGroup,
     options: BuildOptions,
     pod_spec: dict[str, Any],
     ray: dict[str, Any],
+    annotations: Mapping[str, str],
 ) -> None:
     start_command = format_ray_start(start_params_of(cluster, group, options), head=group.is_head)
     ray["env"] = merge_env(
         ray.get("env") or [], ray_env(cluster, group, options, start_command), OPERATOR_OWNED
     )
-    set_start_command(ray, start_command, keep_user_command=overwrites_command(cluster))
+    # Read from the pod's annotations, as KubeRay reads it: the template may ask for it too.
+    keep = str(annotations.get(OVERWRITE_COMMAND_ANNOTATION, "")).lower() == "true"
+    set_start_command(ray, start_command, keep_user_command=keep)
     _add_metrics_port(ray)
     add_shared_memory(pod_spec, ray)
     add_default_probes(ray, cluster.spec.ray_version, group.is_head)
@@ -137,7 +154,9 @@ def _build_pod(
     pod_spec, ray = _template_spec(group, template)
     # The init container that waits for the head runs with the Ray container as the user wrote it.
     users_ray = copy.deepcopy(ray)
-    _prepare_ray_container(cluster, group, options, pod_spec, ray)
+    template_metadata = as_dict(template.get("metadata"))
+    annotations = _pod_annotations(cluster, group, template_metadata)
+    _prepare_ray_container(cluster, group, options, pod_spec, ray, annotations)
 
     if group.is_head and cluster.spec.autoscaling_enabled():
         logs_mount = share_ray_logs(pod_spec, ray)
@@ -154,15 +173,10 @@ def _build_pod(
         # The autoscaler v2 tracks Ray nodes by pod; a restarted container would be a node it cannot place.
         pod_spec["restartPolicy"] = "Never"
 
-    template_metadata = as_dict(template.get("metadata"))
     labels = pod_labels(
         cluster, group.node_type, group.name, as_dict(template_metadata.get("labels")), group.spec.labels
     )
     labels.update(placement_labels)
-    annotations = dict(as_dict(template_metadata.get("annotations")))
-    if group.is_head:
-        # KubeRay's value replaces one the template gives.
-        annotations[FT_ENABLED_ANNOTATION] = str(gcs_fault_tolerance_requested(cluster)).lower()
     metadata = object_metadata(
         cluster, options, generate_name=generate_name, labels=labels, annotations=annotations
     )

@@ -297,6 +297,27 @@ def test_overwrite_annotation_leaves_the_command_alone_but_still_provides_it() -
     assert env_of(ray)["KUBERAY_GEN_RAY_START_CMD"].startswith("ray start --head")
 
 
+def test_the_overwrite_annotation_is_copied_onto_every_pod() -> None:
+    raw = manifest(workers=[worker()])
+    raw["metadata"]["annotations"] = {"ray.io/overwrite-container-cmd": "TRUE", "example.com/other": "x"}
+    cluster = parse(raw)
+    for pod in (build_head_pod(cluster), build_worker_pod(cluster, cluster.spec.worker_groups()[0])):
+        annotations = pod["metadata"]["annotations"]
+        # Only this one of the RayCluster's annotations, as KubeRay copies it.
+        assert annotations["ray.io/overwrite-container-cmd"] == "true"
+        assert "example.com/other" not in annotations
+    assert "ray.io/overwrite-container-cmd" not in _worker_pod()["metadata"]["annotations"]
+
+
+def test_the_overwrite_annotation_of_a_template_keeps_its_command() -> None:
+    group = worker("w")
+    group["template"]["metadata"] = {"annotations": {"ray.io/overwrite-container-cmd": "true"}}
+    group["template"]["spec"]["containers"][0]["command"] = ["my-entrypoint"]
+    pod = _worker_pod(group)
+    assert ray_container(pod)["command"] == ["my-entrypoint"] and "args" not in ray_container(pod)
+    assert pod["metadata"]["annotations"]["ray.io/overwrite-container-cmd"] == "true"
+
+
 # -- ports, volumes, probes, hooks ------------------------------------------------------------------------
 
 
