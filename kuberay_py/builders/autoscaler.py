@@ -70,12 +70,15 @@ def build_autoscaler_container(
         # A command of the user's own runs with their args only.
         "args": list(opts.get("args") or ([] if opts.get("command") else ARGS)),
         "env": merge_env(copy.deepcopy(opts.get("env") or []), autoscaler_env()),
-        "resources": copy.deepcopy(opts.get("resources") or _default_resources()),
+        # Given means given, even empty, as KubeRay takes it: `resources: {}` asks for none.
+        "resources": copy.deepcopy(
+            opts["resources"] if opts.get("resources") is not None else _default_resources()
+        ),
         "volumeMounts": [dict(logs_mount), *copy.deepcopy(opts.get("volumeMounts") or [])],
     }
     if opts.get("envFrom"):
         container["envFrom"] = copy.deepcopy(opts["envFrom"])
-    if opts.get("securityContext"):
+    if opts.get("securityContext") is not None:
         container["securityContext"] = copy.deepcopy(opts["securityContext"])
     return container
 

@@ -127,6 +127,14 @@ def test_autoscaler_options_shape_the_sidecar() -> None:
     assert sidecar["securityContext"] == {"runAsNonRoot": True}
 
 
+def test_an_empty_security_context_or_resources_is_kept_as_given() -> None:
+    sidecar = _sidecar(build_head_pod(parse(_autoscaled(securityContext={}, resources={}))))
+    assert sidecar["securityContext"] == {} and sidecar["resources"] == {}
+    sidecar = _sidecar(build_head_pod(parse(_autoscaled(securityContext=None))))
+    assert "securityContext" not in sidecar
+    assert sidecar["resources"]["limits"] == {"cpu": "500m", "memory": "512Mi"}
+
+
 def test_autoscaler_command_and_args_replace_the_defaults() -> None:
     sidecar = _sidecar(build_head_pod(parse(_autoscaled(command=["my-autoscaler"]))))
     assert (sidecar["command"], sidecar["args"]) == (["my-autoscaler"], [])
