@@ -16,6 +16,8 @@ It knows nothing about any particular resource; reconcilers plug into it. The pi
   ``manager.write_fence`` (:class:`WriteFence`) says whether a write may be sent now, and a new leader first
   catches its cache up with the API server (:mod:`.freshness`).
 * :mod:`.logs`: :func:`configure_logging`; :mod:`.objects`: helpers for JSON objects.
+* :mod:`.kubernetes_config`: kubernetes-asyncio's configuration loader without its generated models;
+  :mod:`.allocator`: hands memory freed after a burst back to the operating system.
 
 A complete controller::
 
