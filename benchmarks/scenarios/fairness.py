@@ -5,6 +5,7 @@ Three B clusters are scaled, when A has created about 10%, 40% and 70% of its po
 single lucky sample; the worst is compared with the target. Each delay runs from sending B's patch (so it
 includes the API server's latency under A's load) to B's new pod being created, as the operator's
 `CreatedWorkerPod` Event records it (microsecond time, taken when the API server has answered the create).
+An operator whose Events carry only whole seconds (KubeRay's core/v1 Events) gets only the second figure.
 
 Under this load the API server is also slow to tell anyone about the pod: the first sign of it a client gets
 (the event on a watch of B's pods only, or a list of them polled every 50 ms) is reported too.
@@ -30,6 +31,10 @@ from kuberay_py.runtime import EVENTS, PODS, KubeClient
 from kuberay_py.runtime.objects import parse_time
 
 TARGET_SECONDS = 1.0
+NO_EVENT_TIME = (
+    "the operator's CreatedWorkerPod Events carry no sub-second time (core/v1 Events, as client-go writes "
+    "them): only when a client first saw the pod is reported"
+)
 TRIGGERS = (0.1, 0.4, 0.7)
 POLL_SECONDS = 0.05
 B_TIMEOUT = 120.0
@@ -119,13 +124,18 @@ async def run(stack: Stack, result: CaseResult, workers: int) -> None:
     recorded = await _worker_created_at(stack.client)
     for sample in samples:
         at = recorded.get(sample["cluster"], 0.0)
-        if at <= sample["patch_sent_at"]:
-            raise RuntimeError(f"no CreatedWorkerPod event for {sample['cluster']}'s scale-up")
-        sample["created_seconds"] = round(at - sample["patch_sent_at"], 4)
+        sample["created_seconds"] = (
+            round(at - sample["patch_sent_at"], 4) if at > sample["patch_sent_at"] else None
+        )
 
-    delays = [s["created_seconds"] for s in samples]
-    result.at_most("B's new pod created after its scale-up (worst of 3)", max(delays), "s", TARGET_SECONDS)
-    result.add("B's new pod created after its scale-up (median of 3)", statistics.median(delays), "s")
+    delays = [d for s in samples if (d := s["created_seconds"]) is not None]
+    if len(delays) == len(samples):
+        result.at_most(
+            "B's new pod created after its scale-up (worst of 3)", max(delays), "s", TARGET_SECONDS
+        )
+        result.add("B's new pod created after its scale-up (median of 3)", statistics.median(delays), "s")
+    else:
+        result.details["created_unknown"] = NO_EVENT_TIME
     result.add(
         "B's new pod first seen by a client (worst of 3)", max(s["seen_seconds"] for s in samples), "s"
     )
@@ -157,10 +167,13 @@ async def run_storm(stack: Stack, result: CaseResult, clusters: int, workers: in
         created = await seen.wait(lambda: seen.total_pods >= total + 3, timeout_for(total), "all pods")
     await asyncio.sleep(2.0)  # the operator writes Events in the background, at most once a second
     at = (await _worker_created_at(stack.client)).get(small, 0.0)
-    if at <= sample["patch_sent_at"]:
-        raise RuntimeError("no CreatedWorkerPod event for B's scale-up")
-    sample["created_seconds"] = round(at - sample["patch_sent_at"], 4)
-    result.at_most("B's new pod created after its scale-up", sample["created_seconds"], "s", TARGET_SECONDS)
+    if at > sample["patch_sent_at"]:
+        sample["created_seconds"] = round(at - sample["patch_sent_at"], 4)
+        result.at_most(
+            "B's new pod created after its scale-up", sample["created_seconds"], "s", TARGET_SECONDS
+        )
+    else:
+        result.details["created_unknown"] = NO_EVENT_TIME
     result.add("B's new pod first seen by a client", sample["seen_seconds"], "s")
     result.add("big clusters: time to all pods created", created - began, "s")
     result.add("big clusters: pods created per second", total / (created - began), "pods/s")
