@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,8 @@ def shape(made: Made) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for role, pod in _pods_by_role(made.pods).items():
         _flatten(f"pod[{role}]", _pod(pod, name), out)
+    for role, count in Counter(_role(pod) for pod in made.pods).items():
+        out[f"pod[{role}#count]"] = count
     for service in made.services:
         _flatten(f"service[{_local_name(service, name)}]", _service(service, name), out)
     for kind, objects in (
@@ -110,38 +113,21 @@ def documented_patterns(markdown: str) -> list[str]:
 
 
 # -- pods ---------------------------------------------------------------------------------------------------
-def _pods_by_role(pods: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+def _role(pod: Mapping[str, Any]) -> str:
+    labels = pod["metadata"].get("labels") or {}
+    return "head" if labels.get("ray.io/node-type") == "head" else f"worker:{labels.get('ray.io/group', '?')}"
+
+
+def _pods_by_role(pods: list[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
     """One pod per role (the head, each worker group), the first by name: the pods of a group share one
     template, so one stands for all."""
     chosen: dict[str, Mapping[str, Any]] = {}
     for pod in sorted(pods, key=lambda p: str(p["metadata"]["name"])):
-        labels = pod["metadata"].get("labels") or {}
-        if labels.get("ray.io/node-type") == "head":
-            role = "head"
-        else:
-            role = f"worker:{labels.get('ray.io/group', '?')}"
-        chosen.setdefault(role, pod)
-    for role, pods_of_role in _count_by_role(pods).items():
-        chosen[f"{role}#count"] = {"count": pods_of_role}
+        chosen.setdefault(_role(pod), pod)
     return chosen
 
 
-def _count_by_role(pods: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for pod in pods:
-        labels = pod["metadata"].get("labels") or {}
-        role = (
-            "head"
-            if labels.get("ray.io/node-type") == "head"
-            else f"worker:{labels.get('ray.io/group', '?')}"
-        )
-        counts[role] = counts.get(role, 0) + 1
-    return counts
-
-
-def _pod(pod: Mapping[str, Any], cluster: str) -> Any:
-    if "count" in pod:
-        return pod["count"]
+def _pod(pod: Mapping[str, Any], cluster: str) -> dict[str, Any]:
     spec = {k: v for k, v in (pod.get("spec") or {}).items() if k not in POD_SPEC_IGNORED}
     volumes = [
         v for v in spec.pop("volumes", []) if not str(v.get("name", "")).startswith("kube-api-access-")

@@ -94,25 +94,35 @@ class WriterOptions:
 
 @dataclass
 class CreateOutcome:
-    created: dict[str, int] = field(default_factory=dict)
-    """Group -> pods created (including those found made by an earlier, unanswered request)."""
     names: dict[str, list[str]] = field(default_factory=dict)
-    """Group -> the names of those pods, in the order their answers came."""
+    """Group -> the names of the pods created (including those found made by an earlier, unanswered
+    request), in the order their answers came."""
     failure: ApiError | None = None
     failed_group: str | None = None
     failed_pod: str | None = None
     stopped_early: bool = False
 
+    @property
+    def created(self) -> dict[str, int]:
+        """Group -> how many pods were created."""
+        return {group: len(names) for group, names in self.names.items()}
+
 
 @dataclass
 class DeleteOutcome:
-    deleted: dict[str, list[str]] = field(default_factory=dict)
-    """Reason -> names of the pods deleted."""
     removed: list[Deletion] = field(default_factory=list)
     """The deletions that deleted their pod, in the order their answers came."""
     failure: ApiError | None = None
     failed: Deletion | None = None
     """The deletion whose error is `failure`."""
+
+    @property
+    def deleted(self) -> dict[str, list[str]]:
+        """Reason -> names of the pods deleted."""
+        by_reason: dict[str, list[str]] = {}
+        for deletion in self.removed:
+            by_reason.setdefault(deletion.reason, []).append(name_of(deletion.pod))
+        return by_reason
 
 
 @dataclass(frozen=True)
@@ -191,7 +201,6 @@ class PodWriter:
             doubts.pop(id(request), None)
             if made is not None:
                 self.expectations.expect(key, made["metadata"].get("resourceVersion"))
-            outcome.created[request.group] = outcome.created.get(request.group, 0) + 1
             outcome.names.setdefault(request.group, []).append(name_of(request.pod))
 
         sent = await self._send(key, requests, create, () if resend else yield_points)
@@ -249,7 +258,6 @@ class PodWriter:
                 raise
             if result is not None:
                 self.expectations.expect(key, result.get("metadata", {}).get("resourceVersion"))
-                outcome.deleted.setdefault(request.reason, []).append(name_of(request.pod))
                 outcome.removed.append(request)
 
         outcome.failure = (await self._send(key, requests, delete)).failure

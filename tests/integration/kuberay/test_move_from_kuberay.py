@@ -181,15 +181,11 @@ def test_kuberay_py_takes_over_kuberays_clusters_without_restarting_a_pod(
         # Scaling up and down by name works on the adopted pods.
         group = _group_pods(plane, "raycluster-heterogeneous", "small-group")
         assert len(group) == 3
-        plane.kubectl(
-            "patch",
-            "raycluster",
+        _patch(
+            plane,
             "raycluster-heterogeneous",
-            "-n",
-            NAMESPACE,
-            "--type=json",
-            "-p",
-            json.dumps([{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 4}]),
+            "json",
+            [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 4}],
         )
         wait_for(lambda: len(_group_pods(plane, "raycluster-heterogeneous", "small-group")) == 4, timeout=30)
         victim = group[0]
@@ -201,16 +197,7 @@ def test_kuberay_py_takes_over_kuberays_clusters_without_restarting_a_pod(
                 "value": {"workersToDelete": [victim]},
             },
         ]
-        plane.kubectl(
-            "patch",
-            "raycluster",
-            "raycluster-heterogeneous",
-            "-n",
-            NAMESPACE,
-            "--type=json",
-            "-p",
-            json.dumps(patch),
-        )
+        _patch(plane, "raycluster-heterogeneous", "json", patch)
         wait_for(
             lambda: (
                 (names := _group_pods(plane, "raycluster-heterogeneous", "small-group"))
@@ -223,16 +210,7 @@ def test_kuberay_py_takes_over_kuberays_clusters_without_restarting_a_pod(
 
         # upgradeStrategy on an adopted cluster: nothing is outdated until the template changes.
         multi = sorted(p for p in _pods(plane) if p.startswith("multi-host"))
-        plane.kubectl(
-            "patch",
-            "raycluster",
-            "multi-host",
-            "-n",
-            NAMESPACE,
-            "--type=merge",
-            "-p",
-            json.dumps({"spec": {"upgradeStrategy": {"type": "Recreate"}}}),
-        )
+        _patch(plane, "multi-host", "merge", {"spec": {"upgradeStrategy": {"type": "Recreate"}}})
         wait_for(
             lambda: (
                 _cluster(plane, "multi-host")["metadata"]["generation"]
@@ -250,16 +228,7 @@ def test_kuberay_py_takes_over_kuberays_clusters_without_restarting_a_pod(
                 "value": {"labels": {"changed": "yes"}},
             }
         ]
-        plane.kubectl(
-            "patch",
-            "raycluster",
-            "multi-host",
-            "-n",
-            NAMESPACE,
-            "--type=json",
-            "-p",
-            json.dumps(template_change),
-        )
+        _patch(plane, "multi-host", "json", template_change)
         wait_for(
             lambda: not (set(multi) & set(_pods(plane))) and _ready_count(plane, "multi-host") == 5,
             timeout=60,
@@ -267,16 +236,7 @@ def test_kuberay_py_takes_over_kuberays_clusters_without_restarting_a_pod(
         )
 
         # Suspend removes every pod of the cluster.
-        plane.kubectl(
-            "patch",
-            "raycluster",
-            "raycluster-autoscaler",
-            "-n",
-            NAMESPACE,
-            "--type=merge",
-            "-p",
-            '{"spec": {"suspend": true}}',
-        )
+        _patch(plane, "raycluster-autoscaler", "merge", {"spec": {"suspend": True}})
         wait_for(
             lambda: not [p for p in _pods(plane) if p.startswith("raycluster-autoscaler")],
             timeout=60,
@@ -290,6 +250,11 @@ def test_kuberay_py_takes_over_kuberays_clusters_without_restarting_a_pod(
         )
     finally:
         ours.stop()
+
+
+def _patch(plane: ControlPlane, cluster: str, kind: str, body: object) -> None:
+    """A JSON or merge patch of one RayCluster, as a user's kubectl sends it."""
+    plane.kubectl("patch", "raycluster", cluster, "-n", NAMESPACE, f"--type={kind}", "-p", json.dumps(body))
 
 
 def _ready_count(plane: ControlPlane, cluster: str) -> int:
