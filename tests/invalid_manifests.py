@@ -323,6 +323,65 @@ CASES: tuple[InvalidCase, ...] = (
         message=m.MANAGED_BY_CHANGED,
         path="spec.managedBy",
     ),
+    # GCS fault tolerance.
+    _case(
+        "redis-address-missing",
+        m.REQUIRED,
+        "spec.gcsFaultToleranceOptions.redisAddress",
+        Edit("spec.gcsFaultToleranceOptions", {"externalStorageNamespace": "ns"}),
+    ),
+    _case(
+        "redis-address-empty",
+        m.REDIS_ADDRESS_EMPTY,
+        "spec.gcsFaultToleranceOptions.redisAddress",
+        Edit("spec.gcsFaultToleranceOptions", {"redisAddress": ""}),
+    ),
+    _case(
+        "redis-password-value-and-secret",
+        m.REDIS_CREDENTIAL_TWICE,
+        "spec.gcsFaultToleranceOptions.redisPassword",
+        Edit(
+            "spec.gcsFaultToleranceOptions",
+            {
+                "redisAddress": "redis:6379",
+                "redisPassword": {"value": "pw", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
+            },
+        ),
+    ),
+    _case(
+        "redis-password-in-options-and-params",
+        m.REDIS_PASSWORD_TWICE,
+        f"{HEAD}.rayStartParams",
+        Edit(
+            "spec.gcsFaultToleranceOptions", {"redisAddress": "redis:6379", "redisPassword": {"value": "a"}}
+        ),
+        Edit(f"{HEAD}.rayStartParams", {"redis-password": "b"}),
+    ),
+    _case(
+        "redis-username-in-params",
+        m.REDIS_USERNAME_IN_PARAMS,
+        f"{HEAD}.rayStartParams",
+        Edit(f"{HEAD}.rayStartParams", {"redis-username": "ray"}),
+    ),
+    # Token authentication.
+    _case(
+        "auth-mode-unknown",
+        m.AUTH_MODE_UNKNOWN,
+        "spec.authOptions.mode",
+        Edit("spec.authOptions.mode", "jwt"),
+    ),
+    _case(
+        "k8s-token-auth-without-token-mode",
+        m.K8S_TOKEN_AUTH_WITHOUT_TOKEN_MODE,
+        "spec.authOptions.enableK8sTokenAuth",
+        Edit("spec.authOptions", {"mode": "disabled", "enableK8sTokenAuth": True}),
+    ),
+    _case(
+        "k8s-token-auth-with-secret",
+        m.K8S_TOKEN_AUTH_WITH_SECRET,
+        "spec.authOptions.secretName",
+        Edit("spec.authOptions", {"mode": "token", "enableK8sTokenAuth": True, "secretName": "mine"}),
+    ),
     # Schema.
     _case("head-group-missing", m.REQUIRED, HEAD, Edit(HEAD)),
     _case(

@@ -18,6 +18,15 @@ MAX_GROUP_NAME_LENGTH: Final = 63
 # The head's `ray.io/group` label value and the head's node type in the autoscaler config.
 HEAD_GROUP_NAME: Final = "headgroup"
 
+# GCS fault tolerance. On the RayCluster, ft-enabled "true" is the older way to ask for it (with
+# RAY_REDIS_ADDRESS in the head's env); on the head pod it says whether it was asked for.
+FT_ENABLED_ANNOTATION: Final = "ray.io/ft-enabled"
+EXTERNAL_STORAGE_NAMESPACE_ANNOTATION: Final = "ray.io/external-storage-namespace"
+# Seconds a deleted cluster waits for its Redis cleanup before the finalizer goes anyway.
+FT_DELETION_TIMEOUT_ANNOTATION: Final = "ray.io/gcs-ft-deletion-timeout"
+DEFAULT_FT_DELETION_TIMEOUT_SECONDS: Final = 300
+REDIS_CLEANUP_FINALIZER: Final = "ray.io/gcs-ft-redis-cleanup-finalizer"
+
 INT32_MAX: Final = 2_147_483_647
 DEFAULT_REPLICAS: Final = 0
 DEFAULT_MIN_REPLICAS: Final = 0

@@ -38,6 +38,11 @@ class ManagedBy(StrEnum):
     MULTIKUEUE = "kueue.x-k8s.io/multikueue"
 
 
+class AuthMode(StrEnum):
+    TOKEN = "token"
+    DISABLED = "disabled"
+
+
 class ClusterState(StrEnum):
     READY = "ready"
     SUSPENDED = "suspended"

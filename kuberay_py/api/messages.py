@@ -94,6 +94,27 @@ MANAGED_BY_UNKNOWN: Final = (
 )
 MANAGED_BY_CHANGED: Final = "managedBy cannot be added, changed or removed after the RayCluster is created"
 
+# GCS fault tolerance.
+REDIS_ADDRESS_EMPTY: Final = (
+    "gcsFaultToleranceOptions.redisAddress must be Redis's host:port or a redis:// URI"
+)
+REDIS_CREDENTIAL_TWICE: Final = "give a Redis credential either as value or as valueFrom, not both"
+REDIS_PASSWORD_TWICE: Final = (
+    "the Redis password is given twice: set it in gcsFaultToleranceOptions.redisPassword only, "
+    "not also in rayStartParams.redis-password"
+)
+REDIS_USERNAME_IN_PARAMS: Final = (
+    "set the Redis username in gcsFaultToleranceOptions.redisUsername, not in rayStartParams.redis-username"
+)
+
+# Token authentication.
+AUTH_MODE_UNKNOWN: Final = "authOptions.mode must be token or disabled"
+K8S_TOKEN_AUTH_WITHOUT_TOKEN_MODE: Final = "authOptions.enableK8sTokenAuth needs authOptions.mode: token"
+K8S_TOKEN_AUTH_WITH_SECRET: Final = (
+    "authOptions.secretName cannot be set with enableK8sTokenAuth: Kubernetes checks the callers' own "
+    "ServiceAccount tokens, there is no shared token"
+)
+
 # Checks that only the Python validator makes (CEL cannot express them, or not cheaply).
 RESTART_POLICY_WITH_AUTOSCALER_V2: Final = (
     "restartPolicy must be Never or unset when the Ray autoscaler v2 is used: "
@@ -108,6 +129,32 @@ AUTOSCALER_VERSION_SET_TWICE: Final = (
     "use autoscalerOptions.version only"
 )
 CONTAINER_NAMES_NOT_UNIQUE: Final = "container names in a pod template must be unique"
+FT_ANNOTATION_AND_OPTIONS: Final = (
+    "the ray.io/ft-enabled annotation and gcsFaultToleranceOptions are both set: "
+    "use gcsFaultToleranceOptions only"
+)
+FT_ANNOTATION_WITHOUT_REDIS: Final = (
+    'ray.io/ft-enabled is "true" but the head\'s Ray container sets no RAY_REDIS_ADDRESS: '
+    "set gcsFaultToleranceOptions.redisAddress (or RAY_REDIS_ADDRESS with the annotation)"
+)
+REDIS_ADDRESS_WITHOUT_FT: Final = (
+    "RAY_REDIS_ADDRESS is set in the head's Ray container, which asks Ray for GCS fault tolerance, but "
+    "gcsFaultToleranceOptions is not set: set gcsFaultToleranceOptions.redisAddress instead"
+)
+REDIS_ENV_WITH_OPTIONS: Final = (
+    "is set in the head's Ray container while gcsFaultToleranceOptions is set: "
+    "use gcsFaultToleranceOptions instead"
+)
+STORAGE_NAMESPACE_ANNOTATION_WITH_OPTIONS: Final = (
+    "the ray.io/external-storage-namespace annotation cannot be used with gcsFaultToleranceOptions: "
+    "use gcsFaultToleranceOptions.externalStorageNamespace"
+)
+REDIS_USERNAME_ENV: Final = (
+    "REDIS_USERNAME is set in the head's Ray container: use gcsFaultToleranceOptions.redisUsername"
+)
+FT_DELETION_TIMEOUT_INVALID: Final = "must be a whole number of seconds, at least 0"
+AUTH_NEEDS_NEWER_RAY: Final = "token authentication needs Ray 2.52 or later"
+K8S_TOKEN_AUTH_NEEDS_NEWER_RAY: Final = "enableK8sTokenAuth needs Ray 2.55 or later"
 
 # Schema-level messages; the API server words these itself, so these match its wording.
 REQUIRED: Final = "Required value"

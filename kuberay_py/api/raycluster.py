@@ -9,6 +9,7 @@ from kuberay_py.api import constants as c
 from kuberay_py.api import messages as m
 from kuberay_py.api import patterns as pat
 from kuberay_py.api.base import KubeModel
+from kuberay_py.api.faulttolerance import fault_tolerance_enabled
 from kuberay_py.api.markers import Rule
 from kuberay_py.api.spec import RayClusterSpec
 from kuberay_py.api.status import RayClusterStatus
@@ -92,3 +93,10 @@ class RayCluster(KubeModel):
     @property
     def namespace(self) -> str:
         return self.metadata.namespace or ""
+
+    def annotation(self, key: str) -> str | None:
+        return (self.metadata.annotations or {}).get(key)
+
+    def fault_tolerance_enabled(self) -> bool:
+        """GCS fault tolerance: by `gcsFaultToleranceOptions` or the older `ray.io/ft-enabled: "true"`."""
+        return fault_tolerance_enabled(self.spec, self.metadata.annotations)

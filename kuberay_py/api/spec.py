@@ -6,9 +6,11 @@ from pydantic import Field
 
 from kuberay_py.api import constants as c
 from kuberay_py.api import messages as m
+from kuberay_py.api.auth import AuthOptions
 from kuberay_py.api.autoscaler import AutoscalerOptions
 from kuberay_py.api.base import KubeModel
 from kuberay_py.api.enums import ManagedBy, UpgradeType, values
+from kuberay_py.api.faulttolerance import GcsFaultToleranceOptions
 from kuberay_py.api.groups import HeadGroupSpec, WorkerGroupSpec
 from kuberay_py.api.markers import Rule, Schema, one_of
 from kuberay_py.api.types import Bool, KubeObject, Str, StrMap
@@ -39,6 +41,21 @@ def _no_suspended_group_with_autoscaler(spec: "RayClusterSpec") -> bool:
     return not spec.autoscaling_enabled() or not any(g.suspend for g in spec.worker_group_specs or [])
 
 
+def _redis_password_once(spec: "RayClusterSpec") -> bool:
+    params = spec.head_group_spec.start_params()
+    return spec.gcs_fault_tolerance_options is None or params.get("redis-password", "") == ""
+
+
+def _no_redis_username_param(spec: "RayClusterSpec") -> bool:
+    return spec.head_group_spec.start_params().get("redis-username", "") == ""
+
+
+_HEAD_PARAM = (
+    "has(self.headGroupSpec.rayStartParams) && '{0}' in self.headGroupSpec.rayStartParams && "
+    "self.headGroupSpec.rayStartParams['{0}'] != ''"
+)
+
+
 def _managed_by_kept(new: "RayClusterSpec", old: "RayClusterSpec") -> bool:
     return new.managed_by == old.managed_by
 
@@ -65,9 +82,10 @@ class RayClusterSpec(KubeModel):
     'kueue.x-k8s.io/multikueue'. Cannot change after creation."""
     upgrade_strategy: UpgradeStrategy | None = None
     """What happens to running pods when their template changes. Default: None (they are left alone)."""
-    gcs_fault_tolerance_options: KubeObject | None = None
-    """GCS fault tolerance (external Redis or embedded RocksDB storage)."""
-    auth_options: KubeObject | None = None
+    gcs_fault_tolerance_options: GcsFaultToleranceOptions | None = None
+    """GCS fault tolerance: the head keeps the cluster's state in an external Redis, so that a new head
+    takes over every job, actor and placement group and the workers reconnect to it."""
+    auth_options: AuthOptions | None = None
     """Token authentication of the Ray cluster."""
     tls_options: KubeObject | None = None
     """Mutual TLS between Ray nodes."""
@@ -95,10 +113,25 @@ class RayClusterSpec(KubeModel):
             transition=_managed_by_kept,
             field_path=".managedBy",
         ),
+        Rule(
+            cel=f"!has(self.gcsFaultToleranceOptions) || !({_HEAD_PARAM.format('redis-password')})",
+            message=m.REDIS_PASSWORD_TWICE,
+            check=_redis_password_once,
+            field_path=".headGroupSpec.rayStartParams",
+        ),
+        Rule(
+            cel=f"!({_HEAD_PARAM.format('redis-username')})",
+            message=m.REDIS_USERNAME_IN_PARAMS,
+            check=_no_redis_username_param,
+            field_path=".headGroupSpec.rayStartParams",
+        ),
     )
 
     def autoscaling_enabled(self) -> bool:
         return bool(self.enable_in_tree_autoscaling)
+
+    def token_auth_enabled(self) -> bool:
+        return self.auth_options is not None and self.auth_options.token_mode()
 
     def is_suspended(self) -> bool:
         return bool(self.suspend)

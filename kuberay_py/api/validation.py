@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from kuberay_py.api import constants as c
 from kuberay_py.api import messages as m
 from kuberay_py.api.base import KubeModel
 from kuberay_py.api.enums import AutoscalerVersion
@@ -69,6 +70,8 @@ def reconcile_errors(cluster: RayCluster) -> list[FieldError]:
             errors.append(FieldError(f"{path}.template.spec.containers", m.CONTAINER_NAMES_NOT_UNIQUE))
         errors.extend(_ray_start_number_errors(group, path))
     errors.extend(_head_service_errors(spec.head_group_spec))
+    errors.extend(_fault_tolerance_errors(cluster))
+    errors.extend(_auth_errors(cluster))
 
     head_env = _env_value(spec.head_group_spec, "RAY_enable_autoscaler_v2")
     env_path = "spec.headGroupSpec.template.spec.containers[0].env"
@@ -110,6 +113,58 @@ def _head_service_errors(head: HeadGroupSpec) -> Iterator[FieldError]:
     service_spec = (head.head_service or {}).get("spec")
     if isinstance(service_spec, dict) and service_spec.get("externalIPs"):
         yield FieldError("spec.headGroupSpec.headService.spec.externalIPs", m.HEAD_SERVICE_EXTERNAL_IPS)
+
+
+_HEAD_ENV = "spec.headGroupSpec.template.spec.containers[0].env"
+
+
+def _annotation_path(key: str) -> str:
+    return f'metadata.annotations["{key}"]'
+
+
+def _fault_tolerance_errors(cluster: RayCluster) -> Iterator[FieldError]:
+    """KubeRay's checks of GCS fault tolerance that read annotations or the head's env (CEL sees neither)."""
+    spec, head = cluster.spec, cluster.spec.head_group_spec
+    options = spec.gcs_fault_tolerance_options
+    legacy = cluster.annotation(c.FT_ENABLED_ANNOTATION)
+    if legacy and options is not None:
+        yield FieldError(_annotation_path(c.FT_ENABLED_ANNOTATION), m.FT_ANNOTATION_AND_OPTIONS)
+    redis_address = _env_value(head, "RAY_REDIS_ADDRESS")
+    if not cluster.fault_tolerance_enabled() and redis_address is not None:
+        yield FieldError(_HEAD_ENV, m.REDIS_ADDRESS_WITHOUT_FT)
+    if options is None and cluster.fault_tolerance_enabled() and not redis_address:
+        yield FieldError(_annotation_path(c.FT_ENABLED_ANNOTATION), m.FT_ANNOTATION_WITHOUT_REDIS)
+    if options is not None:
+        for name in ("REDIS_PASSWORD", "RAY_REDIS_ADDRESS"):
+            if _env_value(head, name) is not None:
+                yield FieldError(_HEAD_ENV, f"{name} {m.REDIS_ENV_WITH_OPTIONS}")
+        if cluster.annotation(c.EXTERNAL_STORAGE_NAMESPACE_ANNOTATION):
+            path = _annotation_path(c.EXTERNAL_STORAGE_NAMESPACE_ANNOTATION)
+            yield FieldError(path, m.STORAGE_NAMESPACE_ANNOTATION_WITH_OPTIONS)
+    if _env_value(head, "REDIS_USERNAME") is not None:
+        yield FieldError(_HEAD_ENV, m.REDIS_USERNAME_ENV)
+    timeout = cluster.annotation(c.FT_DELETION_TIMEOUT_ANNOTATION)
+    if timeout is not None and not timeout.strip().isdigit():
+        yield FieldError(_annotation_path(c.FT_DELETION_TIMEOUT_ANNOTATION), m.FT_DELETION_TIMEOUT_INVALID)
+
+
+def _version_below(version: str | None, minimum: tuple[int, int]) -> bool:
+    """Whether a Ray version such as "2.46.0" is older than `minimum`; unknown versions are not."""
+    parts = (version or "").split(".")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts[:2]):
+        return False
+    return (int(parts[0]), int(parts[1])) < minimum
+
+
+def _auth_errors(cluster: RayCluster) -> Iterator[FieldError]:
+    options = cluster.spec.auth_options
+    if options is None or not options.token_mode():
+        return
+    version = cluster.spec.ray_version
+    if _version_below(version, (2, 52)):
+        yield FieldError("spec.rayVersion", m.AUTH_NEEDS_NEWER_RAY)
+    elif options.enable_k8s_token_auth and _version_below(version, (2, 55)):
+        yield FieldError("spec.rayVersion", m.K8S_TOKEN_AUTH_NEEDS_NEWER_RAY)
 
 
 def _env_value(group: RayGroupSpec, name: str) -> str | None:

@@ -172,7 +172,11 @@ def test_max_unavailable_resolves_counts_and_percentages(max_unavailable, desire
 def test_unsupported_fields_names_each_field_set():
     rc = RayCluster.from_manifest(
         {
-            "metadata": {"name": "c"},
+            "metadata": {
+                "name": "c",
+                "labels": {"ray.io/scheduler-name": "volcano"},
+                "annotations": {"ray.io/enable-serve-service": "true"},
+            },
             "spec": {
                 "gcsFaultToleranceOptions": {"redisAddress": "redis:6379"},
                 "authOptions": {"mode": "token"},
@@ -183,12 +187,12 @@ def test_unsupported_fields_names_each_field_set():
         }
     )
     assert unsupported_fields(rc) == [
-        "spec.gcsFaultToleranceOptions",
-        "spec.authOptions",
         "spec.tlsOptions",
         "spec.networkPolicy",
         "spec.headGroupSpec.enableIngress",
         "spec.headGroupSpec.replicas",
+        'metadata.labels["ray.io/scheduler-name"]',
+        'metadata.annotations["ray.io/enable-serve-service"]',
     ]
 
 

@@ -137,6 +137,9 @@ def test_the_head_pod_says_whether_gcs_fault_tolerance_is_requested(
 ) -> None:
     raw = manifest(workers=[worker()])
     raw["metadata"]["annotations"] = annotations
+    if annotations.get("ray.io/ft-enabled") == "True":
+        head_container = raw["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+        head_container["env"] = [{"name": "RAY_REDIS_ADDRESS", "value": "redis:6379"}]
     if gcs_options is not None:
         raw["spec"]["gcsFaultToleranceOptions"] = gcs_options
     cluster = parse(raw)
