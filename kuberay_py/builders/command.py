@@ -6,6 +6,7 @@ from typing import Any, Final
 
 from kuberay_py.api import RayCluster, WorkerGroupSpec
 from kuberay_py.builders import ports
+from kuberay_py.builders.faulttolerance import fault_tolerance_start_params
 from kuberay_py.builders.names import head_service_host
 from kuberay_py.builders.nodes import NodeGroup, node_group
 from kuberay_py.builders.options import DEFAULT_OPTIONS, BuildOptions
@@ -57,6 +58,7 @@ def start_params_of(cluster: RayCluster, group: NodeGroup, options: BuildOptions
     params.update(resource_params(ray_container, group.spec.resources, group.path))
     # An empty value counts as unset (the admission rules read it that way too).
     params.update({key: value for key, value in group.spec.start_params().items() if value != ""})
+    params.update(fault_tolerance_start_params(cluster, group))
     # After the user's params: the accelerators are merged into a `resources` the user wrote.
     add_accelerator_resources(params, ray_container, f"{group.path}.template.spec.containers[0]")
     return dict(sorted(params.items()))

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from kuberay_py.api import RayCluster, WorkerGroupSpec
+from kuberay_py.api.constants import FT_ENABLED_ANNOTATION
 from kuberay_py.builders import ports
+from kuberay_py.builders.auth import add_auth, k8s_token_auth
 from kuberay_py.builders.autoscaler import CONTAINER_NAME as AUTOSCALER_CONTAINER
 from kuberay_py.builders.autoscaler import autoscaler_v2, build_autoscaler_container, free_container_name
 from kuberay_py.builders.command import (
@@ -19,6 +21,7 @@ from kuberay_py.builders.command import (
 )
 from kuberay_py.builders.env import OPERATOR_OWNED, init_container_env, merge_env, ray_env
 from kuberay_py.builders.errors import BuildError
+from kuberay_py.builders.faulttolerance import fault_tolerance_annotations, fault_tolerance_env
 from kuberay_py.builders.hashing import group_template_hash, stamp_template_hash
 from kuberay_py.builders.labels import HOST_INDEX_LABEL, REPLICA_NAME_LABEL, pod_labels
 from kuberay_py.builders.names import (
@@ -34,11 +37,10 @@ from kuberay_py.builders.ownership import object_metadata
 from kuberay_py.builders.probes import add_default_probes
 from kuberay_py.builders.template_checks import check_template
 from kuberay_py.builders.volumes import add_shared_memory, share_ray_logs, token_for_one_container
+from kuberay_py.builders.wait_for_head import CONTAINER_NAME as WAIT_FOR_HEAD
 from kuberay_py.builders.wait_for_head import add_wait_for_head
 
 RAY_STOP_HOOK: Final = {"exec": {"command": ["/bin/sh", "-c", "ray stop"]}}
-# On the RayCluster, "true" asks for GCS fault tolerance; on the head pod it says whether it was asked for.
-FT_ENABLED_ANNOTATION: Final = "ray.io/ft-enabled"
 
 
 @dataclass(frozen=True)
@@ -51,14 +53,6 @@ class HostSlot:
 
     replica_name: str
     host_index: int
-
-
-def gcs_fault_tolerance_requested(cluster: RayCluster) -> bool:
-    """Whether the cluster asks for GCS fault tolerance, as KubeRay decides it: `gcsFaultToleranceOptions` is
-    set, or the RayCluster's `ray.io/ft-enabled` annotation is "true"."""
-    annotations = cluster.metadata.annotations or {}
-    requested = annotations.get(FT_ENABLED_ANNOTATION, "").lower() == "true"
-    return requested or cluster.spec.gcs_fault_tolerance_options is not None
 
 
 def _require_name(cluster: RayCluster) -> None:
@@ -111,12 +105,14 @@ def _pod_annotations(
     cluster: RayCluster, group: NodeGroup, template_metadata: Mapping[str, Any]
 ) -> dict[str, str]:
     """The template's annotations with KubeRay's: `ray.io/overwrite-container-cmd` copied from the RayCluster,
-    and `ray.io/ft-enabled` on the head. KubeRay's values replace the template's."""
+    and on the head `ray.io/ft-enabled` and the fault-tolerant head's storage namespace. KubeRay's values
+    replace the template's."""
     annotations = dict(as_dict(template_metadata.get("annotations")))
     if overwrites_command(cluster):
         annotations[OVERWRITE_COMMAND_ANNOTATION] = "true"
     if group.is_head:
-        annotations[FT_ENABLED_ANNOTATION] = str(gcs_fault_tolerance_requested(cluster)).lower()
+        annotations[FT_ENABLED_ANNOTATION] = str(cluster.fault_tolerance_enabled()).lower()
+    annotations.update(fault_tolerance_annotations(cluster, group))
     return annotations
 
 
@@ -129,9 +125,8 @@ def _prepare_ray_container(
     annotations: Mapping[str, str],
 ) -> None:
     start_command = format_ray_start(start_params_of(cluster, group, options), head=group.is_head)
-    ray["env"] = merge_env(
-        ray.get("env") or [], ray_env(cluster, group, options, start_command), OPERATOR_OWNED
-    )
+    injected = ray_env(cluster, group, options, start_command) + fault_tolerance_env(cluster, group)
+    ray["env"] = merge_env(ray.get("env") or [], injected, OPERATOR_OWNED)
     # Read from the pod's annotations, as KubeRay reads it: the template may ask for it too.
     keep = str(annotations.get(OVERWRITE_COMMAND_ANNOTATION, "")).lower() == "true"
     set_start_command(ray, start_command, keep_user_command=keep)
@@ -158,16 +153,22 @@ def _build_pod(
     annotations = _pod_annotations(cluster, group, template_metadata)
     _prepare_ray_container(cluster, group, options, pod_spec, ray, annotations)
 
+    ray_processes = [ray]
     if group.is_head and cluster.spec.autoscaling_enabled():
         logs_mount = share_ray_logs(pod_spec, ray)
         containers = pod_spec["containers"]
         name = free_container_name(containers, AUTOSCALER_CONTAINER)
         autoscaler = build_autoscaler_container(cluster, ray, logs_mount, name)
         containers.append(autoscaler)
+        ray_processes.append(autoscaler)
         pod_spec["serviceAccountName"] = autoscaler_service_account_name(cluster)
-        token_for_one_container(pod_spec, autoscaler)
+        if not k8s_token_auth(cluster):
+            # Under Kubernetes token auth Ray itself reviews tokens with the pod's ServiceAccount.
+            token_for_one_container(pod_spec, autoscaler)
     if not group.is_head:
         add_wait_for_head(pod_spec, users_ray, head_address(cluster, options))
+        ray_processes += [c for c in pod_spec["initContainers"] if c.get("name") == WAIT_FOR_HEAD]
+    add_auth(cluster, pod_spec, ray_processes)
     _add_init_container_env(cluster, options, pod_spec)
     if autoscaler_v2(cluster) and not pod_spec.get("restartPolicy"):
         # The autoscaler v2 tracks Ray nodes by pod; a restarted container would be a node it cannot place.

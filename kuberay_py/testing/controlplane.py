@@ -32,7 +32,8 @@ from kuberay_py.testing.pki import KeyPair, LocalPKI, create_local_pki
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
 # The controllers a cluster user relies on: cascading deletion, namespaces, default ServiceAccounts and their
-# CA ConfigMap, and Deployments for the smoke test. Node lifecycle is left out: the kubelet owns the nodes.
+# CA ConfigMap, Deployments for the smoke test, and Jobs (the Redis cleanup of fault-tolerant clusters). Node
+# lifecycle is left out: the kubelet owns the nodes.
 CONTROLLERS = (
     "garbage-collector-controller",
     "namespace-controller",
@@ -41,6 +42,7 @@ CONTROLLERS = (
     "deployment-controller",
     "replicaset-controller",
     "pod-garbage-collector-controller",
+    "job-controller",
 )
 # Service addresses, for the process kubelet's cluster DNS; only where that kubelet runs, since it adds load.
 PROCESS_KUBELET_CONTROLLERS = ("endpointslice-controller",)

@@ -18,7 +18,8 @@ config/rbac/role.yaml, which names the code needing each one.
 - apiGroups: ["ray.io"]
   resources: ["rayclusters"]
   verbs: ["list", "watch"]
-# Not called by the operator: held so it may create the autoscaler's Role (builders/rbac.py AUTOSCALER_RULES,
+# patch: controllers/raycluster/redis_cleanup.py adds and removes the GCS fault tolerance finalizer. get is
+# not called by the operator: held so it may create the autoscaler's Role (builders/rbac.py AUTOSCALER_RULES,
 # created by controllers/raycluster/reconciler.py _ensure_autoscaler_rbac) without the escalate verb.
 - apiGroups: ["ray.io"]
   resources: ["rayclusters"]
@@ -65,6 +66,16 @@ config/rbac/role.yaml, which names the code needing each one.
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles", "rolebindings"]
   verbs: ["create", "get", "list", "watch"]
+# controllers/raycluster/setup.py: the informer of Redis cleanup Jobs (.owns(JOBS), label-filtered);
+# controllers/raycluster/redis_cleanup.py creates one when a fault-tolerant cluster is deleted.
+- apiGroups: ["batch"]
+  resources: ["jobs"]
+  verbs: ["create", "list", "watch"]
+# controllers/raycluster/reconciler.py _ensure_auth_secret: the token Secret of a cluster with token auth.
+# Create only: the operator never reads a Secret, so it cannot leak one.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["create"]
 # runtime/events.py EventRecorder._write: creates an Event, then patches its series count on repeats.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]

@@ -51,6 +51,7 @@ class DeleteReason:
     RECREATE = "Recreate"
     ROLLING_UPDATE = "RollingUpdate"
     REPLICA_INCOMPLETE = "ReplicaIncomplete"
+    CLUSTER_DELETED = "ClusterDeleted"
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,15 @@ from kuberay_py.builders import (
     head_service_name,
     replica_name,
 )
+from kuberay_py.builders.auth import (
+    TOKEN_BYTES,
+    TOKEN_KEY,
+    auth_secret_name,
+    build_auth_secret,
+    k8s_token_auth,
+    operator_makes_auth_secret,
+    token_auth,
+)
 from kuberay_py.controllers.raycluster.conditions import ConditionUpdate, merge_conditions, now_rfc3339
 from kuberay_py.controllers.raycluster.desired import DesiredPods, build_desired
 from kuberay_py.controllers.raycluster.expectations import Expectations
@@ -59,6 +68,7 @@ from kuberay_py.controllers.raycluster.podwriter import (
     always,
     never,
 )
+from kuberay_py.controllers.raycluster.redis_cleanup import RedisCleanup, has_finalizer
 from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
 from kuberay_py.controllers.raycluster.status import (
     CACHE_SYNCED,
@@ -72,6 +82,7 @@ from kuberay_py.runtime import (
     PODS,
     ROLE_BINDINGS,
     ROLES,
+    SECRETS,
     SERVICE_ACCOUNTS,
     SERVICES,
     AlreadyExists,
@@ -86,6 +97,9 @@ from kuberay_py.runtime import (
 )
 
 log = structlog.get_logger("kuberay_py.controllers.raycluster")
+
+# Whether and how Ray authenticates requests: shown in the status, so that users see auth is on.
+AUTH_CONDITION: Final = "TokenAuthentication"
 
 # A pass that stopped early to let other clusters run comes back at the end of the queue. Not the
 # rate-limited requeue: yielding is no failure, and that backoff would grow with every yield.
@@ -159,6 +173,7 @@ _DELETE_WHY: Final = {
     DeleteReason.RECREATE: "upgradeStrategy Recreate: the pod template changed",
     DeleteReason.ROLLING_UPDATE: "rolling update: the pod template changed",
     DeleteReason.REPLICA_INCOMPLETE: "its multi-host replica lost a host",
+    DeleteReason.CLUSTER_DELETED: "the RayCluster is being deleted",
 }
 
 
@@ -190,6 +205,9 @@ class RayClusterReconciler:
             others_waiting=others_waiting,
             may_write=may_write,
         )
+        self.redis_cleanup = RedisCleanup(
+            client, cache, recorder, self.writer, self.options.build, self.options.field_manager
+        )
         self._failures: dict[str, WriteFailure] = {}
         # The status this process last wrote per cluster, with the resourceVersion the write produced.
         # RayCluster events that only change status do not trigger a reconcile, so until the cache shows our
@@ -204,11 +222,14 @@ class RayClusterReconciler:
             self._failures.pop(key, None)
             self._written.pop(key, None)
             return Result()
-        if obj["metadata"].get("deletionTimestamp"):
-            return Result()  # ownerReferences make the garbage collector remove the children
         managed_by = (obj.get("spec") or {}).get("managedBy")
         if managed_by and managed_by != ManagedBy.KUBERAY_OPERATOR:
             return Result()
+        if obj["metadata"].get("deletionTimestamp"):
+            if not has_finalizer(obj):
+                return Result()  # ownerReferences make the garbage collector remove the children
+            pods = self.cache.list(PODS, request.namespace, owner_uid=obj["metadata"].get("uid"))
+            return await self.redis_cleanup.finalize(key, obj, pods)
 
         try:
             cluster = RayCluster.from_manifest(obj)
@@ -223,7 +244,14 @@ class RayClusterReconciler:
         except BuildError as exc:
             return await self._reject(obj, cluster, [str(exc)])
 
+        # Before any pod exists: a deletion must find the finalizer whatever happens later.
+        if cluster.fault_tolerance_enabled() and not await self.redis_cleanup.add_finalizer(obj):
+            return Result(requeue=True)
+
         extra = [ConditionUpdate(SPEC_VALID, True, "Valid"), self._unsupported(obj, cluster)]
+        auth = _auth_condition(cluster)
+        if auth is not None:
+            extra.append(auth)
         pods = self.cache.list(PODS, request.namespace, owner_uid=cluster.metadata.uid)
         plan = plan_pods(cluster, pods, desired.hashes())
         service = self.cache.get(SERVICES, head_service_name(cluster), request.namespace)
@@ -236,6 +264,8 @@ class RayClusterReconciler:
                 result = Result(requeue_after=1.0)
             else:
                 await self._ensure_autoscaler_rbac(cluster, obj, plan.create_head)
+                if plan.create_head or any(plan.creations.values()):
+                    await self._ensure_auth_secret(cluster, obj)
                 service = await self._ensure_head_service(cluster, obj)
                 await self._ensure_headless_worker_service(cluster, obj)
                 if plan.held_back:
@@ -355,6 +385,23 @@ class RayClusterReconciler:
             await self._require_service_account(cluster)
         await self._create_if_missing(ROLES, build_autoscaler_role(cluster), namespace, obj)
         await self._create_if_missing(ROLE_BINDINGS, build_autoscaler_role_binding(cluster), namespace, obj)
+
+    async def _ensure_auth_secret(self, cluster: RayCluster, obj: Obj) -> None:
+        """The cluster's token Secret, made once before pods that read it: never read back (the operator
+        may not read Secrets) and never replaced, so a token is not rotated by accident."""
+        if not operator_makes_auth_secret(cluster):
+            return
+        secret = build_auth_secret(cluster, secrets.token_bytes(TOKEN_BYTES), self.options.build)
+        name = f"{cluster.namespace}/{cluster.name}"
+        try:
+            await self.client.create(
+                SECRETS, secret, cluster.namespace, field_manager=self.options.field_manager
+            )
+        except AlreadyExists:
+            return
+        except ApiError as error:
+            raise WriteFailure("FailedToCreateSecret", f"Failed creating secret {name}, {error}") from error
+        self.recorder.normal(obj, "CreatedSecret", f"Created secret {name} holding the Ray auth token")
 
     async def _require_service_account(self, cluster: RayCluster) -> None:
         """The ServiceAccount the head template names must exist: the user makes it, not the operator. It is
@@ -563,6 +610,21 @@ class RayClusterReconciler:
             return False
         self._written[_key_of(obj)] = (_version(updated), updated.get("status") or {})
         return True
+
+
+def _auth_condition(cluster: RayCluster) -> ConditionUpdate | None:
+    """Whether Ray asks for a token, and where it is (never the token itself); None without authOptions."""
+    if cluster.spec.auth_options is None:
+        return None
+    if not token_auth(cluster):
+        return ConditionUpdate(AUTH_CONDITION, False, "AuthDisabled", "Ray accepts requests without a token")
+    if k8s_token_auth(cluster):
+        message = (
+            "Ray checks each caller's Kubernetes ServiceAccount token (verb ray:write on this RayCluster)"
+        )
+        return ConditionUpdate(AUTH_CONDITION, True, "KubernetesTokens", message)
+    message = f"Ray requires the token in Secret {auth_secret_name(cluster)}, key {TOKEN_KEY}"
+    return ConditionUpdate(AUTH_CONDITION, True, "SecretToken", message)
 
 
 def _failure_of(error: ApiError) -> WriteFailure:
