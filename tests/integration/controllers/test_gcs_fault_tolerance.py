@@ -11,6 +11,7 @@ import pytest
 
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.kubelet import FAIL_ANNOTATION, SUCCEED_ANNOTATION
+from tests.integration.controllers.objects import env_of, get_json, pods_of
 from tests.integration.controllers.test_raycluster import create, kubectl, manifest, raycluster, wait_state
 from tests.waiting import async_wait_for
 
@@ -34,15 +35,6 @@ def ft_cluster(name: str, **annotations: str) -> dict[str, Any]:
     return obj
 
 
-async def get_json(plane: ControlPlane, *args: str) -> Any:
-    return json.loads((await kubectl(plane, "get", *args, "-o", "json")).stdout)
-
-
-async def pods_of(plane: ControlPlane, namespace: str, selector: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = (await get_json(plane, "pods", "-n", namespace, "-l", selector))["items"]
-    return items
-
-
 async def events_of(plane: ControlPlane, namespace: str, name: str, awaited: str) -> dict[str, str]:
     """reason -> type of the Events about the RayCluster `name`, once one has the reason `awaited` (the
     recorder writes Events in batches, so the last may trail the deletion)."""
@@ -55,10 +47,6 @@ async def events_of(plane: ControlPlane, namespace: str, name: str, awaited: str
 
     found: dict[str, str] = await async_wait_for(events, timeout=30, what=f"a {awaited} Event")
     return found
-
-
-def env_of(container: dict[str, Any]) -> dict[str, Any]:
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env") or []}
 
 
 async def gone(plane: ControlPlane, namespace: str, kind: str, name: str) -> bool:
