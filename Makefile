@@ -1,11 +1,11 @@
-# Every target sets itself up: a fresh clone needs only Python 3.11+, Go and make.
+# Every target sets itself up: a fresh clone needs only Python 3.11+, Go, make and (for Redis) Debian's apt.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup binaries kuberay test test-unit test-integration lint demo demo-simulated bench bench-quick crd clean
+.PHONY: setup binaries kuberay redis test test-unit test-integration lint demo demo-simulated bench bench-quick crd clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ binaries:
 kuberay:
 	bash hack/build-binaries kuberay >/dev/null
 
+# Redis unpacked from Debian's packages: the external store of the fault-tolerance tests.
+redis:
+	bash hack/build-binaries redis >/dev/null
+
 lint: setup
 	$(BIN)/ruff check kuberay_py tests hack benchmarks
 	$(BIN)/ruff format --check kuberay_py tests hack benchmarks
@@ -30,15 +34,15 @@ lint: setup
 test-unit: setup
 	$(BIN)/pytest -q tests/unit
 
-test-integration: setup binaries kuberay
+test-integration: setup binaries kuberay redis
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q tests/integration
 
 # Set up and run every test: lint, unit tests, then integration tests against the real control plane.
-test: setup binaries kuberay lint
+test: setup binaries kuberay redis lint
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q tests
 
 # Real Ray: pods run as processes in namespaces of their own (root), a job, the autoscaler scaling for it.
-demo: setup binaries
+demo: setup binaries redis
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/kuberay-py demo --ray
 
 # The same without Ray or root: a simulated kubelet only writes pod statuses.

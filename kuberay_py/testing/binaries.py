@@ -1,4 +1,5 @@
-"""Locate the control-plane binaries (and helm), building them from their Go modules on first use.
+"""Locate the control-plane binaries (and helm), building them from their Go modules on first use; and Redis,
+unpacked from Debian's packages.
 
 The versions are pinned in versions.env beside this file; the build script caches one directory per version,
 so only a version change costs a rebuild.
@@ -65,6 +66,19 @@ def ensure_helm() -> Path:
     if proc.returncode != 0:
         raise BinariesError("building helm failed (see the message above)")
     return Path(proc.stdout.strip().splitlines()[-1]) / "helm"
+
+
+def ensure_redis() -> Path:
+    """The directory of redis-server and redis-cli at the pinned Debian version, unpacked from Debian's
+    packages on first use (progress goes to stderr). Each is a wrapper that runs the unpacked binary with
+    the unpacked libraries, so the directory can go on any PATH."""
+    # No tool check here: once cached, apt-get and dpkg-deb are no longer needed, and the script says so.
+    proc = subprocess.run(
+        ["bash", str(BUILD_SCRIPT), "redis"], stdout=subprocess.PIPE, stderr=None, text=True
+    )
+    if proc.returncode != 0:
+        raise BinariesError("unpacking Redis failed (see the message above)")
+    return Path(proc.stdout.strip().splitlines()[-1])
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@
 # `build_binaries.sh helm` builds only helm (for rendering the chart in tests) and prints its directory.
 # `build_binaries.sh kuberay` builds only KubeRay's own operator (the reference that tests and benchmarks
 # compare against, never shipped) with its CRDs and samples beside it, and prints its directory.
+# `build_binaries.sh redis` unpacks Debian's redis-server and redis-tools (no Go needed) and prints the
+# directory of its redis-server and redis-cli.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,11 +17,15 @@ k8s_dir="$cache/kubernetes-$KUBERNETES_VERSION"
 etcd_dir="$cache/etcd-$ETCD_VERSION"
 helm_dir="$cache/helm-$HELM_VERSION"
 kuberay_dir="$cache/kuberay-$KUBERAY_VERSION"
+# An apt version holds ':' and '~', which do not belong in a directory name.
+redis_dir="$cache/redis-${REDIS_VERSION//[^A-Za-z0-9.+-]/_}"
 log_dir="$cache/logs"
 mkdir -p "$log_dir"
 
 die() { echo "build-binaries: $*" >&2; exit 1; }
-command -v go >/dev/null 2>&1 || die "Go is not installed; install Go 1.24 or newer to build the local control plane"
+if [ "${1:-}" != redis ]; then
+  command -v go >/dev/null 2>&1 || die "Go is not installed; install Go 1.24 or newer to build the local control plane"
+fi
 
 build_kubernetes() {
   local work="$cache/build/kubernetes-$KUBERNETES_VERSION" staging_ver gomod
@@ -129,6 +135,62 @@ build_kuberay() {
   ) || die "building KubeRay $KUBERAY_VERSION failed; see $log_dir/kuberay.log"
 }
 
+# A wrapper that runs one unpacked binary by its own path (so by its own name), the unpacked libraries first.
+write_redis_wrapper() {
+  local name="$1" out="$2"
+  cat > "$out" <<SH
+#!/bin/sh
+LD_LIBRARY_PATH="$redis_dir/root/usr/lib/x86_64-linux-gnu\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
+export LD_LIBRARY_PATH
+exec "$redis_dir/root/usr/bin/$name" "\$@"
+SH
+  chmod +x "$out"
+}
+
+build_redis() {
+  [ -x "$redis_dir/bin/redis-server" ] && [ -x "$redis_dir/bin/redis-cli" ] && return 0
+  command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1 \
+    || die "Redis comes from Debian's packages, and apt-get or dpkg-deb is missing"
+  echo "unpacking Redis $REDIS_VERSION from Debian's packages (first run only)" >&2
+  local work apt_options=()
+  # As root, apt downloads as the _apt user, who cannot write to the temporary directory.
+  [ "$(id -u)" = 0 ] && apt_options=(-o APT::Sandbox::User=root)
+  work="$(mktemp -d)"
+  # shellcheck disable=SC2064
+  trap "rm -rf '$work'" EXIT
+  rm -rf "$redis_dir"
+  mkdir -p "$redis_dir/root" "$redis_dir/bin"
+  # Each step says when it fails: `set -e` does not hold in a subshell whose status is tested.
+  (
+    cd "$work" || exit 1
+    apt-get download "${apt_options[@]}" \
+      "redis-server=$REDIS_VERSION" "redis-tools=$REDIS_VERSION" libjemalloc2 liblzf1 >>"$log_dir/redis.log" 2>&1 \
+      || exit 1
+    for deb in ./*.deb; do
+      dpkg-deb -x "$deb" "$redis_dir/root" >>"$log_dir/redis.log" 2>&1 || exit 1
+    done
+  ) || {
+    rm -rf "$redis_dir"
+    die "downloading or unpacking Redis $REDIS_VERSION failed (not in apt's index? try apt-get update);" \
+      "see $log_dir/redis.log"
+  }
+  # usr/bin/redis-server links to redis-check-rdb, which runs as a server only when called by that name.
+  write_redis_wrapper redis-server "$redis_dir/bin/redis-server.tmp"
+  write_redis_wrapper redis-cli "$redis_dir/bin/redis-cli.tmp"
+  local version
+  version="$("$redis_dir/bin/redis-server.tmp" --version 2>>"$log_dir/redis.log")" || version=""
+  echo "$version" >>"$log_dir/redis.log"
+  [[ "$version" == "Redis server v="* ]] && "$redis_dir/bin/redis-cli.tmp" --version >>"$log_dir/redis.log" 2>&1 \
+    || { rm -rf "$redis_dir"; die "the unpacked Redis $REDIS_VERSION does not run; see $log_dir/redis.log"; }
+  mv "$redis_dir/bin/redis-cli.tmp" "$redis_dir/bin/redis-cli"
+  mv "$redis_dir/bin/redis-server.tmp" "$redis_dir/bin/redis-server"
+}
+
+if [ "${1:-}" = redis ]; then
+  build_redis
+  echo "$redis_dir/bin"
+  exit 0
+fi
 if [ "${1:-}" = kuberay ]; then
   build_kuberay
   echo "$kuberay_dir"
