@@ -72,6 +72,7 @@ class Node(Protocol):
     api_socket: Path
     api_port_in_pod: int
     image_env: Mapping[str, str]
+    extra_path: tuple[str, ...]
     restart_backoff: float
 
     def hosts_for(self, pod_ip: str, hostname: str, namespace: str) -> str: ...
@@ -279,7 +280,7 @@ class PodRuntime:
         assert self.sandbox is not None
         base = {
             **self.node.image_env,
-            "PATH": f"{Path(sys.executable).parent}:{_SYSTEM_PATH}",
+            "PATH": ":".join([str(Path(sys.executable).parent), *self.node.extra_path, _SYSTEM_PATH]),
             "HOME": "/root",
             "HOSTNAME": str(self.pod["metadata"]["name"]),
             "KUBERNETES_SERVICE_HOST": "127.0.0.1",

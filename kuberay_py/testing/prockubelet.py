@@ -67,6 +67,9 @@ class ProcessKubeletConfig:
     restart_backoff: float = 10.0
     heartbeat_seconds: float = 30.0
     image_env: tuple[tuple[str, str], ...] = ()
+    # Directories put on every container's PATH after the venv's bin, e.g. the cached Redis for a pod whose
+    # image would have had redis-server on its PATH.
+    extra_path: tuple[str, ...] = ()
 
 
 def _api_port(kubeconfig: Path) -> int:
@@ -117,6 +120,7 @@ class ProcessKubelet:
             resources["nvidia.com/gpu"] = str(config.gpus)
         self.allocatable: Mapping[str, str] = resources
         self.image_env: Mapping[str, str] = dict(config.image_env)
+        self.extra_path: tuple[str, ...] = config.extra_path
         self.restart_backoff = config.restart_backoff
         self.api_port_in_pod = config.api_port_in_pod
         self._api_port = api_port
@@ -376,6 +380,12 @@ class ProcessKubelet:
                 self.changed(key)
 
 
+def _path_entry(text: str) -> str:
+    if not text or ":" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} cannot be a PATH entry")
+    return str(Path(text).absolute())
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[Path, Path, ProcessKubeletConfig]:
     defaults = ProcessKubeletConfig()
     parser = argparse.ArgumentParser(
@@ -391,6 +401,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[Path, Path, ProcessKubele
     parser.add_argument(
         "--image-env", action="append", default=[], metavar="NAME=VALUE", help="set in every container"
     )
+    parser.add_argument(
+        "--extra-path",
+        type=_path_entry,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="put on every container's PATH after the venv's bin (repeatable)",
+    )
     args = parser.parse_args(argv)
     image_env = tuple((name, value) for name, _, value in (e.partition("=") for e in args.image_env) if value)
     config = ProcessKubeletConfig(
@@ -400,6 +418,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Path, Path, ProcessKubele
         gpus=args.gpus,
         restart_backoff=args.restart_backoff,
         image_env=image_env,
+        extra_path=tuple(args.extra_path),
     )
     return args.kubeconfig, args.log_dir, config
 

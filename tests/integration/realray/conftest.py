@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from kuberay_py.testing.binaries import ensure_redis
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.operator_process import OperatorProcess
 from tests.integration.install_support import CRD_FILE
@@ -19,7 +20,12 @@ def process_plane() -> Iterator[ControlPlane]:
     assert os.geteuid() == 0, "the process kubelet needs root (network, mount and PID namespaces)"
     plane = ControlPlane(
         kubelet_kind="process",
-        kubelet_args=["--image-env=RAY_USAGE_STATS_ENABLED=0", "--restart-backoff=1"],
+        # A container whose command is redis-server (KubeRay's external-Redis sample) runs the cached Redis.
+        kubelet_args=[
+            "--image-env=RAY_USAGE_STATS_ENABLED=0",
+            "--restart-backoff=1",
+            f"--extra-path={ensure_redis()}",
+        ],
         keep_failed=True,
     )
     plane.start()
