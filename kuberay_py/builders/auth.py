@@ -85,11 +85,11 @@ def _k8s_token_volume() -> dict[str, Any]:
 def add_auth(cluster: RayCluster, pod_spec: dict[str, Any], containers: list[dict[str, Any]]) -> None:
     """Give `containers` (Ray's, the wait-for-head init container, the autoscaler) what auth needs; the
     user's own definitions of these variables win."""
-    env = auth_env(cluster)
-    if not env:
+    if not token_auth(cluster):
         return
     for container in containers:
-        container["env"] = merge_env(container.get("env") or [], env)
+        # A list of its own per container: shared dicts would be one object in several places.
+        container["env"] = merge_env(container.get("env") or [], auth_env(cluster))
     if not k8s_token_auth(cluster):
         return
     volumes = list(pod_spec.get("volumes") or [])

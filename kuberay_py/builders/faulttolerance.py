@@ -19,6 +19,8 @@ REDIS_USERNAME: Final = "REDIS_USERNAME"
 REDIS_PASSWORD: Final = "REDIS_PASSWORD"
 RAY_EXTERNAL_STORAGE_NAMESPACE: Final = "RAY_external_storage_namespace"
 RAY_GCS_RECONNECT_TIMEOUT: Final = "RAY_gcs_rpc_server_reconnect_timeout_s"
+# Rendered before the RayCluster exists, the storage namespace is not known yet: it will be its UID.
+UID_PLACEHOLDER: Final = "<the RayCluster's UID>"
 # Ray's own default lets a worker give up after a minute; a new head pod often takes longer than that.
 WORKER_GCS_RECONNECT_TIMEOUT_SECONDS: Final = "600"
 
@@ -33,7 +35,9 @@ def storage_namespace(cluster: RayCluster) -> str:
     options = cluster.spec.gcs_fault_tolerance_options
     if options is not None and options.external_storage_namespace:
         return options.external_storage_namespace
-    return cluster.annotation(EXTERNAL_STORAGE_NAMESPACE_ANNOTATION) or cluster.metadata.uid or ""
+    return (
+        cluster.annotation(EXTERNAL_STORAGE_NAMESPACE_ANNOTATION) or cluster.metadata.uid or UID_PLACEHOLDER
+    )
 
 
 def _credential(name: str, credential: RedisCredential) -> dict[str, Any]:
