@@ -65,6 +65,20 @@ def build_auth_secret(
     }
 
 
+# What a rendering shows instead of a token: the operator draws it when it creates the Secret, once.
+TOKEN_PLACEHOLDER: Final = "<32 random bytes, hex-encoded, drawn once when the operator creates this Secret>"
+
+
+def render_auth_secret(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS) -> dict[str, Any] | None:
+    """The token Secret as `kuberay-py render` shows it, with no token; None when the operator makes none."""
+    if not operator_makes_auth_secret(cluster):
+        return None
+    secret = build_auth_secret(cluster, b"", options)
+    del secret["data"]
+    secret["stringData"] = {TOKEN_KEY: TOKEN_PLACEHOLDER}
+    return secret
+
+
 def auth_env(cluster: RayCluster) -> list[dict[str, Any]]:
     """What a Ray process of the cluster needs to be let in (empty when auth is off)."""
     if not token_auth(cluster):

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from kuberay_py.api import RayCluster, validate_manifest
 from kuberay_py.api.constants import GROUP, KIND
+from kuberay_py.builders.auth import render_auth_secret
 from kuberay_py.builders.errors import BuildError
 from kuberay_py.builders.names import replica_name, short_hash
 from kuberay_py.builders.options import DEFAULT_OPTIONS, BuildOptions
@@ -25,9 +26,10 @@ def render_cluster(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS)
     """The objects the operator creates for `cluster`, in the order it creates them.
 
     With autoscaling: the autoscaler's ServiceAccount (unless the head template names its own), Role and
-    RoleBinding. Always: the head Service; with a group of numOfHosts > 1, the headless worker Service; the
-    head pod, and one pod of each worker group (one per host for a group with numOfHosts > 1, labelled as one
-    replica). The operator creates as many worker pods as each
+    RoleBinding. With token auth and no Secret of the user's: the token Secret, without a token (the operator
+    draws one when it creates it). Always: the head Service; with a group of numOfHosts > 1, the headless
+    worker Service; the head pod, and one pod of each worker group (one per host for a group with numOfHosts
+    > 1, labelled as one replica). The operator creates as many worker pods as each
     group's replicas ask; they differ from the one shown only in the name the API server gives them.
     """
     objects: list[dict[str, Any]] = []
@@ -36,6 +38,9 @@ def render_cluster(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS)
         if account is not None:
             objects.append(account)
         objects += [build_autoscaler_role(cluster, options), build_autoscaler_role_binding(cluster, options)]
+    secret = render_auth_secret(cluster, options)
+    if secret is not None:
+        objects.append(secret)
     objects.append(build_head_service(cluster, options))
     headless = build_headless_worker_service(cluster, options)
     if headless is not None:
