@@ -108,8 +108,10 @@ class OperatorProcess:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
 
-    def terminate(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM and wait up to `timeout`: the exit code, or None if it is still shutting down."""
+    def terminate(self, timeout: float = 45.0) -> int | None:
+        """SIGTERM and wait up to `timeout`: the exit code, or None if it is still shutting down. As for
+        `stop`, the default outlasts the operator's bound on a graceful shutdown: a drain that takes all of
+        its time is slow, not stuck."""
         if self.proc is None:
             return None
         if self.proc.poll() is None:
