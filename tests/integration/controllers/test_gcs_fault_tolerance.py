@@ -80,6 +80,17 @@ async def job_pod(plane: ControlPlane, namespace: str, job: str) -> dict[str, An
     return pod
 
 
+async def finish_job_and_wait(plane: ControlPlane, namespace: str, job: dict[str, Any], how: str) -> None:
+    """End the cleanup Job's pod as the simulated kubelet is told (`how`: its annotation), then wait for the
+    deleted cluster to go."""
+    pod = await job_pod(plane, namespace, job["metadata"]["name"])
+    await kubectl(plane, "annotate", "pod", pod["metadata"]["name"], "-n", namespace, how)
+    cluster = job["metadata"]["ownerReferences"][0]["name"]
+    await async_wait_for(
+        lambda: gone(plane, namespace, "raycluster", cluster), timeout=60, what=f"{cluster} gone"
+    )
+
+
 async def test_pods_carry_redis_settings_and_the_cluster_its_finalizer(
     control_plane: ControlPlane, namespace: str
 ) -> None:
@@ -113,20 +124,7 @@ async def test_pods_carry_redis_settings_and_the_cluster_its_finalizer(
     assert container["image"] == head["spec"]["containers"][0]["image"]
     assert env_of(container)["RAY_external_storage_namespace"] == uid
     assert "cleanup_redis_storage" in container["args"][0]
-    pod = await job_pod(control_plane, namespace, job["metadata"]["name"])
-    await kubectl(
-        control_plane,
-        "annotate",
-        "pod",
-        pod["metadata"]["name"],
-        "-n",
-        namespace,
-        f"{SUCCEED_ANNOTATION}=true",
-    )
-
-    await async_wait_for(
-        lambda: gone(control_plane, namespace, "raycluster", "ft"), timeout=60, what="ft gone"
-    )
+    await finish_job_and_wait(control_plane, namespace, job, f"{SUCCEED_ANNOTATION}=true")
     events = await events_of(control_plane, namespace, "ft", "RedisCleanupCompleted")
     assert events["CreatedRedisCleanupJob"] == "Normal" and events["RedisCleanupCompleted"] == "Normal"
 
@@ -137,20 +135,7 @@ async def test_a_failed_cleanup_job_releases_the_deletion_with_a_warning(
     await create(control_plane, namespace, ft_cluster("ft-fail"))
     await wait_state(control_plane, namespace, "ft-fail")
     job = await delete_and_wait_for_job(control_plane, namespace, "ft-fail")
-    pod = await job_pod(control_plane, namespace, job["metadata"]["name"])
-    await kubectl(
-        control_plane,
-        "annotate",
-        "pod",
-        pod["metadata"]["name"],
-        "-n",
-        namespace,
-        f"{FAIL_ANNOTATION}=connection refused",
-    )
-
-    await async_wait_for(
-        lambda: gone(control_plane, namespace, "raycluster", "ft-fail"), timeout=60, what="ft-fail gone"
-    )
+    await finish_job_and_wait(control_plane, namespace, job, f"{FAIL_ANNOTATION}=connection refused")
     events = await events_of(control_plane, namespace, "ft-fail", "RedisCleanupFailed")
     assert events["RedisCleanupFailed"] == "Warning"
     assert "RedisCleanupCompleted" not in events
