@@ -135,3 +135,9 @@ def error_from_status(http_status: int, status: dict[str, Any] | None) -> ApiErr
 def is_retriable(exc: BaseException) -> bool:
     """Whether an error is worth retrying unchanged later (transport trouble, throttling, server errors)."""
     return isinstance(exc, TransportError | TooManyRequests | ServerError)
+
+
+def is_namespace_terminating(exc: BaseException) -> bool:
+    """Whether a create was refused because its namespace is being deleted: nothing made there can stay, and
+    retrying cannot help."""
+    return isinstance(exc, Forbidden) and "because it is being terminated" in str(exc)

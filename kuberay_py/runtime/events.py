@@ -29,7 +29,7 @@ from typing import Any
 import structlog
 
 from kuberay_py.runtime.client import Client
-from kuberay_py.runtime.errors import ApiError, NotFound
+from kuberay_py.runtime.errors import ApiError, NotFound, is_namespace_terminating
 from kuberay_py.runtime.objects import Obj, metadata, now_micro, object_reference
 from kuberay_py.runtime.resources import EVENTS
 
@@ -238,6 +238,10 @@ class EventRecorder:
             log.warning("could not write event", reason=series.body["reason"], error=repr(exc))
             return False
         except ApiError as exc:
+            if is_namespace_terminating(exc):
+                # Its namespace is going, and the Event with it.
+                log.debug("event dropped: its namespace is being deleted", reason=series.body["reason"])
+                return True
             log.warning("could not write event", reason=series.body["reason"], error=repr(exc))
         return True
 

@@ -95,11 +95,15 @@ from kuberay_py.runtime import (
     Resource,
     Result,
 )
+from kuberay_py.runtime.errors import is_namespace_terminating
 
 log = structlog.get_logger("kuberay_py.controllers.raycluster")
 
 # Whether and how Ray authenticates requests: shown in the status, so that users see auth is on.
 AUTH_CONDITION: Final = "TokenAuthentication"
+
+# How soon a cluster whose namespace is being deleted is looked at again (its deletion usually comes first).
+_NAMESPACE_GOING_RETRY: Final = 10.0
 
 # A pass that stopped early to let other clusters run comes back at the end of the queue. Not the
 # rate-limited requeue: yielding is no failure, and that backoff would grow with every yield.
@@ -143,17 +147,25 @@ class WriteFailure(Exception):
     """Some writes failed: the Warning Event to record (KubeRay's reason) and, for pod writes, the
     ReplicaFailure condition (KubeRay sets it for pod writes only)."""
 
-    def __init__(self, event_reason: str, message: str, condition: ConditionUpdate | None = None) -> None:
+    def __init__(
+        self,
+        event_reason: str,
+        message: str,
+        condition: ConditionUpdate | None = None,
+        cause: BaseException | None = None,
+    ) -> None:
         super().__init__(message)
         self.event_reason = event_reason
         self.message = message
         self.condition = condition
+        self.cause = cause
 
 
-def _replica_failure(condition_reason: str, event_reason: str, message: str) -> WriteFailure:
-    return WriteFailure(
-        event_reason, message, ConditionUpdate("ReplicaFailure", True, condition_reason, message)
-    )
+def _replica_failure(
+    condition_reason: str, event_reason: str, message: str, cause: BaseException | None = None
+) -> WriteFailure:
+    condition = ConditionUpdate("ReplicaFailure", True, condition_reason, message)
+    return WriteFailure(event_reason, message, condition, cause)
 
 
 # KubeRay's Event reasons for the objects besides pods: kind -> (created, failed to create, as named).
@@ -275,6 +287,10 @@ class RayClusterReconciler:
                 self._failures.pop(key, None)
         except (WriteFailure, ApiError) as exc:
             failed = exc if isinstance(exc, WriteFailure) else _failure_of(exc)
+            if is_namespace_terminating(failed.cause or exc):
+                # The namespace's deletion takes the cluster with it: no Warning, no retry storm.
+                log.info("the cluster's namespace is being deleted; nothing is created there")
+                return Result(requeue_after=_NAMESPACE_GOING_RETRY)
             self._failures[key] = failed
             log.warning("writing owned objects failed", reason=failed.event_reason, error=failed.message)
             self.recorder.warning(obj, failed.event_reason, failed.message)
@@ -368,9 +384,8 @@ class RayClusterReconciler:
             except AlreadyExists:
                 return await self.client.get(resource, name, namespace)
         except ApiError as error:
-            raise WriteFailure(
-                failed_reason, f"Failed creating {what} {namespace}/{name}, {error}"
-            ) from error
+            message = f"Failed creating {what} {namespace}/{name}, {error}"
+            raise WriteFailure(failed_reason, message, cause=error) from error
         self.recorder.normal(owner, created_reason, f"Created {what} {namespace}/{name}")
         return made
 
@@ -400,7 +415,8 @@ class RayClusterReconciler:
         except AlreadyExists:
             return
         except ApiError as error:
-            raise WriteFailure("FailedToCreateSecret", f"Failed creating secret {name}, {error}") from error
+            message = f"Failed creating secret {name}, {error}"
+            raise WriteFailure("FailedToCreateSecret", message, cause=error) from error
         self.recorder.normal(obj, "CreatedSecret", f"Created secret {name} holding the Ray auth token")
 
     async def _require_service_account(self, cluster: RayCluster) -> None:
@@ -517,12 +533,12 @@ class RayClusterReconciler:
             return
         if outcome.failed_group == HEAD_GROUP_NAME:
             message = f"Failed to create head Pod {namespace}/{outcome.failed_pod}, {outcome.failure}"
-            raise _replica_failure("FailedCreateHeadPod", "FailedToCreateHeadPod", message)
+            raise _replica_failure("FailedCreateHeadPod", "FailedToCreateHeadPod", message, outcome.failure)
         message = (
             f"Failed to create worker Pod {namespace}/{outcome.failed_pod} of group {outcome.failed_group} "
             f"for the cluster {namespace}/{obj['metadata']['name']}, {outcome.failure}"
         )
-        raise _replica_failure("FailedCreateWorkerPod", "FailedToCreateWorkerPod", message)
+        raise _replica_failure("FailedCreateWorkerPod", "FailedToCreateWorkerPod", message, outcome.failure)
 
     def _report_deletes(self, obj: Obj, outcome: DeleteOutcome) -> None:
         """KubeRay's Events: one per pod deleted, one for all pods of a suspended cluster or group."""
