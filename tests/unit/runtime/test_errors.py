@@ -5,8 +5,8 @@ from kuberay_py.runtime.errors import Forbidden, NotFound, is_namespace_terminat
 
 def test_a_create_in_a_namespace_being_deleted_is_recognised() -> None:
     refused = Forbidden(
-        'services "c-head-svc" is forbidden: unable to create new content in namespace t-1 because it is being '
-        "terminated"
+        'services "c-head-svc" is forbidden: unable to create new content in namespace t-1 '
+        "because it is being terminated"
     )
     assert is_namespace_terminating(refused)
 
