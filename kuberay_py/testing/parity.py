@@ -105,25 +105,25 @@ def _pattern(text: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in text.split("*")))
 
 
+def _rows(markdown: str) -> list[tuple[str, list[str]]]:
+    """Each table row whose first cell is a backticked key: the key and the row's other cells."""
+    rows = []
+    for line in markdown.splitlines():
+        match = re.match(r"^\|\s*`([^`]+)`\s*\|(.*)$", line)
+        if match:
+            rows.append((match.group(1), [cell.strip() for cell in match.group(2).split("|")]))
+    return rows
+
+
 def documented_patterns(markdown: str) -> list[str]:
     """The key patterns of the differences document: the first cell of every table row, in backticks."""
-    patterns = []
-    for line in markdown.splitlines():
-        match = re.match(r"^\|\s*`([^`]+)`\s*\|", line)
-        if match:
-            patterns.append(match.group(1))
-    return patterns
+    return [key for key, _ in _rows(markdown)]
 
 
 def intermittent_patterns(markdown: str) -> list[str]:
     """The rows whose KubeRay cell starts with "sometimes": KubeRay races with itself there, so a run that
     does not show the difference does not make the row stale."""
-    patterns = []
-    for line in markdown.splitlines():
-        match = re.match(r"^\|\s*`([^`]+)`\s*\|[^|]*\|\s*sometimes\b", line)
-        if match:
-            patterns.append(match.group(1))
-    return patterns
+    return [key for key, cells in _rows(markdown) if len(cells) > 1 and cells[1].startswith("sometimes")]
 
 
 # -- pods ---------------------------------------------------------------------------------------------------
