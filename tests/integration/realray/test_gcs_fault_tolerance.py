@@ -1,7 +1,7 @@
 """GCS fault tolerance with real Ray and a real Redis (the sample's Redis Deployment, run by the process
 kubelet): the head's Ray dies and comes back, and a detached actor and a running job are still there, the
-worker never restarted; without fault tolerance the same actor is lost. Deleting the cluster really removes
-its keys from Redis."""
+worker never restarted; the head pod is deleted and replaced, and the actor is still there; without fault
+tolerance the same actor is lost. Deleting the cluster really removes its keys from Redis."""
 
 from __future__ import annotations
 
@@ -149,6 +149,22 @@ async def test_a_head_restart_keeps_actors_jobs_and_workers_and_deletion_cleans_
         raise AssertionError(f"last status: {seen[-1]}\njob logs: {logs}") from error
     logs = await stack.in_head(namespace, CLUSTER, ["ray", "job", "logs", "--address", DASHBOARD, "ft-job"])
     assert "job done" in logs
+
+    # A new head pod, at a new address: the worker finds it through the head Service's name and keeps its
+    # actor, which the new head knows from Redis.
+    await stack.kubectl("delete", "pod", after["metadata"]["name"], "-n", namespace, "--wait=false")
+
+    async def replaced() -> bool:
+        pods = await stack.pods(namespace, CLUSTER)
+        heads = [p for p in pods if is_head(p)]
+        new = [p for p in heads if p["metadata"]["uid"] != after["metadata"]["uid"]]
+        return len(pods) == 2 and len(new) == 1 and all(ready(p) for p in pods)
+
+    await stack.wait(replaced, "a new head pod", 240, namespace, CLUSTER)
+    assert count_of(await stack.in_head(namespace, CLUSTER, ["python", "-c", USE_ACTOR])) == "3"
+    now = {p["metadata"]["name"]: p for p in await stack.pods(namespace, CLUSTER)}
+    assert now[worker["metadata"]["name"]]["metadata"]["uid"] == worker["metadata"]["uid"]
+    assert restarts(now[worker["metadata"]["name"]]) == 0
 
     # Deleting the cluster runs the cleanup Job, which removes exactly this cluster's keys.
     await stack.kubectl("delete", "raycluster", CLUSTER, "-n", namespace, "--wait=false")
