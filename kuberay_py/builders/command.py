@@ -6,8 +6,8 @@ from typing import Any, Final
 
 from kuberay_py.api import RayCluster, WorkerGroupSpec
 from kuberay_py.builders import ports
+from kuberay_py.builders.addresses import head_address
 from kuberay_py.builders.faulttolerance import fault_tolerance_start_params
-from kuberay_py.builders.names import head_service_host
 from kuberay_py.builders.nodes import NodeGroup, node_group
 from kuberay_py.builders.options import DEFAULT_OPTIONS, BuildOptions
 from kuberay_py.builders.ray_resources import add_accelerator_resources, resource_params
@@ -21,17 +21,6 @@ SHELL: Final = ("/bin/bash", "-c", "--")
 # `ray start` options that take true/false as a value: a bare flag would be a usage error.
 _BOOLEAN_VALUED_OPTIONS: Final = frozenset({"include-dashboard", "include-log-monitor"})
 _RAY_START: Final = re.compile(r"\bray\s+start\b")
-
-
-def gcs_port(cluster: RayCluster) -> int:
-    """The head's GCS port: its `rayStartParams.port`, else 6379."""
-    port = cluster.spec.head_group_spec.start_params().get("port", "")
-    return int(port) if port.isdigit() else ports.GCS_PORT
-
-
-def head_address(cluster: RayCluster, options: BuildOptions) -> str:
-    """`<head FQDN>:<GCS port>`, where workers join the cluster."""
-    return f"{head_service_host(cluster, options)}:{gcs_port(cluster)}"
 
 
 def _default_params(cluster: RayCluster, group: NodeGroup, options: BuildOptions) -> dict[str, str]:

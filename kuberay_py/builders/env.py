@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from kuberay_py.api import AutoscalerVersion, RayCluster
-from kuberay_py.builders.command import gcs_port, head_address
+from kuberay_py.builders.addresses import gcs_port, head_address
 from kuberay_py.builders.labels import CLUSTER_LABEL, GROUP_LABEL
 from kuberay_py.builders.names import head_service_host, head_service_name
 from kuberay_py.builders.nodes import NodeGroup

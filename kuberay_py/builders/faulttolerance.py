@@ -12,6 +12,7 @@ from typing import Any, Final
 from kuberay_py.api import RayCluster
 from kuberay_py.api.constants import EXTERNAL_STORAGE_NAMESPACE_ANNOTATION
 from kuberay_py.api.faulttolerance import RedisCredential
+from kuberay_py.builders.env import value
 from kuberay_py.builders.nodes import NodeGroup
 
 RAY_REDIS_ADDRESS: Final = "RAY_REDIS_ADDRESS"
@@ -23,11 +24,6 @@ RAY_GCS_RECONNECT_TIMEOUT: Final = "RAY_gcs_rpc_server_reconnect_timeout_s"
 UID_PLACEHOLDER: Final = "<the RayCluster's UID>"
 # Ray's own default lets a worker give up after a minute; a new head pod often takes longer than that.
 WORKER_GCS_RECONNECT_TIMEOUT_SECONDS: Final = "600"
-
-
-def value(name: str, text: str) -> dict[str, Any]:
-    # Not env.value: env builds on command, which builds on this module.
-    return {"name": name, "value": text}
 
 
 def storage_namespace(cluster: RayCluster) -> str:

@@ -8,13 +8,13 @@ from typing import Any, Final
 from kuberay_py.api import RayCluster, WorkerGroupSpec
 from kuberay_py.api.constants import FT_ENABLED_ANNOTATION
 from kuberay_py.builders import ports
+from kuberay_py.builders.addresses import head_address
 from kuberay_py.builders.auth import add_auth, k8s_token_auth
 from kuberay_py.builders.autoscaler import CONTAINER_NAME as AUTOSCALER_CONTAINER
 from kuberay_py.builders.autoscaler import autoscaler_v2, build_autoscaler_container, free_container_name
 from kuberay_py.builders.command import (
     OVERWRITE_COMMAND_ANNOTATION,
     format_ray_start,
-    head_address,
     overwrites_command,
     set_start_command,
     start_params_of,

@@ -287,7 +287,7 @@ class RayClusterReconciler:
                 self._failures.pop(key, None)
         except (WriteFailure, ApiError) as exc:
             failed = exc if isinstance(exc, WriteFailure) else _failure_of(exc)
-            if is_namespace_terminating(failed.cause or exc):
+            if failed.cause is not None and is_namespace_terminating(failed.cause):
                 # The namespace's deletion takes the cluster with it: no Warning, no retry storm.
                 log.info("the cluster's namespace is being deleted; nothing is created there")
                 return Result(requeue_after=_NAMESPACE_GOING_RETRY)
@@ -645,7 +645,7 @@ def _auth_condition(cluster: RayCluster) -> ConditionUpdate | None:
 
 def _failure_of(error: ApiError) -> WriteFailure:
     """A request of the pass that failed otherwise (a lookup): no condition of KubeRay's says so."""
-    return WriteFailure("FailedReconcile", f"reconciling failed: {error}")
+    return WriteFailure("FailedReconcile", f"reconciling failed: {error}", cause=error)
 
 
 def _key_of(obj: Obj) -> str:

@@ -38,11 +38,11 @@ from kuberay_py.runtime import (
     ApiError,
     Cache,
     Client,
-    Conflict,
     EventRecorder,
     NotFound,
     Result,
 )
+from kuberay_py.runtime.objects import parse_time
 
 log = structlog.get_logger("kuberay_py.controllers.raycluster")
 
@@ -57,7 +57,7 @@ def has_finalizer(obj: Obj) -> bool:
 
 
 def _job_outcome(job: Obj) -> str | None:
-    """ "Complete" or "Failed" once the Job has finished, else None."""
+    """The Job's finishing condition, Complete or Failed, once it has finished; else None."""
     for condition in (job.get("status") or {}).get("conditions") or []:
         if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
             return str(condition["type"])
@@ -65,8 +65,7 @@ def _job_outcome(job: Obj) -> str | None:
 
 
 def _seconds_since(timestamp: str) -> float:
-    then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return (datetime.now(UTC) - then).total_seconds()
+    return (datetime.now(UTC) - parse_time(timestamp)).total_seconds()
 
 
 @dataclass
@@ -95,16 +94,16 @@ class RedisCleanup:
         except ValueError:
             # A spec this version cannot read cannot be cleaned up after either.
             return await self._give_up(obj, "its spec cannot be read", None)
-        namespace = storage_namespace(cluster)
+        storage = storage_namespace(cluster)
         if not cluster.fault_tolerance_enabled():
-            return await self._give_up(obj, "fault tolerance was turned off before the deletion", namespace)
+            return await self._give_up(obj, "fault tolerance was turned off before the deletion", storage)
         timeout = deletion_timeout_seconds(cluster)
         left = timeout - _seconds_since(obj["metadata"]["deletionTimestamp"])
         # Back at the deadline at the latest, so that the timeout is kept to the second.
         poll = Result(requeue_after=max(min(_POLL_SECONDS, left), 0.1))
         if left <= 0:
             why = f"the cleanup did not finish within {timeout}s (ray.io/gcs-ft-deletion-timeout)"
-            return await self._give_up(obj, why, namespace, reason="RedisCleanupTimedOut")
+            return await self._give_up(obj, why, storage, reason="RedisCleanupTimedOut")
 
         alive = [p for p in pods if not is_deleting(p)]
         if alive:
@@ -125,10 +124,10 @@ class RedisCleanup:
             return poll
         if outcome == "Failed":
             why = f"the Redis cleanup Job {cluster.namespace}/{job['metadata']['name']} failed"
-            return await self._give_up(obj, why, namespace, reason="RedisCleanupFailed")
+            return await self._give_up(obj, why, storage, reason="RedisCleanupFailed")
         if not await self._remove_finalizer(obj):
             return Result(requeue=True)
-        note = f"Deleted the storage namespace {namespace} from Redis; removed the finalizer"
+        note = f"Deleted the storage namespace {storage} from Redis; removed the finalizer"
         self.recorder.normal(obj, "RedisCleanupCompleted", note)
         return Result()
 
@@ -148,11 +147,12 @@ class RedisCleanup:
         return poll
 
     async def _give_up(
-        self, obj: Obj, why: str, namespace: str | None, *, reason: str = "RedisCleanupSkipped"
+        self, obj: Obj, why: str, storage: str | None, *, reason: str = "RedisCleanupSkipped"
     ) -> Result:
+        """Remove the finalizer with a Warning naming what is left in Redis (`storage`, if known)."""
         if not await self._remove_finalizer(obj):
             return Result(requeue=True)
-        left = f"; delete the keys of storage namespace {namespace} from Redis by hand" if namespace else ""
+        left = f"; delete the keys of storage namespace {storage} from Redis by hand" if storage else ""
         self.recorder.warning(obj, reason, f"Removed the Redis cleanup finalizer: {why}{left}")
         return Result()
 
@@ -170,7 +170,7 @@ class RedisCleanup:
             )
         except NotFound:
             return True
-        except (Conflict, ApiError) as error:
+        except ApiError as error:  # a Conflict among them: the next pass reads the object again
             log.info("writing the finalizers failed; trying again", error=str(error))
             return False
         return True
