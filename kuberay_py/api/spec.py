@@ -1,5 +1,6 @@
 """The desired state of a RayCluster."""
 
+import re
 from typing import Annotated, ClassVar
 
 from pydantic import Field
@@ -15,6 +16,12 @@ from kuberay_py.api.groups import HeadGroupSpec, WorkerGroupSpec
 from kuberay_py.api.markers import Rule, Schema, one_of
 from kuberay_py.api.types import Bool, KubeObject, Str, StrMap
 from kuberay_py.api.upgrade import UpgradeStrategy
+
+
+def ray_release(version: str | None) -> tuple[int, int] | None:
+    """(major, minor) of a Ray version such as "2.60.0" or "v2.46"; None when unset or no version."""
+    found = re.match(r"^v?(\d+)\.(\d+)", version or "")
+    return (int(found[1]), int(found[2])) if found else None
 
 
 def _group_names_unique(groups: list[WorkerGroupSpec]) -> bool:

@@ -21,6 +21,7 @@ from kuberay_py.api.introspect import TypeInfo, describe_field
 from kuberay_py.api.markers import Rule
 from kuberay_py.api.quantities import QuantityError, parse_quantity
 from kuberay_py.api.raycluster import RayCluster
+from kuberay_py.api.spec import ray_release
 
 
 @dataclass(frozen=True)
@@ -149,11 +150,9 @@ def _fault_tolerance_errors(cluster: RayCluster) -> Iterator[FieldError]:
 
 
 def _version_below(version: str | None, minimum: tuple[int, int]) -> bool:
-    """Whether a Ray version such as "2.46.0" is older than `minimum`; unknown versions are not."""
-    parts = (version or "").split(".")
-    if len(parts) < 2 or not all(p.isdigit() for p in parts[:2]):
-        return False
-    return (int(parts[0]), int(parts[1])) < minimum
+    """Whether a Ray version is older than `minimum`; unknown versions are not."""
+    release = ray_release(version)
+    return release is not None and release < minimum
 
 
 def _auth_errors(cluster: RayCluster) -> Iterator[FieldError]:

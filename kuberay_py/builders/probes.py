@@ -1,8 +1,8 @@
 """Health probes of the Ray container, asking the node's dashboard agent whether Ray is healthy."""
 
-import re
 from typing import Any, Final
 
+from kuberay_py.api.spec import ray_release
 from kuberay_py.builders import ports
 
 # From Ray 2.53 the dashboard agent answers /api/healthz for the whole node (raylet, and GCS on the head).
@@ -26,8 +26,8 @@ _GCS_CHECK: Final = (
 
 def has_http_healthz(ray_version: str | None) -> bool:
     """Whether the Ray version is known to serve /api/healthz on the dashboard agent."""
-    found = re.match(r"^v?(\d+)\.(\d+)", ray_version or "")
-    return found is not None and (int(found[1]), int(found[2])) >= _HTTP_HEALTHZ_FROM
+    release = ray_release(ray_version)
+    return release is not None and release >= _HTTP_HEALTHZ_FROM
 
 
 def _handler(ray_version: str | None, head: bool) -> dict[str, Any]:
