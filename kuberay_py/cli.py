@@ -8,15 +8,24 @@ from pathlib import Path
 
 
 def crd(args: argparse.Namespace) -> int:
-    """Print the RayCluster CRD, or write it and its kustomization into a directory."""
-    from kuberay_py.api.crd import CRD_FILE, KUSTOMIZATION_FILE, render_crd, render_kustomization
+    """Print the RayCluster and RayJob CRDs, or write them and their kustomization into a directory."""
+    from kuberay_py.api.crd import (
+        CRD_FILE,
+        JOB_CRD_FILE,
+        KUSTOMIZATION_FILE,
+        render_crd,
+        render_crds,
+        render_job_crd,
+        render_kustomization,
+    )
 
     if args.output_dir is None:
-        sys.stdout.write(render_crd())
+        sys.stdout.write(render_crds())
         return 0
     out: Path = args.output_dir
     out.mkdir(parents=True, exist_ok=True)
     (out / CRD_FILE).write_text(render_crd())
+    (out / JOB_CRD_FILE).write_text(render_job_crd())
     (out / KUSTOMIZATION_FILE).write_text(render_kustomization())
     return 0
 

@@ -45,3 +45,18 @@ MAX_LABEL_VALUE_LENGTH: Final = 63
 
 # rayStartParams keys that set Ray resources, which a group's `resources` map also sets.
 RAY_START_RESOURCE_PARAMS: Final = ("num-cpus", "num-gpus", "memory", "resources")
+
+# The RayJob API.
+JOB_KIND: Final = "RayJob"
+JOB_LIST_KIND: Final = "RayJobList"
+JOB_PLURAL: Final = "rayjobs"
+JOB_SINGULAR: Final = "rayjob"
+JOB_CRD_NAME: Final = f"{JOB_PLURAL}.{GROUP}"
+# The job's cluster is named `<job>-<5 random characters>`, which must itself be a valid cluster name.
+MAX_JOB_NAME_LENGTH: Final = MAX_CLUSTER_NAME_LENGTH - 6
+# clusterSelector names the cluster to run on under this key.
+CLUSTER_SELECTOR_KEY: Final = "ray.io/cluster"
+# Held by a RayJob until its Ray job has been asked to stop.
+JOB_STOP_FINALIZER: Final = "ray.io/rayjob-finalizer"
+DEFAULT_SUBMITTER_BACKOFF_LIMIT: Final = 2
+MAX_DELETION_RULES: Final = 16

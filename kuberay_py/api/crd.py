@@ -1,4 +1,4 @@
-"""The RayCluster CustomResourceDefinition, generated from the models."""
+"""The RayCluster and RayJob CustomResourceDefinitions, generated from the models."""
 
 from typing import Any, Final
 
@@ -7,8 +7,10 @@ import yaml
 from kuberay_py.api import constants as c
 from kuberay_py.api.openapi import root_schema
 from kuberay_py.api.raycluster import RayCluster
+from kuberay_py.api.rayjob import RayJob
 
 CRD_FILE: Final = "ray.io_rayclusters.yaml"
+JOB_CRD_FILE: Final = "ray.io_rayjobs.yaml"
 KUSTOMIZATION_FILE: Final = "kustomization.yaml"
 HEADER: Final = "# Generated from kuberay_py.api by `python -m kuberay_py crd`. Do not edit.\n"
 
@@ -39,14 +41,31 @@ PRINTER_COLUMNS: Final = (
 )
 
 
-def _version(name: str, schema: dict[str, Any], *, storage: bool) -> dict[str, Any]:
+# `kubectl get rayjobs`, as KubeRay has them.
+JOB_PRINTER_COLUMNS: Final = (
+    _column("job status", "string", ".status.jobStatus"),
+    _column("deployment status", "string", ".status.jobDeploymentStatus"),
+    _column("ray cluster name", "string", ".status.rayClusterName"),
+    _column("start time", "string", ".status.startTime"),
+    _column("end time", "string", ".status.endTime"),
+    _column("age", "date", ".metadata.creationTimestamp"),
+)
+
+
+def _version(
+    name: str,
+    schema: dict[str, Any],
+    *,
+    storage: bool,
+    columns: tuple[dict[str, Any], ...] = PRINTER_COLUMNS,
+) -> dict[str, Any]:
     version: dict[str, Any] = {"name": name, "served": True, "storage": storage}
     if not storage:
         version["deprecated"] = True
         version["deprecationWarning"] = DEPRECATION_WARNING
     version["schema"] = {"openAPIV3Schema": schema}
     version["subresources"] = {"status": {}}
-    version["additionalPrinterColumns"] = [dict(col) for col in PRINTER_COLUMNS]
+    version["additionalPrinterColumns"] = [dict(col) for col in columns]
     return version
 
 
@@ -75,6 +94,29 @@ def build_crd() -> dict[str, Any]:
     }
 
 
+def build_job_crd() -> dict[str, Any]:
+    """The RayJob CRD: one version, ray.io/v1, as KubeRay serves it."""
+    schema = root_schema(RayJob)
+    schema["properties"]["kind"]["description"] = "RayJob."
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": c.JOB_CRD_NAME},
+        "spec": {
+            "group": c.GROUP,
+            "names": {
+                "kind": c.JOB_KIND,
+                "listKind": c.JOB_LIST_KIND,
+                "plural": c.JOB_PLURAL,
+                "singular": c.JOB_SINGULAR,
+                "categories": ["all"],
+            },
+            "scope": "Namespaced",
+            "versions": [_version(c.VERSION, schema, storage=True, columns=JOB_PRINTER_COLUMNS)],
+        },
+    }
+
+
 class _Dumper(yaml.SafeDumper):
     """Block-style YAML without anchors: the two versions share no nodes on paper."""
 
@@ -82,16 +124,29 @@ class _Dumper(yaml.SafeDumper):
         return True
 
 
+def _render(crd: dict[str, Any]) -> str:
+    return HEADER + yaml.dump(crd, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
+
+
 def render_crd() -> str:
-    """The CRD as the YAML text committed in config/crd."""
-    body = yaml.dump(build_crd(), Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
-    return HEADER + body
+    """The RayCluster CRD as the YAML text committed in config/crd."""
+    return _render(build_crd())
+
+
+def render_job_crd() -> str:
+    """The RayJob CRD as the YAML text committed in config/crd."""
+    return _render(build_job_crd())
+
+
+def render_crds() -> str:
+    """Both CRDs as one multi-document YAML text."""
+    return render_crd() + "---\n" + render_job_crd()
 
 
 def render_kustomization() -> str:
     body = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": [CRD_FILE],
+        "resources": [CRD_FILE, JOB_CRD_FILE],
     }
     return yaml.dump(body, Dumper=_Dumper, sort_keys=False, default_flow_style=False)

@@ -10,7 +10,9 @@ from pydantic.fields import FieldInfo
 
 from kuberay_py.api.markers import Rule, Schema
 
-Kind = Literal["object", "array", "map", "string", "integer", "boolean", "int-or-string", "preserved"]
+Kind = Literal[
+    "object", "array", "map", "string", "integer", "number", "boolean", "int-or-string", "preserved"
+]
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,10 @@ def describe(annotation: Any, metadata: list[Any] | tuple[Any, ...] = ()) -> Typ
         members = {_unwrap(arg, [])[0] for arg in get_args(tp)}
         if members == {int, str}:
             return TypeInfo("int-or-string", **common)
+        if members == {int, float}:
+            return TypeInfo("number", **common)
         raise TypeError(f"unsupported union {tp!r}")
-    scalars: dict[Any, Kind] = {str: "string", int: "integer", bool: "boolean"}
+    scalars: dict[Any, Kind] = {str: "string", int: "integer", float: "number", bool: "boolean"}
     if tp in scalars:
         return TypeInfo(scalars[tp], **common)
     raise TypeError(f"unsupported type {tp!r}")

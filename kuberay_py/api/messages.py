@@ -166,3 +166,70 @@ MUST_BE_OBJECT: Final = "must be of type object"
 MUST_BE_ARRAY: Final = "must be of type array"
 TOO_MANY: Final = "Too many"
 TOO_LONG: Final = "Too long"
+
+# RayJob.
+JOB_NAME_TOO_LONG: Final = (
+    f"RayJob names must be at most {c.MAX_JOB_NAME_LENGTH} characters, "
+    "so that the name of the RayCluster made for the job fits"
+)
+JOB_NAME_NOT_DNS1035: Final = (
+    "RayJob names must be DNS-1035 labels: lowercase letters, digits and '-', "
+    "starting with a letter and ending with a letter or digit"
+)
+JOB_NEEDS_CLUSTER: Final = "one of rayClusterSpec and clusterSelector must be set"
+CLUSTER_SELECTOR_WITHOUT_NAME: Final = (
+    f"clusterSelector must name the RayCluster to run on under '{c.CLUSTER_SELECTOR_KEY}'"
+)
+SUSPEND_WITHOUT_SHUTDOWN: Final = "suspend needs shutdownAfterJobFinishes: true"
+SUSPEND_WITH_CLUSTER_SELECTOR: Final = (
+    "suspend cannot be used with clusterSelector: the job does not own the cluster it would delete"
+)
+TTL_WITHOUT_SHUTDOWN: Final = "ttlSecondsAfterFinished needs shutdownAfterJobFinishes: true"
+TTL_NEGATIVE: Final = "ttlSecondsAfterFinished must not be negative"
+ACTIVE_DEADLINE_NOT_POSITIVE: Final = "activeDeadlineSeconds must be at least 1"
+BACKOFF_LIMIT_NEGATIVE: Final = "backoffLimit must not be negative"
+SUBMITTER_BACKOFF_LIMIT_NEGATIVE: Final = "submitterConfig.backoffLimit must not be negative"
+BACKOFF_WITH_INTERACTIVE: Final = "backoffLimit cannot be used with submissionMode InteractiveMode"
+SUBMISSION_MODE_UNKNOWN: Final = (
+    "submissionMode must be one of 'K8sJobMode', 'HTTPMode', 'InteractiveMode' and 'SidecarMode'"
+)
+SIDECAR_WITH_SUBMITTER_TEMPLATE: Final = "submitterPodTemplate cannot be used with submissionMode SidecarMode"
+SIDECAR_WITH_SUBMITTER_CONFIG: Final = "submitterConfig cannot be used with submissionMode SidecarMode"
+SIDECAR_WITH_CLUSTER_SELECTOR: Final = "clusterSelector cannot be used with submissionMode SidecarMode"
+SIDECAR_HEAD_RESTART_POLICY: Final = (
+    "the head's restartPolicy must be Never or unset with submissionMode SidecarMode"
+)
+ENTRYPOINT_REQUIRED: Final = (
+    "entrypoint is required, except in InteractiveMode and with a submitterPodTemplate of your own"
+)
+JOB_MANAGED_BY_CHANGED: Final = "managedBy cannot be added, changed or removed after the RayJob is created"
+DELETION_STRATEGY_MIXED: Final = (
+    "deletionStrategy takes either onSuccess and onFailure, or deletionRules, not both"
+)
+DELETION_STRATEGY_INCOMPLETE: Final = (
+    "deletionStrategy needs both onSuccess and onFailure, or a non-empty deletionRules"
+)
+DELETION_POLICY_UNKNOWN: Final = (
+    "policy must be one of 'DeleteCluster', 'DeleteWorkers', 'DeleteSelf' and 'DeleteNone'"
+)
+DELETION_POLICY_REQUIRED: Final = "policy is required"
+DELETION_JOB_STATUS_UNKNOWN: Final = "jobStatus must be 'SUCCEEDED' or 'FAILED'"
+DELETION_TTL_NEGATIVE: Final = "ttlSeconds must not be negative"
+DELETION_RULES_WITH_SHUTDOWN: Final = (
+    "deletionRules cannot be used with shutdownAfterJobFinishes: true; say what to delete in the rules"
+)
+DELETION_RULES_EMPTY: Final = "deletionRules must hold at least one rule"
+DELETION_RULE_DUPLICATE: Final = "two rules have the same policy and jobStatus"
+DELETION_WITH_CLUSTER_SELECTOR: Final = (
+    "DeleteCluster and DeleteWorkers cannot be used with clusterSelector: the job does not own the cluster"
+)
+DELETE_WORKERS_WITH_AUTOSCALER: Final = (
+    "DeleteWorkers cannot be used with enableInTreeAutoscaling: the autoscaler would bring the workers back"
+)
+DELETION_TTL_ORDER: Final = (
+    "rules for one jobStatus must delete in order: DeleteWorkers no later than DeleteCluster, "
+    "DeleteCluster no later than DeleteSelf"
+)
+RUNTIME_ENV_INVALID: Final = "runtimeEnvYAML must be a YAML mapping"
+METADATA_NEEDS_NEWER_RAY: Final = "metadata needs rayClusterSpec.rayVersion 2.6.0 or later"
+WAITING_WITHOUT_INTERACTIVE: Final = "status.jobDeploymentStatus is Waiting, which only InteractiveMode uses"

@@ -10,7 +10,7 @@ from pydantic_core import PydanticUndefined
 from kuberay_py.api.base import KubeModel
 from kuberay_py.api.introspect import TypeInfo, describe_field
 
-_SCALAR_TYPES = {"string": "string", "integer": "integer", "boolean": "boolean"}
+_SCALAR_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
 _LENGTH_KEYS = {"string": "maxLength", "array": "maxItems", "map": "maxProperties"}
 
 

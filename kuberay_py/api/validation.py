@@ -55,7 +55,12 @@ def validate(cluster: RayCluster, old: RayCluster | None = None) -> list[FieldEr
 
 def admission_errors(cluster: RayCluster, old: RayCluster | None = None) -> list[FieldError]:
     """What the API server rejects: unknown fields and the CRD's CEL rules."""
-    return list(_walk_model(cluster, old, ""))
+    return list(walk_rules(cluster, old))
+
+
+def walk_rules(obj: KubeModel, old: KubeModel | None = None) -> Iterator[FieldError]:
+    """The CEL rules' Python twins and unknown fields, over any API object."""
+    return _walk_model(obj, old, "")
 
 
 def reconcile_errors(cluster: RayCluster) -> list[FieldError]:
