@@ -99,6 +99,7 @@ def operator(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         cluster_domain=args.cluster_domain,
         enable_metrics=args.enable_metrics,
+        ray_dashboard_address=args.ray_dashboard_address,
     )
     try:
         asyncio.run(run_operator(config))
@@ -254,6 +255,14 @@ def _add_operator_parser(commands: "argparse._SubParsersAction[argparse.Argument
         default=_env("LOG_LEVEL", "info"),
     )
     parser.add_argument("--cluster-domain", default=_env("CLUSTER_DOMAIN", "cluster.local"))
+    parser.add_argument(
+        "--ray-dashboard-address",
+        type=_one_of("service", "pod-ip"),
+        metavar="{service,pod-ip}",
+        default=_env("RAY_DASHBOARD_ADDRESS", "service"),
+        help="how RayJobs reach their cluster's dashboard: the head Service's DNS name (inside the cluster) "
+        "or the head pod's IP (an operator outside the cluster that can route to pods)",
+    )
     parser.set_defaults(handler=operator)
 
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import structlog
 
-from kuberay_py.api.constants import CRD_NAME
+from kuberay_py.api.constants import CRD_NAME, JOB_CRD_NAME
 from kuberay_py.builders import BuildOptions
 from kuberay_py.controllers.raycluster import (
     ReconcilerOptions,
@@ -31,6 +32,7 @@ from kuberay_py.controllers.raycluster import (
 )
 from kuberay_py.controllers.raycluster.metrics import report_rayclusters
 from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
+from kuberay_py.controllers.rayjob import RAYJOBS, DashboardClient, RayJobOptions, add_rayjob_controller
 from kuberay_py.runtime import (
     LEASES,
     ApiError,
@@ -84,6 +86,10 @@ class OperatorConfig:
     cluster_domain: str = "cluster.local"
     enable_metrics: bool = True
     """KubeRay's RayCluster metrics (``kuberay_cluster_*``) on /metrics; the runtime's are always there."""
+    ray_dashboard_address: Literal["service", "pod-ip"] = "service"
+    """How RayJobs reach their cluster's dashboard: the head Service's DNS name, or the head pod's IP."""
+    dashboard_timeout: float = 5.0
+    """Seconds one request to a Ray dashboard may take."""
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -220,7 +226,19 @@ async def preflight(client: KubeClient, config: OperatorConfig, manager: Manager
     await check_permissions(client, startup_permissions(manager))
 
 
-def build_manager(client: KubeClient, config: OperatorConfig) -> Manager:
+async def rayjobs_served(client: KubeClient, config: OperatorConfig) -> bool:
+    """Whether the RayJob CRD is installed; without it only RayClusters are reconciled."""
+    try:
+        await client.list(RAYJOBS, config.namespace, limit=1)
+    except NotFound:
+        log.warning(f"the RayJob CRD ({JOB_CRD_NAME}) is not installed: RayJobs are not reconciled")
+        return False
+    except ApiError:
+        pass  # reported by the preflight
+    return True
+
+
+def build_manager(client: KubeClient, config: OperatorConfig, *, rayjobs: bool = True) -> Manager:
     manager = Manager(
         client,
         ManagerOptions(
@@ -239,10 +257,29 @@ def build_manager(client: KubeClient, config: OperatorConfig) -> Manager:
     )
     options = ReconcilerOptions(build=BuildOptions(cluster_domain=config.cluster_domain))
     add_raycluster_controller(manager, workers=config.workers, options=options)
+    if rayjobs:
+        jobs_api = DashboardClient(timeout=config.dashboard_timeout)
+        job_options = RayJobOptions(
+            dashboard_address=config.ray_dashboard_address, cluster_domain=config.cluster_domain
+        )
+        add_rayjob_controller(manager, jobs_api, workers=config.workers, options=job_options)
+        manager.add_runnable(_closing(jobs_api), needs_leader=False)
     if config.enable_metrics:
         report_rayclusters(manager)
     manager.add_runnable(allocator.release_periodically, needs_leader=False)
     return manager
+
+
+def _closing(jobs_api: DashboardClient) -> Callable[[], Coroutine[None, None, None]]:
+    """A runnable that holds the dashboard client's connections until the manager stops."""
+
+    async def hold() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await jobs_api.close()
+
+    return hold
 
 
 async def run_operator(config: OperatorConfig) -> None:
@@ -251,7 +288,7 @@ async def run_operator(config: OperatorConfig) -> None:
     client = await open_client(config)
     try:
         try:
-            manager = build_manager(client, config)
+            manager = build_manager(client, config, rayjobs=await rayjobs_served(client, config))
         except ValueError as exc:  # lease timings that cannot work together
             raise OperatorError(f"leader election: {exc}") from exc
         await preflight(client, config, manager)

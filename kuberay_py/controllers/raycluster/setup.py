@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from kuberay_py.builders import NODE_TYPE_LABEL
-from kuberay_py.builders.redis_cleanup import REDIS_CLEANUP
+from kuberay_py.builders.labels import CREATED_BY, CREATED_BY_LABEL
 from kuberay_py.controllers.raycluster.podcache import slim_pod
 from kuberay_py.controllers.raycluster.reconciler import RayClusterReconciler, ReconcilerOptions
 from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
@@ -41,8 +41,8 @@ def cache_selectors() -> Mapping[Resource, ResourceSelector]:
         SERVICE_ACCOUNTS: ResourceSelector(label_selector=CLUSTER_LABEL_SELECTOR),
         ROLES: ResourceSelector(label_selector=CLUSTER_LABEL_SELECTOR),
         ROLE_BINDINGS: ResourceSelector(label_selector=CLUSTER_LABEL_SELECTOR),
-        # Only the Jobs that delete a deleted cluster's state from Redis.
-        JOBS: ResourceSelector(label_selector=f"{NODE_TYPE_LABEL}={REDIS_CLEANUP}"),
+        # Only this operator's Jobs: Redis cleanups and RayJob submitters.
+        JOBS: ResourceSelector(label_selector=f"{CREATED_BY_LABEL}={CREATED_BY}"),
     }
 
 
