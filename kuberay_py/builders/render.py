@@ -1,4 +1,4 @@
-"""Everything the operator creates for a RayCluster, as a list of objects or as multi-document YAML."""
+"""Everything the operator creates for a RayCluster or a RayJob, as objects or as multi-document YAML."""
 
 import re
 from collections.abc import Iterable
@@ -8,12 +8,15 @@ import yaml
 from pydantic import ValidationError
 
 from kuberay_py.api import RayCluster, validate_manifest
-from kuberay_py.api.constants import GROUP, KIND
+from kuberay_py.api.constants import GROUP, JOB_KIND, KIND
+from kuberay_py.api.rayjob import RayJob, SubmissionMode
+from kuberay_py.api.rayjob_validation import validate_job_manifest
 from kuberay_py.builders.auth import render_auth_secret
 from kuberay_py.builders.errors import BuildError
-from kuberay_py.builders.names import replica_name, short_hash
+from kuberay_py.builders.names import head_service_host, replica_name, short_hash
 from kuberay_py.builders.options import DEFAULT_OPTIONS, BuildOptions
 from kuberay_py.builders.pods import HostSlot, build_head_pod, build_worker_pod
+from kuberay_py.builders.rayjob import build_job_cluster, build_submitter_job, dashboard_port
 from kuberay_py.builders.rbac import (
     build_autoscaler_role,
     build_autoscaler_role_binding,
@@ -57,6 +60,35 @@ def render_cluster(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS)
     return objects
 
 
+def render_job(job: RayJob, options: BuildOptions = DEFAULT_OPTIONS) -> list[dict[str, Any]]:
+    """The objects the operator creates for `job`: its RayCluster and everything made for that cluster,
+    then the submitter Job (K8sJobMode). The operator draws the cluster's name suffix and the submission ID
+    at random; a stable stand-in keeps the rendering reproducible. A job on an existing cluster
+    (`clusterSelector`) gets only its submitter."""
+    objects: list[dict[str, Any]] = []
+    stable = short_hash(f"{job.namespace}/{job.name}", 5)
+    submission_id = job.spec.job_id or f"{job.name}-{stable}"
+    spec = job.spec.ray_cluster_spec
+    if job.spec.uses_existing_cluster():
+        name, spec = job.spec.selected_cluster(), None
+    else:
+        name = f"{job.name}-{stable}"
+        named = job.model_copy(
+            update={"status": job.current_status().model_copy(update={"job_id": submission_id})}
+        )
+        manifest = build_job_cluster(named, name)
+        objects.append(manifest)
+        cluster = RayCluster.from_manifest(manifest)
+        objects += render_cluster(cluster, options)
+    if job.spec.mode() == SubmissionMode.K8S_JOB and spec is not None:
+        cluster = RayCluster.from_manifest(
+            {"metadata": {"name": name, "namespace": job.namespace}, "spec": spec.to_dict()}
+        )
+        address = f"{head_service_host(cluster, options)}:{dashboard_port(spec)}"
+        objects.append(build_submitter_job(job, spec, submission_id, address))
+    return objects
+
+
 class _KubeDumper(yaml.SafeDumper):
     """Quotes every string a YAML 1.1 reader could take for something else.
 
@@ -86,11 +118,15 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _is_raycluster(document: dict[str, Any]) -> bool:
+def _is_kind(document: dict[str, Any], kind: str) -> bool:
     api_version = document.get("apiVersion")
     return (
-        document.get("kind") == KIND and isinstance(api_version, str) and api_version.startswith(f"{GROUP}/")
+        document.get("kind") == kind and isinstance(api_version, str) and api_version.startswith(f"{GROUP}/")
     )
+
+
+def _is_raycluster(document: dict[str, Any]) -> bool:
+    return _is_kind(document, KIND)
 
 
 def clusters_in(text: str) -> list[RayCluster]:
@@ -99,14 +135,27 @@ def clusters_in(text: str) -> list[RayCluster]:
     Raises BuildError with a one-line message for YAML that does not parse, a document that is not an
     object, an invalid RayCluster, or a stream without any RayCluster.
     """
+    clusters, _jobs = objects_in(text)
+    if not clusters:
+        raise BuildError("no RayCluster found")
+    return clusters
+
+
+def objects_in(text: str) -> tuple[list[RayCluster], list[RayJob]]:
+    """The RayClusters and RayJobs of a YAML stream, validated as the API server and the operator would.
+    Raises BuildError as `clusters_in` does."""
     try:
         documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
     except yaml.YAMLError as error:
         raise BuildError(f"not valid YAML: {_one_line(str(error))}") from None
     clusters: list[RayCluster] = []
+    jobs: list[RayJob] = []
     for number, document in enumerate(documents, start=1):
         if not isinstance(document, dict):
             raise BuildError(f"document {number} is not a Kubernetes object")
+        if _is_kind(document, JOB_KIND):
+            jobs.append(_job_of(document, number))
+            continue
         if not _is_raycluster(document):
             continue
         metadata = document.get("metadata")
@@ -122,14 +171,34 @@ def clusters_in(text: str) -> list[RayCluster]:
             raise BuildError(f"{label}: {_one_line(str(error))}") from None
         if not clusters[-1].name:
             raise BuildError(f"{label}: metadata.name is required")
-    if not clusters:
-        raise BuildError("no RayCluster found")
-    return clusters
+    return clusters, jobs
+
+
+def _job_of(document: dict[str, Any], number: int) -> RayJob:
+    metadata = document.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    label = f'RayJob "{name}"' if name else f"RayJob (document {number})"
+    errors = validate_job_manifest(document)
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise BuildError(f"{label}: {_one_line(str(errors[0]))}{more}")
+    job = RayJob.from_manifest(document)
+    if not job.name:
+        raise BuildError(f"{label}: metadata.name is required")
+    return job
 
 
 def render_manifests(text: str, options: BuildOptions = DEFAULT_OPTIONS) -> str:
-    """The YAML of every object the operator would create for the RayClusters in `text`."""
+    """The YAML of every object the operator would create for the RayClusters and RayJobs in `text`."""
+    clusters, jobs = objects_in(text)
+    if not clusters and not jobs:
+        raise BuildError("no RayCluster or RayJob found")
     objects: list[dict[str, Any]] = []
-    for cluster in clusters_in(text):
+    for cluster in clusters:
         objects += render_cluster(cluster, options)
+    for job in jobs:
+        if not job.namespace:
+            meta = job.metadata.model_copy(update={"namespace": options.default_namespace})
+            job = job.model_copy(update={"metadata": meta})
+        objects += render_job(job, options)
     return to_yaml(objects)
