@@ -84,6 +84,7 @@ SUBMITTER_FINISHED_GRACE_SECONDS: Final = 30
 # How long a create this operator sent is trusted to show up in the cache.
 _EXPECT_SECONDS: Final = 30.0
 _CACHE_BEHIND_RETRY: Final = 0.2
+_NEXT_STATE: Final = 0.05
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,8 @@ class RayJobReconciler:
         for warning, reason, note in step.events:
             (self.recorder.warning if warning else self.recorder.normal)(obj, reason, note)
         if step.deployment != before:
-            return Result(requeue_after=0.0 if step.requeue_after is None else step.requeue_after)
+            # The next state acts at once; status events do not come back (they change no generation).
+            return Result(requeue_after=_NEXT_STATE)
         return Result(requeue_after=step.requeue_after)
 
     async def _step(self, step: _Pass) -> None:
