@@ -55,10 +55,10 @@ bench: setup binaries kuberay
 bench-quick: setup binaries kuberay
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks --quick
 
-# Regenerate the CRD from the API models, for kustomize and for the Helm chart.
+# Regenerate the CRDs from the API models, for kustomize and for the Helm chart.
 crd: setup
 	$(BIN)/python -m kuberay_py crd --output-dir config/crd
-	cp config/crd/ray.io_rayclusters.yaml helm-chart/kuberay-py/crds/ray.io_rayclusters.yaml
+	cp config/crd/ray.io_rayclusters.yaml config/crd/ray.io_rayjobs.yaml helm-chart/kuberay-py/crds/
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

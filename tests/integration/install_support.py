@@ -22,6 +22,8 @@ CONFIG = REPO / "config"
 CHART = REPO / "helm-chart" / "kuberay-py"
 SAMPLES = CONFIG / "samples"
 CRD_FILE = CONFIG / "crd" / "ray.io_rayclusters.yaml"
+JOB_CRD_FILE = CONFIG / "crd" / "ray.io_rayjobs.yaml"
+CRD_FILES = (CRD_FILE, JOB_CRD_FILE)
 INSTALL_NAMESPACE = "kuberay-system"
 OPERATOR = "kuberay-py-operator"
 
@@ -64,15 +66,17 @@ def apply(plane: ControlPlane, objects: Iterable[Obj], *extra: str) -> None:
 
 
 def ensure_crd(plane: ControlPlane) -> None:
-    """The RayCluster CRD on the shared control plane (applying it again changes nothing)."""
-    plane.kubectl("apply", "-f", str(CRD_FILE))
+    """The RayCluster and RayJob CRDs on the shared control plane (applying them again changes nothing)."""
+    for crd in CRD_FILES:
+        plane.kubectl("apply", "-f", str(crd))
     established = "jsonpath={.status.conditions[?(@.type=='Established')].status}"
-    wait_for(
-        lambda: (
-            plane.kubectl("get", "crd/rayclusters.ray.io", "-o", established, check=False).stdout == "True"
-        ),
-        what="the RayCluster CRD to be established",
-    )
+    for name in ("rayclusters.ray.io", "rayjobs.ray.io"):
+        wait_for(
+            lambda name=name: (
+                plane.kubectl("get", f"crd/{name}", "-o", established, check=False).stdout == "True"
+            ),
+            what=f"the CRD {name} to be established",
+        )
 
 
 def new_namespace(plane: ControlPlane, prefix: str) -> str:

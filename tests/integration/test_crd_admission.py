@@ -22,6 +22,8 @@ from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "config" / "crd" / "ray.io_rayclusters.yaml"
+# The RayJob samples of config/samples need the RayJob CRD too.
+JOB_CRD_FILE = REPO / "config" / "crd" / "ray.io_rayjobs.yaml"
 SAMPLE_FILES = sorted((REPO / "config" / "samples").glob("*.yaml"))
 
 
@@ -57,11 +59,16 @@ def crd(control_plane: ControlPlane) -> str:
         control_plane.kubectl("create", "-f", str(CRD_FILE))
     control_plane.kubectl("apply", "-f", str(CRD_FILE))
     wait_for(lambda: _established(control_plane, name), what=f"CRD {name} to be established")
-    # Discovery can trail the Established condition by a moment.
+    control_plane.kubectl("apply", "-f", str(JOB_CRD_FILE))
     wait_for(
-        lambda: control_plane.kubectl("get", "rayclusters", "-A", check=False).returncode == 0,
-        what="rayclusters in discovery",
+        lambda: _established(control_plane, "rayjobs.ray.io"), what="CRD rayjobs.ray.io to be established"
     )
+    # Discovery can trail the Established condition by a moment.
+    for plural in ("rayclusters", "rayjobs"):
+        wait_for(
+            lambda plural=plural: control_plane.kubectl("get", plural, "-A", check=False).returncode == 0,
+            what=f"{plural} in discovery",
+        )
     return name
 
 

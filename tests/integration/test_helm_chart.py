@@ -16,7 +16,7 @@ from kuberay_py.testing.controlplane import ControlPlane
 from tests.integration.install_support import (
     CHART,
     CONFIG,
-    CRD_FILE,
+    CRD_FILES,
     INSTALL_NAMESPACE,
     OPERATOR,
     Obj,
@@ -87,9 +87,11 @@ def test_chart_renders_what_kustomize_renders(helm: Path, overlay: str, settings
         assert rendered[key] == obj, f"{key} differs"
 
 
-def test_chart_crd_is_the_generated_crd() -> None:
-    chart_crd = CHART / "crds" / CRD_FILE.name
-    assert chart_crd.read_text() == CRD_FILE.read_text(), f"copy {CRD_FILE} to {chart_crd}"
+def test_chart_crds_are_the_generated_crds() -> None:
+    for crd in CRD_FILES:
+        chart_crd = CHART / "crds" / crd.name
+        assert chart_crd.is_file(), f"copy {crd} to {chart_crd} (make crd)"
+        assert chart_crd.read_text() == crd.read_text(), f"copy {crd} to {chart_crd} (make crd)"
 
 
 def test_chart_without_leader_election_and_with_extra_args(helm: Path) -> None:

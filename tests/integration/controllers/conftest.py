@@ -13,13 +13,19 @@ from kuberay_py.testing.operator_process import OperatorProcess
 from tests.integration.install_support import new_namespace as install_new_namespace
 
 REPO = Path(__file__).resolve().parents[3]
-CRD = REPO / "config" / "crd" / "ray.io_rayclusters.yaml"
+CRDS = {
+    "rayclusters.ray.io": REPO / "config" / "crd" / "ray.io_rayclusters.yaml",
+    "rayjobs.ray.io": REPO / "config" / "crd" / "ray.io_rayjobs.yaml",
+}
 
 
 @pytest.fixture(scope="session")
 def crd(control_plane: ControlPlane) -> None:
-    control_plane.kubectl("apply", "-f", str(CRD))
-    control_plane.kubectl("wait", "--for=condition=Established", "crd/rayclusters.ray.io", "--timeout=60s")
+    for path in CRDS.values():
+        control_plane.kubectl("apply", "-f", str(path))
+    control_plane.kubectl(
+        "wait", "--for=condition=Established", *(f"crd/{name}" for name in CRDS), "--timeout=60s"
+    )
 
 
 @pytest.fixture(scope="module")
