@@ -1,4 +1,4 @@
-"""The RayCluster samples in config/samples, loaded for the tests."""
+"""The RayCluster and RayJob samples in config/samples, loaded for the tests."""
 
 from pathlib import Path
 from typing import Any
@@ -15,3 +15,7 @@ def documents(path: Path) -> list[dict[str, Any]]:
 
 def rayclusters(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in documents(path) if doc.get("kind") == "RayCluster"]
+
+
+def rayjobs(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in documents(path) if doc.get("kind") == "RayJob"]

@@ -4,8 +4,9 @@ from pathlib import Path
 import pytest
 
 from kuberay_py.api import RayCluster
+from kuberay_py.api.rayjob import RayJob
 
-from .samples import SAMPLE_FILES, rayclusters
+from .samples import SAMPLE_FILES, rayclusters, rayjobs
 
 
 def test_every_expected_sample_exists():
@@ -18,17 +19,20 @@ def test_every_expected_sample_exists():
         "ray-cluster.complete.large.yaml",
         "ray-cluster.autoscaler.large.yaml",
         "ray-cluster.v1alpha1.yaml",
+        "ray-job.sample.yaml",
+        "ray-job.http-mode.yaml",
+        "ray-job.use-existing-cluster.yaml",
+        "ray-job.deletion-rules.yaml",
     }
 
 
 @pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.name)
 def test_sample_round_trips(path: Path):
-    manifests = rayclusters(path)
-    assert manifests, f"{path.name} has no RayCluster"
-    for manifest in manifests:
+    models = [(RayCluster, m) for m in rayclusters(path)] + [(RayJob, m) for m in rayjobs(path)]
+    assert models, f"{path.name} has no RayCluster and no RayJob"
+    for model, manifest in models:
         original = copy.deepcopy(manifest)
-        cluster = RayCluster.from_manifest(manifest)
-        assert cluster.to_manifest() == original
+        assert model.from_manifest(manifest).to_manifest() == original
         # Parsing did not touch the input either.
         assert manifest == original
 

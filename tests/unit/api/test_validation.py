@@ -13,9 +13,10 @@ from kuberay_py.api import (
 )
 from kuberay_py.api import messages as m
 from kuberay_py.api.crd import build_crd
+from kuberay_py.api.rayjob_validation import validate_job_manifest
 from tests.invalid_manifests import BASE_MANIFEST, CASES, Edit, InvalidCase, apply_edits
 
-from .samples import SAMPLE_FILES, rayclusters
+from .samples import SAMPLE_FILES, rayclusters, rayjobs
 
 
 def test_the_table_is_large_enough_and_its_ids_unique():
@@ -31,6 +32,8 @@ def test_the_base_manifest_is_valid():
 def test_every_sample_is_valid(path):
     for manifest in rayclusters(path):
         assert validate_manifest(manifest) == []
+    for manifest in rayjobs(path):
+        assert validate_job_manifest(manifest) == []
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
