@@ -64,7 +64,8 @@ def render_job(job: RayJob, options: BuildOptions = DEFAULT_OPTIONS) -> list[dic
     """The objects the operator creates for `job`: its RayCluster and everything made for that cluster,
     then the submitter Job (K8sJobMode). The operator draws the cluster's name suffix and the submission ID
     at random; a stable stand-in keeps the rendering reproducible. A job on an existing cluster
-    (`clusterSelector`) gets only its submitter."""
+    (`clusterSelector`) renders nothing: its submitter takes the head's image from that cluster, which the
+    file does not hold."""
     objects: list[dict[str, Any]] = []
     stable = short_hash(f"{job.namespace}/{job.name}", 5)
     submission_id = job.spec.job_id or f"{job.name}-{stable}"

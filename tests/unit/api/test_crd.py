@@ -6,7 +6,17 @@ import pytest
 import yaml
 
 from kuberay_py import cli
-from kuberay_py.api.crd import CRD_FILE, KUSTOMIZATION_FILE, build_crd, render_crd, render_kustomization
+from kuberay_py.api.crd import (
+    CRD_FILE,
+    JOB_CRD_FILE,
+    KUSTOMIZATION_FILE,
+    build_crd,
+    build_job_crd,
+    render_crd,
+    render_crds,
+    render_job_crd,
+    render_kustomization,
+)
 
 CRD_DIR = Path(__file__).resolve().parents[3] / "config" / "crd"
 
@@ -14,26 +24,40 @@ CRD_DIR = Path(__file__).resolve().parents[3] / "config" / "crd"
 def test_committed_crd_is_the_generated_one():
     # Regenerate with `python -m kuberay_py crd --output-dir config/crd` after changing the models.
     assert (CRD_DIR / CRD_FILE).read_text() == render_crd()
+    assert (CRD_DIR / JOB_CRD_FILE).read_text() == render_job_crd()
     assert (CRD_DIR / KUSTOMIZATION_FILE).read_text() == render_kustomization()
 
 
-def test_crd_stays_small():
+def test_crds_stay_small():
     assert len(render_crd().encode()) < 200 * 1024
+    assert len(render_job_crd().encode()) < 200 * 1024
 
 
-def test_cli_prints_the_crd(capsys: pytest.CaptureFixture[str]):
+def test_cli_prints_both_crds(capsys: pytest.CaptureFixture[str]):
     assert cli.main(["crd"]) == 0
-    assert capsys.readouterr().out == render_crd()
+    out = capsys.readouterr().out
+    assert out == render_crds()
+    assert [d["spec"]["names"]["kind"] for d in yaml.safe_load_all(out)] == ["RayCluster", "RayJob"]
 
 
 def test_cli_writes_the_crd_directory(tmp_path: Path):
     assert cli.main(["crd", "--output-dir", str(tmp_path / "crd")]) == 0
     assert (tmp_path / "crd" / CRD_FILE).read_text() == render_crd()
-    assert yaml.safe_load((tmp_path / "crd" / KUSTOMIZATION_FILE).read_text())["resources"] == [CRD_FILE]
+    assert (tmp_path / "crd" / JOB_CRD_FILE).read_text() == render_job_crd()
+    resources = yaml.safe_load((tmp_path / "crd" / KUSTOMIZATION_FILE).read_text())["resources"]
+    assert resources == [CRD_FILE, JOB_CRD_FILE]
 
 
 def test_yaml_parses_back_to_the_crd():
     assert yaml.safe_load(render_crd()) == build_crd()
+    assert yaml.safe_load(render_job_crd()) == build_job_crd()
+
+
+def test_the_rayjob_crd_has_kuberay_s_columns_and_a_status_subresource():
+    (version,) = build_job_crd()["spec"]["versions"]
+    assert version["name"] == "v1" and version["storage"] and version["subresources"] == {"status": {}}
+    columns = [c["name"] for c in version["additionalPrinterColumns"]]
+    assert columns == ["job status", "deployment status", "ray cluster name", "start time", "end time", "age"]
 
 
 def test_names_and_scope():
