@@ -205,8 +205,8 @@ async def check_permissions(client: KubeClient, needed: Sequence[Permission]) ->
     )
 
 
-async def preflight(client: KubeClient, config: OperatorConfig, manager: Manager) -> None:
-    """Fail fast with one clear line: API server unreachable, CRD missing, or a permission missing."""
+async def preflight(client: KubeClient, config: OperatorConfig) -> None:
+    """Fail fast with one clear line: API server unreachable, credentials refused, or the CRD missing."""
     try:
         await client.list(RAYCLUSTERS, config.namespace, limit=1)
     except TransportError as exc:
@@ -223,7 +223,6 @@ async def preflight(client: KubeClient, config: OperatorConfig, manager: Manager
         pass  # the review below names everything that is missing, not just this first refusal
     except ApiError as exc:
         raise OperatorError(f"the API server refused the first request: {exc}") from exc
-    await check_permissions(client, startup_permissions(manager))
 
 
 async def rayjobs_served(client: KubeClient, config: OperatorConfig) -> bool:
@@ -287,11 +286,13 @@ async def run_operator(config: OperatorConfig) -> None:
     configure_logging(config.log_format, config.log_level)  # type: ignore[arg-type]
     client = await open_client(config)
     try:
+        await preflight(client, config)
         try:
             manager = build_manager(client, config, rayjobs=await rayjobs_served(client, config))
         except ValueError as exc:  # lease timings that cannot work together
             raise OperatorError(f"leader election: {exc}") from exc
-        await preflight(client, config, manager)
+        # Everything the manager caches must be listable and watchable, or it would hang half-started.
+        await check_permissions(client, startup_permissions(manager))
         log.info(
             "starting",
             namespace=config.namespace or "(all)",

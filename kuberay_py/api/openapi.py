@@ -99,5 +99,9 @@ def root_schema(model: type[KubeModel]) -> dict[str, Any]:
         props[key] = {"type": "string"}
     props["apiVersion"]["description"] = "The versioned schema of this object, e.g. ray.io/v1."
     props["kind"]["description"] = "RayCluster."
-    out["required"] = [k for k in out.get("required", []) if k not in ("apiVersion", "kind", "metadata")]
+    required = [k for k in out.get("required", []) if k not in ("apiVersion", "kind", "metadata")]
+    if required:
+        out["required"] = required
+    else:  # the API server drops an empty list, and server-side apply would then see a change
+        out.pop("required", None)
     return out

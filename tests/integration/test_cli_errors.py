@@ -126,6 +126,7 @@ def test_service_account_without_any_binding(control_plane: ControlPlane, rbac_n
         "roles.rbac.authorization.k8s.io",
         "rolebindings.rbac.authorization.k8s.io",
         "jobs.batch",
+        "rayjobs.ray.io",
     }
     assert "leases" not in line  # no leader election asked for
 
@@ -137,7 +138,10 @@ def test_service_account_missing_one_permission(control_plane: ControlPlane, rba
         control_plane,
         rbac_namespace,
         account,
-        ("list,watch", "rayclusters.ray.io,pods,serviceaccounts,roles,rolebindings,jobs.batch"),
+        (
+            "list,watch",
+            "rayclusters.ray.io,rayjobs.ray.io,pods,serviceaccounts,roles,rolebindings,jobs.batch",
+        ),
         ("list", "services"),
     )
     proc = cli("operator", f"--kubeconfig={kubeconfig}", f"--namespace={rbac_namespace}", *QUIET)
@@ -154,7 +158,10 @@ def test_leader_election_without_lease_permission(control_plane: ControlPlane, r
         control_plane,
         rbac_namespace,
         account,
-        ("list,watch", "rayclusters.ray.io,pods,services,serviceaccounts,roles,rolebindings,jobs.batch"),
+        (
+            "list,watch",
+            "rayclusters.ray.io,rayjobs.ray.io,pods,services,serviceaccounts,roles,rolebindings,jobs.batch",
+        ),
     )
     proc = cli(
         "operator", f"--kubeconfig={kubeconfig}", f"--namespace={rbac_namespace}", "--leader-elect",

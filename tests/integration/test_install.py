@@ -6,14 +6,17 @@ Each test runs its own operator process, and never two at once, so no namespace 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kuberay_py.testing.controlplane import ControlPlane
+from kuberay_py.testing.jobserver import JobServer
 from kuberay_py.testing.operator_process import OperatorProcess
 from tests.integration.install_support import (
     CONFIG,
@@ -30,7 +33,7 @@ from tests.integration.install_support import (
     new_namespace,
     renamespace,
 )
-from tests.waiting import wait_for
+from tests.waiting import async_wait_for, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +99,7 @@ def test_kustomize_install_is_accepted(control_plane: ControlPlane, installed: l
         "ClusterRole/kuberay-py-operator",
         "ClusterRoleBinding/kuberay-py-operator",
         "CustomResourceDefinition/rayclusters.ray.io",
+        "CustomResourceDefinition/rayjobs.ray.io",
         "Deployment/kuberay-py-operator",
         "Namespace/kuberay-system",
         "Role/kuberay-py-leader-election",
@@ -187,6 +191,75 @@ def test_service_account_reconciles_samples_in_all_namespaces(
     assert code == 0, operator.log_tail()
     # A clean stop gives the lease up, so a standby need not wait for it to expire.
     assert get(control_plane, "lease", OPERATOR, INSTALL_NAMESPACE)["spec"].get("holderIdentity", "") == ""
+
+
+async def test_service_account_runs_a_rayjob_to_its_deletion(
+    control_plane: ControlPlane, installed: list[Obj], namespaces: list[str], tmp_path: Path
+) -> None:
+    """Every write of a RayJob's life under config/rbac's rules: the finalizer and status patches, the
+    cluster and submitter creates, the deletion rules' DeleteCluster and DeleteSelf."""
+    kubeconfig = control_plane.serviceaccount_kubeconfig(INSTALL_NAMESPACE, OPERATOR)
+    args, env = deployment_settings(find(installed, "Deployment", OPERATOR), INSTALL_NAMESPACE)
+    namespace = new_namespace(control_plane, "install-job")
+    namespaces.append(namespace)
+    rules = [
+        {"policy": "DeleteCluster", "condition": {"jobStatus": "SUCCEEDED", "ttlSeconds": 0}},
+        {"policy": "DeleteSelf", "condition": {"jobStatus": "SUCCEEDED", "ttlSeconds": 3}},
+    ]
+    job = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayJob",
+        "metadata": {"name": "installed", "namespace": namespace},
+        "spec": {
+            "entrypoint": "echo under the operator account; exit 0",
+            "deletionStrategy": {"deletionRules": rules},
+            "rayClusterSpec": yaml_cluster_spec(),
+        },
+    }
+
+    def kubectl(*args: str) -> str:
+        return str(control_plane.kubectl(*args).stdout)
+
+    operator = start_operator(
+        kubeconfig, tmp_path / "operator.log", [*args, "--ray-dashboard-address=pod-ip"], env
+    )
+    try:
+        async with JobServer(control_plane.kubeconfig):
+            await asyncio.to_thread(lambda: control_plane.kubectl("create", "-f", "-", input=json.dumps(job)))
+
+            async def gone() -> bool:
+                out = await asyncio.to_thread(
+                    kubectl, "get", "rayjobs,rayclusters", "-n", namespace, "-o", "name"
+                )
+                return out.strip() == ""
+
+            try:
+                await async_wait_for(
+                    gone, timeout=120, what="the RayJob and its cluster deleted by their rules"
+                )
+            except AssertionError:
+                print(kubectl("get", "rayjobs,rayclusters,jobs,pods", "-n", namespace, "-o", "yaml"))
+                raise
+
+            async def reported() -> list[Obj] | None:
+                found = await asyncio.to_thread(events, control_plane, namespace)
+                job_events = [e for e in found if e["regarding"]["kind"] == "RayJob"]
+                reasons = {e["reason"] for e in job_events}
+                wanted = {"CreatedRayCluster", "CreatedRayJobSubmitter", "DeletedRayCluster", "DeletedRayJob"}
+                return job_events if wanted <= reasons else None
+
+            job_events = await async_wait_for(reported, timeout=30, what="the RayJob's Events")
+        assert any(e.get("note", "").startswith("Running -> Complete") for e in job_events), job_events
+        assert forbidden_records(operator) == []
+    finally:
+        code = operator.stop()
+    assert code == 0, operator.log_tail()
+
+
+def yaml_cluster_spec() -> Obj:
+    """The mini sample's cluster, as a RayJob's rayClusterSpec."""
+    cluster: Obj = yaml.safe_load((SAMPLES / "ray-cluster.mini.yaml").read_text())
+    return {"rayVersion": "2.60.0", **cluster["spec"]}
 
 
 def _without_pod_create(rules: list[Obj]) -> list[Obj]:
