@@ -193,7 +193,7 @@ class PodRuntime:
 
     async def _prepare(self) -> None:
         """The pod's directories, volumes, network namespace and sandbox process."""
-        for sub in ("tmp", "volumes", "specs"):
+        for sub in ("tmp", "volumes", "specs", "home"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         source: DataSource = self.node.read_data
@@ -281,7 +281,9 @@ class PodRuntime:
         base = {
             **self.node.image_env,
             "PATH": ":".join([str(Path(sys.executable).parent), *self.node.extra_path, _SYSTEM_PATH]),
-            "HOME": "/root",
+            # A home of the pod's own, as a container has: what Ray keeps in ~/.ray (an auth token file) is
+            # never shared with the machine or another pod.
+            "HOME": str(self.root / "home"),
             "HOSTNAME": str(self.pod["metadata"]["name"]),
             "KUBERNETES_SERVICE_HOST": "127.0.0.1",
             "KUBERNETES_SERVICE_PORT": str(self.node.api_port_in_pod),

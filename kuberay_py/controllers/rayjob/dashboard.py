@@ -2,7 +2,8 @@
 
 Every request has a deadline (`timeout`), so a slow or dead dashboard costs the one RayJob that uses it
 at most that long and never holds up the others; connections are shared across clusters, and a bounded
-number are open at once. Errors are `DashboardError`, with what to tell the user.
+number are open at once. HTTP_PROXY, HTTPS_PROXY and NO_PROXY are honoured, for an operator that reaches
+the pods' network through a proxy. Errors are `DashboardError`, with what to tell the user.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class DashboardClient:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=4)
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout)
+                connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout), trust_env=True
             )
         return self._session
 

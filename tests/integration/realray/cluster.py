@@ -175,7 +175,9 @@ class RayStack:
     def delete_clusters(self, timeout: float = 120) -> None:
         """Delete every RayCluster and wait for its pods to go: the next test starts with no Ray running."""
         for namespace in self.namespaces:
-            self.plane.kubectl("delete", "rayclusters", "--all", "-n", namespace, "--wait=false", check=False)
+            self.plane.kubectl(
+                "delete", "rayjobs,rayclusters", "--all", "-n", namespace, "--wait=false", check=False
+            )
             # A test need not wait out each head's grace period (its autoscaler, PID 1, ignores SIGTERM).
             self.plane.kubectl(
                 "delete", "pods", "--all", "-n", namespace, "--grace-period=1", "--wait=false", check=False

@@ -1,8 +1,12 @@
-"""The real-Ray stack: a control plane whose one Node is the process kubelet, the CRD, and the operator."""
+"""The real-Ray stack: a control plane whose one Node is the process kubelet, the CRDs, and the operator,
+which reaches the pods' dashboards through the pod-network proxy (as an operator outside a cluster's
+network would, through a proxy of its own)."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -10,7 +14,7 @@ import pytest
 from kuberay_py.testing.binaries import ensure_redis
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.operator_process import OperatorProcess
-from tests.integration.install_support import CRD_FILE
+from tests.integration.install_support import CRD_FILES
 from tests.integration.realray.cluster import RayStack
 
 
@@ -30,19 +34,44 @@ def process_plane() -> Iterator[ControlPlane]:
     )
     plane.start()
     try:
-        plane.kubectl("apply", "-f", str(CRD_FILE))
-        plane.kubectl("wait", "--for=condition=Established", "crd/rayclusters.ray.io", "--timeout=60s")
+        for crd in CRD_FILES:
+            plane.kubectl("apply", "-f", str(crd))
+        plane.kubectl(
+            "wait",
+            "--for=condition=Established",
+            "crd/rayclusters.ray.io",
+            "crd/rayjobs.ray.io",
+            "--timeout=60s",
+        )
         yield plane
     finally:
-        import shutil
-
-        shutil.copytree(plane.log_dir, "/tmp/pk/lastlogs", dirs_exist_ok=True)
         plane.stop()
 
 
 @pytest.fixture(scope="package")
-def ray_operator(process_plane: ControlPlane) -> Iterator[OperatorProcess]:
-    process = OperatorProcess(process_plane.kubeconfig, process_plane.log_dir / "operator.log")
+def pod_proxy(process_plane: ControlPlane) -> Iterator[str]:
+    """`http://127.0.0.1:<port>`: the proxy into the pods' network (kuberay_py.testing.podproxy)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kuberay_py.testing.podproxy"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert line.startswith("listening on "), line
+        yield "http://" + line.removeprefix("listening on ")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="package")
+def ray_operator(process_plane: ControlPlane, pod_proxy: str) -> Iterator[OperatorProcess]:
+    process = OperatorProcess(
+        process_plane.kubeconfig,
+        process_plane.log_dir / "operator.log",
+        extra_args=["--ray-dashboard-address=pod-ip"],
+        env={"HTTP_PROXY": pod_proxy, "NO_PROXY": "localhost,127.0.0.1"},
+    )
     process.start()
     yield process
     code = process.stop()
