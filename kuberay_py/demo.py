@@ -38,12 +38,13 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from kuberay_py.api import RayCluster
-from kuberay_py.api.constants import CRD_NAME, HEAD_GROUP_NAME
-from kuberay_py.api.crd import render_crd
+from kuberay_py.api.constants import CRD_NAME, HEAD_GROUP_NAME, JOB_CRD_NAME
+from kuberay_py.api.crd import render_crds
 from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
 from kuberay_py.demo_ray import DASHBOARD_PORT, how_to_submit, scale_lines, submit_job
 from kuberay_py.runtime import PODS, ApiError, Informer, KubeClient, configure_logging, connect
 from kuberay_py.runtime.errors import is_retriable
+from kuberay_py.testing import podproxy
 from kuberay_py.testing.binaries import BinariesError, find_kubectl
 from kuberay_py.testing.controlplane import ControlPlane, ControlPlaneError, last_lines
 from kuberay_py.testing.operator_process import OperatorProcess
@@ -293,22 +294,39 @@ class Demo:
         say(f"kuberay-py demo: working directory {self.workdir}")
         say("starting the local control plane: etcd, kube-apiserver, controller-manager, scheduler, kubelet")
         await self._blocking(self.plane.start)
-        crd = render_crd()
+        crds = render_crds()
         await self._step(
-            "installing the RayCluster CRD",
-            lambda: self._kubectl("apply", "--server-side", "-f", "-", input=crd),
+            "installing the RayCluster and RayJob CRDs",
+            lambda: self._kubectl("apply", "--server-side", "-f", "-", input=crds),
         )
         await self._step(
-            "waiting for the RayCluster CRD to be established",
-            lambda: self._kubectl("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s"),
+            "waiting for the CRDs to be established",
+            lambda: self._kubectl(
+                "wait",
+                "--for=condition=Established",
+                f"crd/{CRD_NAME}",
+                f"crd/{JOB_CRD_NAME}",
+                "--timeout=60s",
+            ),
         )
-        say(f"{self._elapsed()}  installed the RayCluster CRD")
+        say(f"{self._elapsed()}  installed the RayCluster and RayJob CRDs")
+        proxy = await self._pod_proxy() if self.options.ray else None
         await self._start_operator()
         client = await connect(self.plane.kubeconfig)
         try:
             await self._while_operator_runs(self._follow(client, name))
         finally:
             await client.close()
+            if proxy is not None:
+                proxy.close()
+
+    async def _pod_proxy(self) -> asyncio.Server:
+        """The operator is outside the pods' network: RayJobs reach their dashboards through this proxy."""
+        server = await asyncio.start_server(podproxy.handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        self.operator.extra_args.append("--ray-dashboard-address=pod-ip")
+        self.operator.env = {"HTTP_PROXY": f"http://127.0.0.1:{port}", "NO_PROXY": "localhost,127.0.0.1"}
+        return server
 
     async def _while_operator_runs(self, work: Coroutine[Any, Any, None]) -> None:
         """`work`, given up as soon as the operator process exits: nothing would change any more."""
@@ -424,6 +442,13 @@ class Demo:
             f'"value":{{"workersToDelete":["{victim}"]}}}}]'
         )
         ns = "" if namespace == "default" else f" -n {namespace}"
+        rayjob = ""
+        if self.options.ray:  # a job needs real Ray's job server
+            rayjob = (
+                "\n  # a RayJob: a cluster of its own, a Ray program run on it to Complete, the cluster gone"
+                f"\n  kubectl create{ns} -f {SAMPLE.parent / 'ray-job.sample.yaml'}"
+                f"\n  kubectl get rayjobs{ns} -w"
+            )
         say(
             f"""
 Try it from another terminal:
@@ -438,7 +463,7 @@ Try it from another terminal:
   # remove one chosen worker from it, the way the Ray autoscaler does
   kubectl patch raycluster {name}{ns} --type=json -p '{remove}'
   # delete the cluster: its pods and Service go with it
-  kubectl delete raycluster {name}{ns}
+  kubectl delete raycluster {name}{ns}{rayjob}
 
 Changes show up here as they happen. Press Ctrl-C to stop everything and remove {self.workdir}.
 """
