@@ -21,7 +21,8 @@ from kuberay_py.api.enums import (
 )
 from kuberay_py.api.groups import HeadGroupSpec, RayGroupSpec, ScaleStrategy, WorkerGroupSpec
 from kuberay_py.api.markers import Rule
-from kuberay_py.api.raycluster import ObjectMeta, RayCluster
+from kuberay_py.api.objects import ObjectMeta
+from kuberay_py.api.raycluster import RayCluster
 from kuberay_py.api.spec import RayClusterSpec
 from kuberay_py.api.status import Condition, HeadInfo, RayClusterStatus
 from kuberay_py.api.unsupported import unsupported_fields

@@ -5,19 +5,17 @@ messages the controller uses; what it cannot (the runtime environment's YAML, th
 `metadata`, the ordering of deletion rules) is in `rayjob_validation`.
 """
 
-from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, ClassVar
 
 from pydantic import Field, StrictFloat, StrictInt
 
 from kuberay_py.api import constants as c
 from kuberay_py.api import messages as m
-from kuberay_py.api import patterns as pat
 from kuberay_py.api.base import KubeModel
 from kuberay_py.api.enums import ManagedBy, values
 from kuberay_py.api.markers import Rule, Schema, at_least, one_of
-from kuberay_py.api.raycluster import ObjectMeta
+from kuberay_py.api.objects import ApiObject, ObjectMeta, name_rules
 from kuberay_py.api.spec import RayClusterSpec
 from kuberay_py.api.status import RayClusterStatus
 from kuberay_py.api.types import Bool, Int32, Int64, PodTemplateSpec, Str, StrMap, Timestamp
@@ -434,17 +432,7 @@ class RayJobStatus(KubeModel):
             return JobStatus.NEW
 
 
-def _name_short_enough(job: "RayJob") -> bool:
-    name = job.metadata.name
-    return name is None or len(name) <= c.MAX_JOB_NAME_LENGTH
-
-
-def _name_is_dns1035(job: "RayJob") -> bool:
-    name = job.metadata.name
-    return name is None or pat.matches(pat.DNS1035_LABEL, name)
-
-
-class RayJob(KubeModel):
+class RayJob(ApiObject, KubeModel):
     """A Ray program run to completion on Kubernetes, on a RayCluster made for it or one it names."""
 
     api_version: Str = c.API_VERSION
@@ -455,38 +443,9 @@ class RayJob(KubeModel):
     status: RayJobStatus | None = None
     """The observed state of the job."""
 
-    admission_rules: ClassVar[tuple[Rule, ...]] = (
-        Rule(
-            cel=f"self.metadata.name.size() <= {c.MAX_JOB_NAME_LENGTH}",
-            message=m.JOB_NAME_TOO_LONG,
-            check=_name_short_enough,
-            field_path=".metadata.name",
-            on_create_only=True,
-        ),
-        Rule(
-            cel=f"self.metadata.name.matches({pat.cel(pat.DNS1035_LABEL)})",
-            message=m.JOB_NAME_NOT_DNS1035,
-            check=_name_is_dns1035,
-            field_path=".metadata.name",
-            on_create_only=True,
-        ),
+    admission_rules: ClassVar[tuple[Rule, ...]] = name_rules(
+        c.MAX_JOB_NAME_LENGTH, m.JOB_NAME_TOO_LONG, m.JOB_NAME_NOT_DNS1035
     )
-
-    @classmethod
-    def from_manifest(cls, manifest: Mapping[str, Any]) -> Self:
-        """Parse a manifest (a mapping as read from YAML or JSON). Raises pydantic.ValidationError."""
-        return cls.from_dict(manifest)
-
-    def to_manifest(self) -> dict[str, Any]:
-        return {"apiVersion": self.api_version, "kind": self.kind, **self.to_dict()}
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name or ""
-
-    @property
-    def namespace(self) -> str:
-        return self.metadata.namespace or ""
 
     @property
     def uid(self) -> str:

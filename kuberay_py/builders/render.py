@@ -1,14 +1,15 @@
 """Everything the operator creates for a RayCluster or a RayJob, as objects or as multi-document YAML."""
 
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
 
-from kuberay_py.api import RayCluster, validate_manifest
+from kuberay_py.api import FieldError, RayCluster, validate_manifest
 from kuberay_py.api.constants import GROUP, JOB_KIND, KIND
+from kuberay_py.api.objects import ApiObject
 from kuberay_py.api.rayjob import RayJob, SubmissionMode
 from kuberay_py.api.rayjob_validation import validate_job_manifest
 from kuberay_py.builders.auth import render_auth_secret
@@ -90,6 +91,9 @@ def render_job(job: RayJob, options: BuildOptions = DEFAULT_OPTIONS) -> list[dic
     return objects
 
 
+Parsed = TypeVar("Parsed", bound=ApiObject)
+
+
 class _KubeDumper(yaml.SafeDumper):
     """Quotes every string a YAML 1.1 reader could take for something else.
 
@@ -155,38 +159,34 @@ def objects_in(text: str) -> tuple[list[RayCluster], list[RayJob]]:
         if not isinstance(document, dict):
             raise BuildError(f"document {number} is not a Kubernetes object")
         if _is_kind(document, JOB_KIND):
-            jobs.append(_job_of(document, number))
-            continue
-        if not _is_raycluster(document):
-            continue
-        metadata = document.get("metadata")
-        name = metadata.get("name") if isinstance(metadata, dict) else None
-        label = f'RayCluster "{name}"' if name else f"RayCluster (document {number})"
-        errors = validate_manifest(document)
-        if errors:
-            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            raise BuildError(f"{label}: {_one_line(str(errors[0]))}{more}")
-        try:
-            clusters.append(RayCluster.from_manifest(document))
-        except ValidationError as error:  # validate_manifest reports these first; kept as a safety net
-            raise BuildError(f"{label}: {_one_line(str(error))}") from None
-        if not clusters[-1].name:
-            raise BuildError(f"{label}: metadata.name is required")
+            jobs.append(_parsed(document, number, RayJob, validate_job_manifest))
+        elif _is_raycluster(document):
+            clusters.append(_parsed(document, number, RayCluster, validate_manifest))
     return clusters, jobs
 
 
-def _job_of(document: dict[str, Any], number: int) -> RayJob:
+def _parsed(
+    document: dict[str, Any],
+    number: int,
+    model: type[Parsed],
+    validate: Callable[[dict[str, Any]], list[FieldError]],
+) -> Parsed:
+    """The document as `model`, validated as the API server and the operator would; else a BuildError."""
     metadata = document.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
-    label = f'RayJob "{name}"' if name else f"RayJob (document {number})"
-    errors = validate_job_manifest(document)
+    kind = model.__name__
+    label = f'{kind} "{name}"' if name else f"{kind} (document {number})"
+    errors = validate(document)
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise BuildError(f"{label}: {_one_line(str(errors[0]))}{more}")
-    job = RayJob.from_manifest(document)
-    if not job.name:
+    try:
+        parsed = model.from_manifest(document)
+    except ValidationError as error:  # the validation reports these first; kept as a safety net
+        raise BuildError(f"{label}: {_one_line(str(error))}") from None
+    if not parsed.name:
         raise BuildError(f"{label}: metadata.name is required")
-    return job
+    return parsed
 
 
 def render_manifests(text: str, options: BuildOptions = DEFAULT_OPTIONS) -> str:

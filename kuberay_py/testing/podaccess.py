@@ -32,6 +32,18 @@ def describe(key: str) -> dict[str, Any]:
     return found
 
 
+async def connect_to(pod: dict[str, Any], port: int) -> Stream:
+    """A connection to `port` on the pod's address, made inside its network by its sandbox."""
+    reader, writer = await asyncio.open_unix_connection(pod["agent_socket"])
+    writer.write(json.dumps({"connect": {"host": pod["ip"], "port": port}}).encode() + b"\n")
+    await writer.drain()
+    answer = json.loads(await reader.readline() or b"{}")
+    if not answer.get("ok"):
+        writer.close()
+        raise ConnectionRefusedError(f"{pod.get('key', pod['ip'])}:{port}: {answer.get('detail', 'refused')}")
+    return reader, writer
+
+
 @dataclass(frozen=True)
 class ExecResult:
     returncode: int
@@ -88,15 +100,7 @@ class PortForward:
         self._connections = Connections(self._connect)
 
     async def _connect(self) -> Stream:
-        pod = describe(self.key)
-        reader, writer = await asyncio.open_unix_connection(pod["agent_socket"])
-        writer.write(json.dumps({"connect": {"host": pod["ip"], "port": self.port}}).encode() + b"\n")
-        await writer.drain()
-        answer = json.loads(await reader.readline() or b"{}")
-        if not answer.get("ok"):
-            writer.close()
-            raise ConnectionRefusedError(f"{self.key}:{self.port}: {answer.get('detail', 'refused')}")
-        return reader, writer
+        return await connect_to(describe(self.key), self.port)
 
     async def __aenter__(self) -> PortForward:
         self._server = await asyncio.start_server(self._connections.accept, "127.0.0.1", 0)

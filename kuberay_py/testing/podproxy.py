@@ -15,36 +15,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import sys
 from urllib.parse import urlsplit
 
+from kuberay_py.testing.podaccess import connect_to
+from kuberay_py.testing.podnet_forward import Stream
 from kuberay_py.testing.prockubelet import describe_all
 
 _HEAD_LIMIT = 64 * 1024
 _HOP_HEADERS = ("proxy-connection", "proxy-authorization", "connection", "keep-alive")
 
 
-def _pod_agent(ip: str) -> str | None:
-    """The sandbox socket of the live pod that has `ip`."""
-    for pod in describe_all().values():
-        if pod.get("ip") == ip:
-            return str(pod["agent_socket"])
-    return None
-
-
-async def _open(ip: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    agent = _pod_agent(ip)
-    if agent is None:
+async def _open(ip: str, port: int) -> Stream:
+    """A connection to `port` of the live pod that has the address `ip`."""
+    pod = next((p for p in describe_all().values() if p.get("ip") == ip), None)
+    if pod is None:
         raise ConnectionRefusedError(f"no pod has the address {ip}")
-    reader, writer = await asyncio.open_unix_connection(agent)
-    writer.write(json.dumps({"connect": {"host": ip, "port": port}}).encode() + b"\n")
-    await writer.drain()
-    answer = json.loads(await reader.readline() or b"{}")
-    if not answer.get("ok"):
-        writer.close()
-        raise ConnectionRefusedError(f"{ip}:{port}: {answer.get('detail', 'refused')}")
-    return reader, writer
+    return await connect_to(pod, port)
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

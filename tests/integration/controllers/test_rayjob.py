@@ -63,10 +63,16 @@ async def wait_deployment(
     return found
 
 
-async def reasons(plane: ControlPlane, namespace: str, name: str) -> list[str]:
+async def job_events(plane: ControlPlane, namespace: str, name: str) -> list[dict[str, Any]]:
     selector = f"involvedObject.kind=RayJob,involvedObject.name={name}"
-    events = await get_json(plane, "events", "-n", namespace, "--field-selector", selector)
-    return [e["reason"] for e in events["items"]]
+    events: list[dict[str, Any]] = (
+        await get_json(plane, "events", "-n", namespace, "--field-selector", selector)
+    )["items"]
+    return events
+
+
+async def reasons(plane: ControlPlane, namespace: str, name: str) -> list[str]:
+    return [e["reason"] for e in await job_events(plane, namespace, name)]
 
 
 async def names(plane: ControlPlane, kind: str, namespace: str) -> list[str]:
@@ -180,47 +186,27 @@ async def test_the_deadline_ends_a_job_that_hangs(
     assert status["reason"] == "DeadlineExceeded" and status["failed"] == 1, status
 
 
+async def suspend(plane: ControlPlane, namespace: str, name: str, value: bool) -> None:
+    patch = json.dumps({"spec": {"suspend": value}})
+    await kubectl(plane, "patch", "rayjob", name, "-n", namespace, "--type=merge", "-p", patch)
+
+
 async def test_suspend_releases_everything_and_resume_starts_over(
     control_plane: ControlPlane, namespace: str, server: JobServer
 ) -> None:
     await create(control_plane, namespace, rayjob("pause", "hang", shutdownAfterJobFinishes=True))
     running = await wait_deployment(control_plane, namespace, "pause", "Running")
-    await kubectl(
-        control_plane,
-        "patch",
-        "rayjob",
-        "pause",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        '{"spec":{"suspend":true}}',
-    )
+    await suspend(control_plane, namespace, "pause", True)
     suspended = await wait_deployment(control_plane, namespace, "pause", "Suspended")
     assert "rayClusterName" not in suspended["status"]
     assert await names(control_plane, "rayclusters", namespace) == []
     assert await names(control_plane, "jobs.batch", namespace) == []
 
-    await kubectl(
-        control_plane,
-        "patch",
-        "rayjob",
-        "pause",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        '{"spec":{"suspend":false}}',
-    )
+    await suspend(control_plane, namespace, "pause", False)
     resumed = await wait_deployment(control_plane, namespace, "pause", "Running")
     assert resumed["status"]["rayClusterName"] != running["status"]["rayClusterName"]
-    assert "Suspending" in " ".join(await events_text(control_plane, namespace, "pause"))
-
-
-async def events_text(plane: ControlPlane, namespace: str, name: str) -> list[str]:
-    selector = f"involvedObject.kind=RayJob,involvedObject.name={name}"
-    events = await get_json(plane, "events", "-n", namespace, "--field-selector", selector)
-    return [e.get("message", "") for e in events["items"]]
+    notes = [e.get("message", "") for e in await job_events(control_plane, namespace, "pause")]
+    assert "Suspending" in " ".join(notes)
 
 
 async def test_a_job_on_an_existing_cluster_leaves_it_alone(
