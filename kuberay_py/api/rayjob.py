@@ -171,8 +171,9 @@ class SubmitterConfig(KubeModel):
     """Retries of the submitter pod before the Job fails (default 2)."""
 
 
-def _mode(spec: "RayJobSpec") -> SubmissionMode:
-    return SubmissionMode(spec.submission_mode) if spec.submission_mode else SubmissionMode.K8S_JOB
+def _mode(spec: "RayJobSpec") -> str:
+    # As written: an unknown mode equals none of the known ones, as in the CEL rules.
+    return spec.submission_mode or SubmissionMode.K8S_JOB
 
 
 def _has_cluster(spec: "RayJobSpec") -> bool:
@@ -368,7 +369,11 @@ class RayJobSpec(KubeModel):
     )
 
     def mode(self) -> SubmissionMode:
-        return _mode(self)
+        """The submission mode; one outside the enum (refused by the validation) counts as K8sJobMode."""
+        try:
+            return SubmissionMode(_mode(self))
+        except ValueError:
+            return SubmissionMode.K8S_JOB
 
     def uses_existing_cluster(self) -> bool:
         return bool(self.cluster_selector)
