@@ -1,12 +1,15 @@
-"""The RayClusters the benchmarks create: one worker group, and pods that ask for almost nothing so that
-thousands fit on the simulated nodes."""
+"""The RayClusters and RayJobs the benchmarks create: one worker group, and pods that ask for almost nothing
+so that thousands fit on the simulated nodes."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from typing import Any
 
 from kuberay_py.controllers.raycluster import RAYCLUSTERS
+from kuberay_py.controllers.rayjob import RAYJOBS
 from kuberay_py.runtime import KubeClient, PatchType
 
 IMAGE = "rayproject/ray:2.60.0"
@@ -40,6 +43,46 @@ def raycluster(name: str, workers: int) -> dict[str, Any]:
             ],
         },
     }
+
+
+def rayjob(name: str) -> dict[str, Any]:
+    """A K8sJobMode RayJob whose cluster (a head and one worker) is left in place when the job ends."""
+    cluster = raycluster(name, 1)["spec"]
+    cluster["workerGroupSpecs"][0].update(minReplicas=1, maxReplicas=1)
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayJob",
+        "metadata": {"name": name},
+        "spec": {
+            "entrypoint": "python -c \"print('hello')\"",
+            "submissionMode": "K8sJobMode",
+            "shutdownAfterJobFinishes": False,
+            "rayClusterSpec": cluster,
+        },
+    }
+
+
+async def create_rayjobs(
+    client: KubeClient,
+    namespace: str,
+    names: list[str],
+    parallel: int = 16,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, float]:
+    """Create RayJobs with a few requests in flight, as `create_many` does RayClusters; returns when each
+    create was answered (by `clock`)."""
+    pending = iter(names)
+    answered: dict[str, float] = {}
+
+    async def creator() -> None:
+        for name in pending:
+            await client.create(RAYJOBS, rayjob(name), namespace)
+            answered[name] = clock()
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(parallel, len(names))):
+            group.create_task(creator())
+    return answered
 
 
 async def create(client: KubeClient, namespace: str, name: str, workers: int) -> dict[str, Any]:

@@ -11,13 +11,13 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from kuberay_py.controllers.raycluster import RAYCLUSTERS
-from kuberay_py.runtime import PODS, Informer, KubeClient
+from kuberay_py.runtime import PODS, Informer, KubeClient, Resource
 
 Obj = dict[str, Any]
 CLUSTER_LABEL = "ray.io/cluster"
@@ -58,10 +58,60 @@ class _Waiter:
     future: asyncio.Future[float]
 
 
+class Watching:
+    """Informers run for the length of an `async with`, and waits on conditions checked at each of their
+    events (the handlers call `check()`)."""
+
+    def __init__(self, informers: list[Informer]) -> None:
+        self._informers = informers
+        self._tasks: list[asyncio.Task[None]] = []
+        self._waiters: list[_Waiter] = []
+
+    async def __aenter__(self) -> Self:
+        self._tasks = [asyncio.create_task(informer.run()) for informer in self._informers]
+        for informer in self._informers:
+            await informer.wait_synced()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def wait(self, condition: Callable[[], bool], timeout: float, what: str) -> float:
+        """The monotonic time `condition` first held, as seen on an event (now, if it already holds)."""
+        if condition():
+            return time.monotonic()
+        waiter = _Waiter(condition, asyncio.get_running_loop().create_future())
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                return await waiter.future
+        except TimeoutError:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}") from None
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def check(self) -> None:
+        """Resolve every waiter whose condition now holds; called by the handlers on each event."""
+        if not self._waiters:
+            return
+        now = time.monotonic()
+        for waiter in list(self._waiters):
+            if not waiter.future.done() and waiter.condition():
+                waiter.future.set_result(now)
+                self._waiters.remove(waiter)
+
+
 class _PodCounts:
     """Live (not deleting) pods per cluster, kept exact on every event."""
 
-    def __init__(self, owner: Observer) -> None:
+    def __init__(self, owner: Watching) -> None:
         self.owner = owner
         self.per_cluster: Counter[str] = Counter()
         self._counted: dict[str, str] = {}  # pod name -> cluster, for pods counted live
@@ -100,7 +150,7 @@ class _PodCounts:
 class _ClusterStates:
     """Each cluster's state, and whether it is ready for its current generation."""
 
-    def __init__(self, owner: Observer) -> None:
+    def __init__(self, owner: Watching) -> None:
         self.owner = owner
         self.ready_generation: dict[str, int] = {}  # cluster -> generation it is ready for, if ready
 
@@ -125,7 +175,7 @@ class _ClusterStates:
         self.owner.check()
 
 
-class Observer:
+class Observer(Watching):
     """`async with Observer(client, namespace) as seen:` then `await seen.wait(lambda: ..., timeout)`.
 
     `pod_selector` narrows the pods watched. The API server sends each watch its events in order, so a watch
@@ -135,29 +185,11 @@ class Observer:
     def __init__(self, client: KubeClient, namespace: str, pod_selector: str = CLUSTER_LABEL) -> None:
         self.pods = _PodCounts(self)
         self.clusters = _ClusterStates(self)
-        self._informers = [
-            Informer(client, PODS, namespace=namespace, label_selector=pod_selector, transform=_slim_pod),
-            Informer(client, RAYCLUSTERS, namespace=namespace, transform=_slim_cluster),
-        ]
-        self._informers[0].add_handler(self.pods)
-        self._informers[1].add_handler(self.clusters)
-        self._tasks: list[asyncio.Task[None]] = []
-        self._waiters: list[_Waiter] = []
-
-    async def __aenter__(self) -> Observer:
-        self._tasks = [asyncio.create_task(informer.run()) for informer in self._informers]
-        for informer in self._informers:
-            await informer.wait_synced()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        pods = Informer(client, PODS, namespace=namespace, label_selector=pod_selector, transform=_slim_pod)
+        clusters = Informer(client, RAYCLUSTERS, namespace=namespace, transform=_slim_cluster)
+        pods.add_handler(self.pods)
+        clusters.add_handler(self.clusters)
+        super().__init__([pods, clusters])
 
     # -- what scenarios read -------------------------------------------------------------------------------
     def pods_of(self, cluster: str) -> int:
@@ -175,27 +207,68 @@ class Observer:
     def ready_clusters(self) -> int:
         return len(self.clusters.ready_generation)
 
-    async def wait(self, condition: Callable[[], bool], timeout: float, what: str) -> float:
-        """The monotonic time `condition` first held, as seen on an event (now, if it already holds)."""
-        if condition():
-            return time.monotonic()
-        waiter = _Waiter(condition, asyncio.get_running_loop().create_future())
-        self._waiters.append(waiter)
-        try:
-            async with asyncio.timeout(timeout):
-                return await waiter.future
-        except TimeoutError:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}") from None
-        finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
 
-    def check(self) -> None:
-        """Resolve every waiter whose condition now holds; called by the handlers on each event."""
-        if not self._waiters:
-            return
-        now = time.monotonic()
-        for waiter in list(self._waiters):
-            if not waiter.future.done() and waiter.condition():
-                waiter.future.set_result(now)
-                self._waiters.remove(waiter)
+Reached = Callable[[Obj], bool]
+
+
+class _FirstReached:
+    """Each object's name -> the monotonic time it was first seen meeting a condition."""
+
+    def __init__(self, owner: Watching) -> None:
+        self.owner = owner
+        self.first: dict[str, float] = {}
+
+    def _set(self, obj: Obj) -> None:
+        name = obj["metadata"]["name"]
+        if obj["reached"] and name not in self.first:
+            self.first[name] = time.monotonic()
+            self.owner.check()
+
+    def on_add(self, obj: Obj) -> None:
+        self._set(obj)
+
+    def on_update(self, old: Obj, new: Obj) -> None:
+        self._set(new)
+
+    def on_delete(self, obj: Obj) -> None:
+        pass  # a milestone once reached stays reached
+
+
+def _slim_reached(reached: Reached) -> Callable[[Obj], Obj]:
+    def transform(obj: Obj) -> Obj:
+        meta = obj["metadata"]
+        slim = {
+            "name": meta["name"],
+            "namespace": meta.get("namespace"),
+            "resourceVersion": meta.get("resourceVersion"),
+        }
+        return {"metadata": slim, "reached": reached(obj)}
+
+    return transform
+
+
+class Milestones(Watching):
+    """When each object of a few resources first met a condition: `async with Milestones(client, namespace,
+    {"ready": (RAYCLUSTERS, lambda obj: ...)}) as seen:`, then `seen.first["ready"]` maps names to times.
+
+    The objects are cut down to their name and whether the condition holds, so watching costs little; times
+    are taken on the event that shows the change, whatever order the waits are made in."""
+
+    def __init__(
+        self, client: KubeClient, namespace: str, milestones: Mapping[str, tuple[Resource, Reached]]
+    ) -> None:
+        informers = []
+        self.tracked: dict[str, _FirstReached] = {}
+        for key, (resource, reached) in milestones.items():
+            informer = Informer(client, resource, namespace=namespace, transform=_slim_reached(reached))
+            self.tracked[key] = _FirstReached(self)
+            informer.add_handler(self.tracked[key])
+            informers.append(informer)
+        super().__init__(informers)
+
+    def first(self, key: str) -> dict[str, float]:
+        return self.tracked[key].first
+
+    def count(self, key: str, names: set[str] | None = None) -> int:
+        first = self.tracked[key].first
+        return len(first) if names is None else sum(1 for name in names if name in first)

@@ -28,8 +28,13 @@ class Settings:
     fault_kills: int = 3
     """Scenario 7: one cluster scales 0 -> this many workers per kind of fault; the operator is killed this
     many times in the SIGKILL kind."""
+    rayjobs: int = 100
+    rayjob_after_seconds: float = 30.0
+    """Scenario 8: this many RayJobs (a head and one worker each) created at once, until each has its
+    submitter Job and shows Running; then this long with nothing to do but poll dashboards that are not
+    there."""
     repeats: int = 1
-    """Runs of each scale-up, many-clusters and fairness case; their median is reported."""
+    """Runs of each scale-up, many-clusters, fairness and RayJob case; their median is reported."""
     pods_per_memory_cluster: int = 100
     operators: tuple[str, ...] = ("kuberay-py", "KubeRay", "KubeRay tuned")
     """Every case runs against each of these operators, each on a fresh stack (see benchmarks.stack)."""
@@ -62,5 +67,7 @@ QUICK = Settings(
     steady_seconds=30.0,
     memory_pods=(0, 200),
     memory_idle_seconds=5.0,
+    rayjobs=20,
+    rayjob_after_seconds=5.0,
     operators=("kuberay-py", "KubeRay"),
 )

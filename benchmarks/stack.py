@@ -1,27 +1,34 @@
-"""One benchmark case's world: a fresh local control plane with the simulated kubelet, the RayCluster CRD,
-the operator as its own process, and a client of our own runtime for the benchmark's reads and writes."""
+"""One benchmark case's world: a fresh local control plane with the simulated kubelet, the RayCluster CRD
+(and the RayJob CRD when a case asks), the operator as its own process, and a client of our own runtime for
+the benchmark's reads and writes."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import ssl
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from benchmarks.manifests import raycluster
+from benchmarks.manifests import raycluster, rayjob
 from benchmarks.metrics import Scrape
 from benchmarks.procfs import cpu_seconds, machine_busy_seconds, own_cpu_seconds
+from benchmarks.writes import admit_operator, issue_operator_identity
 from kuberay_py.controllers.raycluster import RAYCLUSTERS
+from kuberay_py.controllers.rayjob import RAYJOBS
 from kuberay_py.runtime import KubeClient, connect
 from kuberay_py.testing.binaries import KubeRay
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.operator_process import KubeRayProcess, OperatorProcess
+from kuberay_py.testing.pki import KeyPair
 
 REPO = Path(__file__).resolve().parents[1]
 CRD = REPO / "config" / "crd" / "ray.io_rayclusters.yaml"
+JOB_CRD = REPO / "config" / "crd" / "ray.io_rayjobs.yaml"
 # 25 nodes x 250 pods holds the largest case (5,000 pods) with room to spare; pods request 10m CPU and 32Mi.
 NODES = 25
 PODS_PER_NODE = 250
@@ -43,11 +50,35 @@ class Operators:
 KUBERAY_TUNED_ARGS = ("--reconcile-concurrency=16", "--qps=1000", "--burst=2000")
 
 
+@dataclass(frozen=True)
+class StackOptions:
+    """What a case needs of its stack beyond the default (the RayCluster CRD, the operator as the admin)."""
+
+    rayjobs: bool = False
+    """Install our RayJob CRD too (KubeRay's CRDs always include theirs) and warm RayJob writes up."""
+    operator_identity: bool = False
+    """Run the operator under a client certificate of its own, so that its requests can be counted apart
+    from everyone else's (see benchmarks.writes)."""
+    dashboards_refused: bool = False
+    """Every plain-HTTP request of the operator (its calls to Ray dashboards) goes to an HTTP proxy on a
+    loopback port where nothing listens, so it is refused at once. No dashboard runs on a simulated kubelet
+    anyway; without this, each call first looks up the head Service's DNS name on the host's resolver, which
+    answers most lookups at once but leaves some unanswered until they time out, and a call holding a
+    worker that long is a cost of the machine, not of the operator. Both operators honour HTTP_PROXY (ours
+    through aiohttp, KubeRay through Go's default transport); their API server is HTTPS on loopback, which
+    neither proxies."""
+
+
 class Stack:
     """Use as `async with Stack(...) as stack:`; everything it started is stopped on exit."""
 
     def __init__(
-        self, log_dir: Path, name: str, operator: str = Operators.OURS, kuberay: KubeRay | None = None
+        self,
+        log_dir: Path,
+        name: str,
+        operator: str = Operators.OURS,
+        kuberay: KubeRay | None = None,
+        options: StackOptions | None = None,
     ) -> None:
         if operator in (Operators.KUBERAY, Operators.KUBERAY_TUNED) and kuberay is None:
             raise ValueError(f"{operator} needs KubeRay's binary")
@@ -55,11 +86,17 @@ class Stack:
         self.name = name
         self.operator_kind = operator
         self.kuberay = kuberay
+        self.options = options or StackOptions()
         log_dir.mkdir(parents=True, exist_ok=True)
         self.plane = ControlPlane(
             nodes=NODES, kubelet_args=[f"--pods-per-node={PODS_PER_NODE}"], log=lambda _message: None
         )
         self.operator: OperatorProcess | None = None
+        # The operator's own kubeconfig and certificate, with `StackOptions.operator_identity`.
+        self.operator_kubeconfig: Path | None = None
+        self.operator_cert: KeyPair | None = None
+        # Bound but never listening: connections to it are refused, and no one else can take the port.
+        self._refusing: socket.socket | None = None
         self._client: KubeClient | None = None
         self._restarts = 0
         self._retired_operator_cpu = 0.0
@@ -73,6 +110,12 @@ class Stack:
         try:
             await asyncio.to_thread(self._install_crd)
             self._client = await connect(self.plane.kubeconfig)
+            if self.options.operator_identity:
+                kubeconfig, cert = await asyncio.to_thread(
+                    issue_operator_identity, self.plane, self.plane.workdir / "operator-identity"
+                )
+                await admit_operator(self.client, self.plane, cert)
+                self.operator_kubeconfig, self.operator_cert = kubeconfig, cert
             await self._warm_up()
             await self.start_operator()
         except BaseException:
@@ -87,6 +130,8 @@ class Stack:
             await self._client.close()
         await asyncio.to_thread(self._stop_operator)
         await asyncio.to_thread(self.plane.stop)
+        if self._refusing is not None:
+            self._refusing.close()
 
     @property
     def client(self) -> KubeClient:
@@ -95,7 +140,8 @@ class Stack:
 
     def _install_crd(self) -> None:
         """Each operator with its own CRDs: KubeRay's needs its RayJob and RayService CRDs too."""
-        crds = self.kuberay.crds if self.kuberay and self.operator_kind != Operators.OURS else [CRD]
+        ours = [CRD, JOB_CRD] if self.options.rayjobs else [CRD]
+        crds = self.kuberay.crds if self.kuberay and self.operator_kind != Operators.OURS else ours
         for crd in crds:
             # Server-side: KubeRay's CRDs are too large for the annotation a client-side apply writes.
             self.plane.kubectl("apply", "--server-side", "-f", str(crd))
@@ -110,10 +156,14 @@ class Stack:
     async def _warm_up(self) -> None:
         """Create and delete one RayCluster before the operator starts. A fresh API server's first write of
         a RayCluster usually takes about 2 s (a later one, milliseconds), which would land in the first
-        case's timing; a long-running cluster paid it long ago."""
+        case's timing; a long-running cluster paid it long ago. The same for a RayJob, when the case has
+        them."""
         name = "warm-up"
         await self.client.create(RAYCLUSTERS, raycluster(name, 0), WARM_UP_NAMESPACE)
         await self.client.delete(RAYCLUSTERS, name, WARM_UP_NAMESPACE)
+        if self.options.rayjobs:
+            await self.client.create(RAYJOBS, rayjob(name), WARM_UP_NAMESPACE)
+            await self.client.delete(RAYJOBS, name, WARM_UP_NAMESPACE)
 
     # -- the operator --------------------------------------------------------------------------------------
     async def start_operator(self, kubeconfig: Path | None = None) -> None:
@@ -122,13 +172,24 @@ class Stack:
             raise RuntimeError("an operator is already running on this stack; two would fight over every pod")
         suffix = f"-{self._restarts}" if self._restarts else ""
         log_path = self.log_dir / f"operator-{self.name}{suffix}.log"
-        config = kubeconfig or self.plane.kubeconfig
+        config = kubeconfig or self.operator_kubeconfig or self.plane.kubeconfig
+        env = self._operator_env()
         if self.operator_kind == Operators.OURS or self.kuberay is None:
-            self.operator = OperatorProcess(config, log_path)
+            self.operator = OperatorProcess(config, log_path, env=env)
         else:
             tuned = KUBERAY_TUNED_ARGS if self.operator_kind == Operators.KUBERAY_TUNED else ()
-            self.operator = KubeRayProcess(self.kuberay.binary, config, log_path, extra_args=tuned)
+            self.operator = KubeRayProcess(self.kuberay.binary, config, log_path, extra_args=tuned, env=env)
         await asyncio.to_thread(self.operator.start)
+
+    def _operator_env(self) -> dict[str, str] | None:
+        if not self.options.dashboards_refused:
+            return None
+        if self._refusing is None:
+            self._refusing = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._refusing.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{self._refusing.getsockname()[1]}"
+        direct = "127.0.0.1,localhost"
+        return {"HTTP_PROXY": proxy, "http_proxy": proxy, "NO_PROXY": direct, "no_proxy": direct}
 
     async def restart_operator(self, kubeconfig: Path | None = None) -> None:
         await asyncio.to_thread(self._stop_operator)

@@ -13,13 +13,22 @@ from typing import Any
 
 from benchmarks import latency, machine, repeats
 from benchmarks.results import CaseResult
-from benchmarks.scenarios import fairness, faults, many_clusters, memory, scale_up, steady
+from benchmarks.scenarios import fairness, faults, many_clusters, memory, rayjobs, scale_up, steady
 from benchmarks.settings import Settings
-from benchmarks.stack import NODES, PODS_PER_NODE, CpuMeter, Operators, Stack
+from benchmarks.stack import NODES, PODS_PER_NODE, CpuMeter, Operators, Stack, StackOptions
 from kuberay_py.testing.binaries import KubeRay, ensure_kuberay
 
 Body = Callable[[Stack, CaseResult], Awaitable[None]]
-SCENARIOS = ("scale-up", "many clusters", "fairness", "steady state", "memory", "faults", "reconcile latency")
+SCENARIOS = (
+    "scale-up",
+    "many clusters",
+    "fairness",
+    "steady state",
+    "memory",
+    "faults",
+    "rayjobs",
+    "reconcile latency",
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,7 @@ class Case:
     parameters: dict[str, Any] = field(default_factory=dict)
     repeats: int = 1
     operator: str = Operators.OURS
+    stack: StackOptions | None = None
 
     @property
     def slug(self) -> str:
@@ -106,6 +116,17 @@ def _cases(settings: Settings) -> list[Case]:
             {"workers": workers, "kills": kills},
         )
     )
+    jobs, after = settings.rayjobs, settings.rayjob_after_seconds
+    found.append(
+        Case(
+            "rayjobs",
+            f"{jobs} RayJobs at once",
+            _bind(rayjobs.run, jobs=jobs, after=after),
+            {"rayjobs": jobs, "after_seconds": after},
+            repeats,
+            stack=StackOptions(rayjobs=True, operator_identity=True, dashboards_refused=True),
+        )
+    )
     return found
 
 
@@ -139,7 +160,7 @@ async def _run_once(
     load_before = os.getloadavg()
     slug = case.slug if case.repeats == 1 else f"{case.slug}-{attempt + 1}"
     try:
-        async with Stack(log_dir, slug, case.operator, kuberay) as stack:
+        async with Stack(log_dir, slug, case.operator, kuberay, case.stack) as stack:
             version = await stack.kubernetes_version()
             meter = CpuMeter(stack)
             meter.start()
