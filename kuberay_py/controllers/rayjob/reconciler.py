@@ -81,6 +81,8 @@ Obj = dict[str, Any]
 TRANSITION_GRACE_SECONDS: Final = 300
 # Seconds a finished submitter may wait for Ray to report the job's end.
 SUBMITTER_FINISHED_GRACE_SECONDS: Final = 30
+# How long a deleted RayJob keeps asking an unreachable dashboard to stop its Ray job.
+STOP_RETRY_SECONDS: Final = 30
 # How long a create this operator sent is trusted to show up in the cache.
 _EXPECT_SECONDS: Final = 30.0
 _CACHE_BEHIND_RETRY: Final = 0.2
@@ -759,7 +761,8 @@ class RayJobReconciler:
     # --- deletion of the RayJob -----------------------------------------------------------------
 
     async def _finalize(self, obj: Obj) -> Result:
-        """Ask Ray to stop a job that may still run, then let the RayJob go (whether or not Ray answered)."""
+        """Ask Ray to stop a job that may still run, then let the RayJob go (once Ray answered, or after
+        `STOP_RETRY_SECONDS` of asking)."""
         if JOB_STOP_FINALIZER not in _finalizers(obj):
             return Result()
         status = obj.get("status") or {}
@@ -771,9 +774,12 @@ class RayJobReconciler:
                     obj, EventReason.STOPPED_RAY_JOB, f"Asked Ray to stop job {submission_id}"
                 )
             except DashboardError as error:
-                self.recorder.warning(
-                    obj, EventReason.FAILED_TO_STOP_RAY_JOB, f"Ray job {submission_id}: {error}"
-                )
+                note = f"Ray job {submission_id}: {error}"
+                self.recorder.warning(obj, EventReason.FAILED_TO_STOP_RAY_JOB, note)
+                # A dashboard down for a moment is asked again; one that stays down holds nothing up.
+                deleted = parse_time(obj["metadata"]["deletionTimestamp"])
+                if self.clock() - deleted < timedelta(seconds=STOP_RETRY_SECONDS):
+                    return Result(requeue_after=self.options.poll_seconds)
         remaining = [f for f in _finalizers(obj) if f != JOB_STOP_FINALIZER]
         if await self._patch_job(obj, {"metadata": {"finalizers": remaining}}) is None:
             return Result(requeue_after=self.options.poll_seconds)

@@ -49,6 +49,8 @@ class FakeJobsApi:
         self.jobs.setdefault(request["submission_id"], JobInfo("PENDING"))
 
     async def stop(self, base_url: str, submission_id: str) -> None:
+        if self.down:
+            raise DashboardError("connection refused")
         self.stopped.append(submission_id)
 
 
@@ -423,3 +425,16 @@ async def test_a_stale_read_cannot_name_a_second_cluster(world: World) -> None:
     del world.cache.get
     await world.settle()
     assert world.status()["rayClusterName"] == named
+
+
+async def test_an_unreachable_dashboard_is_asked_to_stop_again_then_let_go(world: World) -> None:
+    await to_running(world)
+    world.api.down = True
+    world.clock.now = datetime.now(UTC)
+    await world.client.delete(RAYJOBS, "job", NS)
+    await world.run()
+    assert world.client.objects(RAYJOBS), "the finalizer holds while the dashboard may come back"
+    assert EventReason.FAILED_TO_STOP_RAY_JOB in await world.reasons()
+    world.clock.advance(31)
+    await world.run()
+    assert world.client.objects(RAYJOBS) == [], "a dashboard that stays down holds the deletion no longer"
