@@ -81,6 +81,8 @@ Obj = dict[str, Any]
 TRANSITION_GRACE_SECONDS: Final = 300
 # Seconds a finished submitter may wait for Ray to report the job's end.
 SUBMITTER_FINISHED_GRACE_SECONDS: Final = 30
+# The longest wait between requests to a dashboard that keeps failing.
+MAX_UNREACHABLE_POLL_SECONDS: Final = 60.0
 # How long a deleted RayJob keeps asking an unreachable dashboard to stop its Ray job.
 STOP_RETRY_SECONDS: Final = 30
 # How long a create this operator sent is trusted to show up in the cache.
@@ -108,6 +110,8 @@ class _Pass:
     job: RayJob
     status: dict[str, Any]
     requeue_after: float | None = None
+    deadline_in: float | None = None
+    """Seconds until activeDeadlineSeconds passes, when it is set."""
     events: list[tuple[bool, str, str]] = field(default_factory=list)
 
     @property
@@ -171,6 +175,8 @@ class RayJobReconciler:
         self._written: dict[str, int] = {}
         # (resource plural, namespace, name) -> monotonic time the create was answered
         self._expected: dict[tuple[str, str, str], float] = {}
+        # job key -> dashboard requests failed in a row
+        self._failures: dict[str, int] = {}
 
     # --- the pass -------------------------------------------------------------------------------
 
@@ -179,6 +185,7 @@ class RayJobReconciler:
         obj = self.cache.get(RAYJOBS, request.name, request.namespace)
         if obj is None:
             self._written.pop(key, None)
+            self._failures.pop(key, None)
             return Result()
         managed_by = (obj.get("spec") or {}).get("managedBy")
         if managed_by and managed_by != ManagedBy.KUBERAY_OPERATOR:
@@ -409,12 +416,12 @@ class RayJobReconciler:
                 step.poll(min(1.0, self.options.poll_seconds))
                 return
         except DashboardError as error:
-            reason = EventReason.DASHBOARD_UNREACHABLE
-            step.events.append((True, reason, f"Ray job {submission_id}: {error}"))
+            self._unreachable(step, submission_id, error)
             return
         except BuildError as error:
             step.events.append((True, EventReason.FAILED_TO_SUBMIT, str(error)))
             return
+        self._failures.pop(_key(step.obj), None)
         if info is None:
             if finished_at is not None:
                 step.fail(
@@ -422,6 +429,18 @@ class RayJobReconciler:
                 )
             return
         self._follow(step, info, cluster, finished_at)
+
+    def _unreachable(self, step: _Pass, submission_id: str, error: DashboardError) -> None:
+        """Report a dashboard that did not answer once, then ask it less and less often: a cluster whose
+        dashboard is gone for good must not cost an Event and a pass every few seconds."""
+        key = _key(step.obj)
+        failures = self._failures.get(key, 0) + 1
+        self._failures[key] = failures
+        if failures == 1:
+            note = f"Ray job {submission_id}: {error}"
+            step.events.append((True, EventReason.DASHBOARD_UNREACHABLE, note))
+        delay = min(self.options.poll_seconds * 2 ** (failures - 1), MAX_UNREACHABLE_POLL_SECONDS)
+        step.requeue_after = delay if step.deadline_in is None else min(delay, step.deadline_in)
 
     def _follow(self, step: _Pass, info: JobInfo, cluster: Obj, finished_at: datetime | None) -> None:
         status = step.status
@@ -462,7 +481,8 @@ class RayJobReconciler:
             return False
         left = parse_time(started) + timedelta(seconds=deadline) - self.clock()
         if left > timedelta(0):
-            step.poll(max(left.total_seconds(), 0.05))  # back at the deadline, to the second
+            step.deadline_in = max(left.total_seconds(), 0.05)
+            step.poll(step.deadline_in)  # back at the deadline, to the second
             return False
         message = f"The RayJob has passed the activeDeadlineSeconds. StartTime: {started}. "
         step.fail(JobFailedReason.DEADLINE_EXCEEDED, message + f"ActiveDeadlineSeconds: {deadline}")
@@ -817,6 +837,10 @@ def _submitter_outcome(submitter: Obj) -> tuple[str | None, datetime | None, str
 def _controlled_by(obj: Obj, job: RayJob) -> bool:
     owner = controller_of(obj)
     return owner is not None and owner.get("uid") == job.uid
+
+
+def _key(obj: Obj) -> str:
+    return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
 
 
 def _finalizers(obj: Obj) -> list[str]:

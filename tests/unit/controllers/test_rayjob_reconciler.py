@@ -365,9 +365,14 @@ async def test_a_dead_dashboard_is_reported_and_changes_nothing(world: World) ->
     await to_running(world)
     world.api.down = True
     version = world.job()["metadata"]["resourceVersion"]
-    await world.run(passes=2)
+    delays = []
+    for _ in range(6):
+        await world.settle()
+        result = await world.reconciler.reconcile(Request(name="job", namespace=NS))
+        delays.append(result.requeue_after)
     assert world.job()["metadata"]["resourceVersion"] == version
-    assert EventReason.DASHBOARD_UNREACHABLE in (await world.reasons())
+    assert delays == [3.0, 6.0, 12.0, 24.0, 48.0, 60.0], "asked less and less often"
+    assert (await world.reasons()).count(EventReason.DASHBOARD_UNREACHABLE) == 1, "reported once"
     world.api.down = False
     await world.run()
     assert world.status()["jobStatus"] == "RUNNING"
