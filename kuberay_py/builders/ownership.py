@@ -4,28 +4,26 @@ from typing import Any
 
 from kuberay_py.api import RayCluster
 from kuberay_py.api.constants import API_VERSION, KIND
+from kuberay_py.api.objects import ApiObject
 from kuberay_py.builders.names import namespace_of
 from kuberay_py.builders.options import BuildOptions
 
 
-def owner_references(cluster: RayCluster) -> list[dict[str, Any]]:
-    """The RayCluster as controller of the object, so that deleting it deletes the object.
+def controller_references(owner: ApiObject, kind: str) -> list[dict[str, Any]]:
+    """`owner` (a `kind` of ray.io/v1) as controller of the object, so that deleting it deletes the object.
 
-    Empty for a RayCluster without a uid (a manifest not yet applied): a reference needs one.
+    Empty for an owner without a uid (a manifest not yet applied): a reference needs one.
     """
-    uid = cluster.metadata.uid
+    uid = owner.metadata.uid
     if not uid:
         return []
-    return [
-        {
-            "apiVersion": API_VERSION,
-            "kind": KIND,
-            "name": cluster.name,
-            "uid": uid,
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-    ]
+    reference = {"apiVersion": API_VERSION, "kind": kind, "name": owner.name, "uid": uid}
+    return [{**reference, "controller": True, "blockOwnerDeletion": True}]
+
+
+def owner_references(cluster: RayCluster) -> list[dict[str, Any]]:
+    """The RayCluster as controller of the object."""
+    return controller_references(cluster, KIND)
 
 
 def object_metadata(

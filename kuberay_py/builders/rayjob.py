@@ -21,6 +21,7 @@ from kuberay_py.builders.auth import auth_env
 from kuberay_py.builders.env import ORIGINATED_FROM_CRD_LABEL, merge_env
 from kuberay_py.builders.errors import BuildError
 from kuberay_py.builders.labels import CREATED_BY, CREATED_BY_LABEL
+from kuberay_py.builders.ownership import controller_references
 from kuberay_py.builders.ports import DASHBOARD_PORT, DASHBOARD_PORT_NAME
 
 ORIGINATED_FROM_NAME_LABEL: Final = "ray.io/originated-from-cr-name"
@@ -50,17 +51,6 @@ def new_submission_id(job: RayJob) -> str:
     return job.spec.job_id or f"{job.name}-{random_suffix()}"
 
 
-def job_owner_reference(job: RayJob) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": JOB_KIND,
-        "name": job.name,
-        "uid": job.uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
 def job_labels(job: RayJob) -> dict[str, str]:
     """What marks an object as made for this RayJob."""
     return {ORIGINATED_FROM_NAME_LABEL: job.name, ORIGINATED_FROM_CRD_LABEL: JOB_KIND}
@@ -76,7 +66,7 @@ def build_job_cluster(job: RayJob, name: str) -> dict[str, Any]:
     if job.metadata.annotations:
         metadata["annotations"] = dict(job.metadata.annotations)
     if job.uid:
-        metadata["ownerReferences"] = [job_owner_reference(job)]
+        metadata["ownerReferences"] = controller_references(job, JOB_KIND)
     cluster_spec = spec.to_dict()
     if job.spec.mode() == SubmissionMode.SIDECAR:
         head_template = cluster_spec["headGroupSpec"].setdefault("template", {})
@@ -205,7 +195,7 @@ def build_submitter_job(
         "labels": {**job_labels(job), CREATED_BY_LABEL: CREATED_BY},
     }
     if job.uid:
-        metadata["ownerReferences"] = [job_owner_reference(job)]
+        metadata["ownerReferences"] = controller_references(job, JOB_KIND)
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
