@@ -35,6 +35,14 @@ class JobStatus(StrEnum):
         return self in (JobStatus.STOPPED, JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
+def job_status_of(value: str | None) -> JobStatus:
+    """A status field's jobStatus; a value this version does not know counts as not yet submitted."""
+    try:
+        return JobStatus(value or "")
+    except ValueError:
+        return JobStatus.NEW
+
+
 class JobDeploymentStatus(StrEnum):
     """Where the RayJob is in its life: its cluster, its submission, its end."""
 
@@ -51,6 +59,14 @@ class JobDeploymentStatus(StrEnum):
 
     def is_terminal(self) -> bool:
         return self in (JobDeploymentStatus.COMPLETE, JobDeploymentStatus.FAILED)
+
+
+def deployment_status_of(value: str | None) -> JobDeploymentStatus:
+    """A status field's jobDeploymentStatus; a value this version does not know counts as New."""
+    try:
+        return JobDeploymentStatus(value or "")
+    except ValueError:
+        return JobDeploymentStatus.NEW
 
 
 class JobFailedReason(StrEnum):
@@ -425,16 +441,7 @@ class RayJobStatus(KubeModel):
     """The generation of the spec this status describes."""
 
     def deployment(self) -> JobDeploymentStatus:
-        try:
-            return JobDeploymentStatus(self.job_deployment_status or "")
-        except ValueError:
-            return JobDeploymentStatus.NEW
-
-    def ray_status(self) -> JobStatus:
-        try:
-            return JobStatus(self.job_status or "")
-        except ValueError:
-            return JobStatus.NEW
+        return deployment_status_of(self.job_deployment_status)
 
 
 class RayJob(ApiObject, KubeModel):

@@ -126,6 +126,15 @@ def object_reference(obj: Obj, resource: Resource | None = None) -> dict[str, An
     return ref
 
 
+def job_finished(job: Obj) -> dict[str, Any] | None:
+    """A batch/v1 Job's finishing condition (type Complete or Failed, status True), once it has one."""
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
+            found: dict[str, Any] = condition
+            return found
+    return None
+
+
 def now_rfc3339() -> str:
     """The current time in the API's second-precision format (``metav1.Time``)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -42,7 +42,7 @@ from kuberay_py.runtime import (
     NotFound,
     Result,
 )
-from kuberay_py.runtime.objects import parse_time
+from kuberay_py.runtime.objects import job_finished, parse_time
 
 log = structlog.get_logger("kuberay_py.controllers.raycluster")
 
@@ -54,14 +54,6 @@ _POLL_SECONDS: Final = 2.0
 
 def has_finalizer(obj: Obj) -> bool:
     return REDIS_CLEANUP_FINALIZER in (obj["metadata"].get("finalizers") or [])
-
-
-def _job_outcome(job: Obj) -> str | None:
-    """The Job's finishing condition, Complete or Failed, once it has finished; else None."""
-    for condition in (job.get("status") or {}).get("conditions") or []:
-        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
-            return str(condition["type"])
-    return None
 
 
 def _seconds_since(timestamp: str) -> float:
@@ -119,10 +111,10 @@ class RedisCleanup:
         job = self.cache.get(JOBS, redis_cleanup_job_name(cluster), cluster.namespace)
         if job is None:
             return await self._create_job(obj, cluster, poll)
-        outcome = _job_outcome(job)
-        if outcome is None:
+        finished = job_finished(job)
+        if finished is None:
             return poll
-        if outcome == "Failed":
+        if finished["type"] == "Failed":
             why = f"the Redis cleanup Job {cluster.namespace}/{job['metadata']['name']} failed"
             return await self._give_up(obj, why, storage, reason="RedisCleanupFailed")
         if not await self._remove_finalizer(obj):

@@ -43,6 +43,8 @@ from kuberay_py.api.rayjob import (
     JobStatus,
     RayJob,
     SubmissionMode,
+    deployment_status_of,
+    job_status_of,
 )
 from kuberay_py.api.rayjob_validation import job_reconcile_errors
 from kuberay_py.api.validation import schema_errors
@@ -71,7 +73,7 @@ from kuberay_py.runtime import (
     Request,
     Result,
 )
-from kuberay_py.runtime.objects import controller_of, is_deleting, parse_time
+from kuberay_py.runtime.objects import controller_of, is_deleting, job_finished, parse_time
 
 log = structlog.get_logger("kuberay_py.controllers.rayjob")
 
@@ -116,10 +118,7 @@ class _Pass:
 
     @property
     def deployment(self) -> JobDeploymentStatus:
-        try:
-            return JobDeploymentStatus(self.status.get("jobDeploymentStatus") or "")
-        except ValueError:
-            return JobDeploymentStatus.NEW
+        return deployment_status_of(self.status.get("jobDeploymentStatus"))
 
     def move(self, to: JobDeploymentStatus, reason: str | None = None, message: str | None = None) -> None:
         self.status["jobDeploymentStatus"] = to.value
@@ -145,13 +144,6 @@ def _stamp(moment: datetime) -> str:
 
 def _from_ms(ms: int) -> str:
     return _stamp(datetime.fromtimestamp(ms / 1000, UTC))
-
-
-def _ray_status(value: Any) -> JobStatus:
-    try:
-        return JobStatus(value or "")
-    except ValueError:
-        return JobStatus.NEW
 
 
 class RayJobReconciler:
@@ -400,7 +392,7 @@ class RayJobReconciler:
                 step.fail(JobFailedReason.TRANSITION_GRACE_PERIOD_EXCEEDED, message)
                 return
             if outcome == "Failed":
-                if _ray_status(status.get("jobStatus")) == JobStatus.FAILED:
+                if job_status_of(status.get("jobStatus")) == JobStatus.FAILED:
                     step.fail(JobFailedReason.APP_FAILED, status.get("message") or "")
                 else:
                     step.fail(JobFailedReason.SUBMISSION_FAILED, f"Job submission has failed. {why}")
@@ -444,7 +436,7 @@ class RayJobReconciler:
 
     def _follow(self, step: _Pass, info: JobInfo, cluster: Obj, finished_at: datetime | None) -> None:
         status = step.status
-        ray_status = _ray_status(info.status)
+        ray_status = job_status_of(info.status)
         terminal = ray_status.is_terminal()
         if step.job.spec.mode() == SubmissionMode.K8S_JOB:
             # The submitter follows the logs to the end: it finishing too means the logs were shown.
@@ -490,7 +482,7 @@ class RayJobReconciler:
 
     def _grace_passed(self, step: _Pass) -> bool:
         status = step.status
-        ray_status = _ray_status(status.get("jobStatus"))
+        ray_status = job_status_of(status.get("jobStatus"))
         ended = (status.get("rayJobInfo") or {}).get("endTime")
         if not ray_status.is_terminal() or not ended:
             return False
@@ -592,7 +584,7 @@ class RayJobReconciler:
         ended = status.get("endTime")
         end = parse_time(ended) if ended else self.clock()
         strategy = job.spec.deletion_strategy
-        ray_status = _ray_status(status.get("jobStatus"))
+        ray_status = job_status_of(status.get("jobStatus"))
         if strategy is not None and strategy.uses_rules():
             await self._apply_rules(step, list(strategy.deletion_rules or []), ray_status, end)
             return
@@ -701,7 +693,7 @@ class RayJobReconciler:
         failed, succeeded = int(status.get("failed") or 0), int(status.get("succeeded") or 0)
         if step.deployment == JobDeploymentStatus.FAILED:
             failed += 1
-        elif _ray_status(status.get("jobStatus")) == JobStatus.SUCCEEDED:
+        elif job_status_of(status.get("jobStatus")) == JobStatus.SUCCEEDED:
             succeeded += 1
         status["failed"], status["succeeded"] = failed, succeeded
         limit = step.job.spec.backoff_limit
@@ -787,7 +779,7 @@ class RayJobReconciler:
             return Result()
         status = obj.get("status") or {}
         address, submission_id = status.get("dashboardURL"), status.get("jobId")
-        if address and submission_id and not _ray_status(status.get("jobStatus")).is_terminal():
+        if address and submission_id and not job_status_of(status.get("jobStatus")).is_terminal():
             try:
                 await self.jobs_api.stop(f"http://{address}", submission_id)
                 self.recorder.normal(
@@ -824,14 +816,13 @@ class RayJobReconciler:
 
 def _submitter_outcome(submitter: Obj) -> tuple[str | None, datetime | None, str]:
     """The submitter Job's end (Complete or Failed), when it ended, and why it failed."""
-    for condition in (submitter.get("status") or {}).get("conditions") or []:
-        if condition.get("status") != "True" or condition.get("type") not in ("Complete", "Failed"):
-            continue
-        moment = condition.get("lastTransitionTime")
-        at = parse_time(moment) if moment else None
-        why = f"Reason: {condition.get('reason', '')}. Message: {condition.get('message', '')}"
-        return str(condition["type"]), at, why
-    return None, None, ""
+    condition = job_finished(submitter)
+    if condition is None:
+        return None, None, ""
+    moment = condition.get("lastTransitionTime")
+    at = parse_time(moment) if moment else None
+    why = f"Reason: {condition.get('reason', '')}. Message: {condition.get('message', '')}"
+    return str(condition["type"]), at, why
 
 
 def _controlled_by(obj: Obj, job: RayJob) -> bool:
