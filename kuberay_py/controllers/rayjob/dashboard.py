@@ -8,7 +8,6 @@ the pods' network through a proxy. Errors are `DashboardError`, with what to tel
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -93,9 +92,7 @@ class DashboardClient:
                 return reply.status, parsed
         except TimeoutError as error:
             raise DashboardError(f"{method} {url}: no answer within {self.timeout:g}s") from error
-        except (aiohttp.ClientError, OSError, asyncio.CancelledError) as error:
-            if isinstance(error, asyncio.CancelledError):
-                raise
+        except (aiohttp.ClientError, OSError) as error:
             raise DashboardError(f"{method} {url}: {error or type(error).__name__}") from error
 
     async def job_info(self, base_url: str, submission_id: str) -> JobInfo | None:

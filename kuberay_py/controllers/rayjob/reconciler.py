@@ -751,7 +751,7 @@ class RayJobReconciler:
                 step.obj, EventReason.FAILED_UPDATE_STATUS, f"writing the status failed: {error}"
             )
             return False
-        self._written[f"{meta['namespace']}/{meta['name']}"] = _version(updated)
+        self._written[_key(step.obj)] = _version(updated)
         return True
 
     async def _patch_job(self, obj: Obj, patch: dict[str, Any]) -> Obj | None:
@@ -767,7 +767,7 @@ class RayJobReconciler:
         except ApiError as error:
             log.info("patching the RayJob failed", job=meta["name"], error=str(error))
             return None
-        self._written[f"{meta['namespace']}/{meta['name']}"] = _version(updated)
+        self._written[_key(obj)] = _version(updated)
         return updated
 
     # --- deletion of the RayJob -----------------------------------------------------------------
