@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from kuberay_py.api import FieldError, validate_manifest
 from kuberay_py.api import messages as m
 
 IMAGE = "rayproject/ray:2.60.0"
@@ -79,6 +80,10 @@ class InvalidCase:
 
     def old_manifest(self) -> dict[str, Any] | None:
         return None if self.before is None else apply_edits(BASE_MANIFEST, self.before)
+
+    def python_errors(self) -> list[FieldError]:
+        """The Python validator's verdict on the case."""
+        return validate_manifest(self.manifest(), old=self.old_manifest())
 
 
 def _parts(path: str) -> list[str | int]:

@@ -6,7 +6,9 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from kuberay_py.api import FieldError
 from kuberay_py.api import messages as m
+from kuberay_py.api.rayjob_validation import validate_job_manifest
 from tests.invalid_manifests import BASE_MANIFEST, Edit, InvalidCase, apply_edits
 
 JOB_BASE: dict[str, Any] = {
@@ -24,6 +26,9 @@ class JobCase(InvalidCase):
 
     def old_manifest(self) -> dict[str, Any] | None:
         return None if self.before is None else apply_edits(JOB_BASE, self.before)
+
+    def python_errors(self) -> list[FieldError]:
+        return validate_job_manifest(self.manifest(), old=self.old_manifest())
 
 
 def _case(id: str, message: str, path: str | None, *edits: Edit) -> JobCase:

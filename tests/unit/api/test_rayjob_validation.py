@@ -16,7 +16,7 @@ def test_the_base_job_is_valid() -> None:
 
 @pytest.mark.parametrize("case", JOB_CASES, ids=lambda c: c.id)
 def test_python_rejects_each_invalid_job(case: JobCase) -> None:
-    errors = validate_job_manifest(case.manifest(), old=case.old_manifest())
+    errors = case.python_errors()
     matching = [e for e in errors if case.message in e.message]
     assert matching, f"expected {case.message!r}, got {[str(e) for e in errors]}"
     if case.path is not None:
