@@ -366,8 +366,11 @@ class RayJobReconciler:
         cluster = await self._cluster(step, create=True)
         if cluster is None:
             return
-        if self.options.dashboard_address == "pod-ip":
-            # A new head has a new IP: follow it, or the job server is asked at an address nobody has.
+        head_ip = ((cluster.get("status") or {}).get("head") or {}).get("podIP")
+        known = str(step.status.get("dashboardURL") or "")
+        if self.options.dashboard_address == "pod-ip" and head_ip and not known.startswith(f"{head_ip}:"):
+            # A new head has a new IP: follow it, or the job server is asked at an address nobody has. Only
+            # then is the cluster parsed again for its port, not at every poll.
             address = self._dashboard_address(cluster)
             if address:
                 step.status["dashboardURL"] = address

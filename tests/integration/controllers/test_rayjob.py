@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -181,11 +182,16 @@ async def test_a_failed_job_is_retried_on_a_new_cluster(
 async def test_the_deadline_ends_a_job_that_hangs(
     control_plane: ControlPlane, namespace: str, server: JobServer
 ) -> None:
-    await create(control_plane, namespace, rayjob("slow", "hang", activeDeadlineSeconds=12, backoffLimit=2))
-    await wait_deployment(control_plane, namespace, "slow", "Running")
+    await create(control_plane, namespace, rayjob("slow", "hang", activeDeadlineSeconds=20, backoffLimit=2))
+    # The deadline counts from the job's start, cluster start-up included: a slow machine may meet it before
+    # Running, and the outcome must be the same either way.
+    await wait_deployment(control_plane, namespace, "slow", "Running", "Failed")
     done = await wait_deployment(control_plane, namespace, "slow", "Failed", timeout=60)
     status = done["status"]
     assert status["reason"] == "DeadlineExceeded" and status["failed"] == 1, status
+    started = datetime.fromisoformat(status["startTime"].replace("Z", "+00:00"))
+    ended = datetime.fromisoformat(status["endTime"].replace("Z", "+00:00"))
+    assert timedelta(seconds=20) <= ended - started < timedelta(seconds=40), status
 
 
 async def suspend(plane: ControlPlane, namespace: str, name: str, value: bool) -> None:
