@@ -4,8 +4,8 @@ It knows nothing about any particular resource; reconcilers plug into it. The pi
 
 * :mod:`.resources`: :class:`Resource` (group, version, plural, kind) and constants for core resources.
 * :mod:`.client`: the :class:`Client` protocol (get/list/watch/create/update/patch/delete on JSON dicts), with
-  backends :mod:`.kube_client` (a real API server; :func:`connect`) and :mod:`.memory_client`
-  (:class:`InMemoryClient`, for unit tests). Errors are in :mod:`.errors`.
+  its backend :mod:`.kube_client` (a real API server; :func:`connect`); an in-memory fake for unit tests is in
+  :mod:`kuberay_py.testing.memory_client`. Errors are in :mod:`.errors`.
 * :mod:`.informer` and :mod:`.cache`: list+watch into indexed stores; reconcilers read from :class:`Cache`.
 * :mod:`.workqueue`: deduplicating, per-key exclusive, rate-limited :class:`WorkQueue`.
 * :mod:`.fairshare`: :class:`FairShare`, a concurrency limit that serves the owner holding least first.
@@ -31,8 +31,6 @@ A complete controller::
     manager.controller("example").for_(NAMESPACES).owns(CONFIG_MAPS).complete(reconciler)
     await manager.run()
 """
-
-from typing import TYPE_CHECKING, Any
 
 from kuberay_py.runtime.cache import Cache, InformerOptions, NotCached, ResourceSelector
 from kuberay_py.runtime.client import (
@@ -155,7 +153,6 @@ __all__ = [
     "Forbidden",
     "GenerationChanged",
     "Gone",
-    "InMemoryClient",
     "Informer",
     "InformerOptions",
     "Invalid",
@@ -199,15 +196,3 @@ __all__ = [
     "share_strings",
     "strip_bulky_metadata",
 ]
-
-if TYPE_CHECKING:
-    from kuberay_py.runtime.memory_client import InMemoryClient
-
-
-def __getattr__(name: str) -> Any:
-    # The in-memory client is for tests: importing it on first use keeps it out of the operator.
-    if name == "InMemoryClient":
-        from kuberay_py.runtime.memory_client import InMemoryClient
-
-        return InMemoryClient
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,7 @@
 Two backends implement :class:`Client`:
 
 * :class:`kuberay_py.runtime.kube_client.KubeClient`: a real API server, over one shared HTTP connection pool;
-* :class:`kuberay_py.runtime.memory_client.InMemoryClient`: an in-process fake with resourceVersions, watches
+* :class:`kuberay_py.testing.memory_client.InMemoryClient`: an in-process fake with resourceVersions, watches
   (including 410 Gone), selectors, the status subresource and generation bumps, for fast unit tests.
 
 Objects go in and come out as plain JSON dicts. Namespaced calls take ``namespace``; for ``create`` and

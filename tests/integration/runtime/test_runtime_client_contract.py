@@ -18,7 +18,6 @@ from kuberay_py.runtime import (
     Client,
     Conflict,
     EventType,
-    InMemoryClient,
     KubeClient,
     NotFound,
     PatchType,
@@ -26,6 +25,7 @@ from kuberay_py.runtime import (
     Resource,
 )
 from kuberay_py.runtime.objects import owner_reference
+from kuberay_py.testing.memory_client import InMemoryClient
 from tests.integration.runtime.support import eventually
 
 GROUP = "contract.runtime.kuberay-py.io"

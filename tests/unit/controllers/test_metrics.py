@@ -24,12 +24,12 @@ from kuberay_py.runtime import (
     SERVICES,
     Cache,
     EventRecorder,
-    InMemoryClient,
     Manager,
     ManagerOptions,
     Request,
 )
 from kuberay_py.runtime.metrics import REGISTRY
+from kuberay_py.testing.memory_client import InMemoryClient
 from tests.managers import running
 from tests.unit.controllers.podfactory import cluster
 

@@ -16,8 +16,9 @@ from kuberay_py.controllers.raycluster.podwriter import (
     WritesFenced,
     final_name,
 )
-from kuberay_py.runtime import PODS, InMemoryClient, TooManyRequests
+from kuberay_py.runtime import PODS, TooManyRequests
 from kuberay_py.runtime.errors import ServerTimeout, TransportError
+from kuberay_py.testing.memory_client import InMemoryClient
 
 NS = "default"
 OWNER = "cluster-uid"

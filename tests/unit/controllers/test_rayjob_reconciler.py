@@ -21,7 +21,8 @@ from kuberay_py.controllers.rayjob import (
     RayJobOptions,
     RayJobReconciler,
 )
-from kuberay_py.runtime import EVENTS, JOBS, Cache, EventRecorder, InMemoryClient, Request
+from kuberay_py.runtime import EVENTS, JOBS, Cache, EventRecorder, Request
+from kuberay_py.testing.memory_client import InMemoryClient
 
 NS = "default"
 

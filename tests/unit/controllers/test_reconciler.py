@@ -23,10 +23,10 @@ from kuberay_py.runtime import (
     SERVICES,
     Cache,
     EventRecorder,
-    InMemoryClient,
     Request,
 )
 from kuberay_py.runtime.errors import ServerError
+from kuberay_py.testing.memory_client import InMemoryClient
 from tests.unit.controllers.podfactory import cluster
 
 NS = "default"

@@ -4,12 +4,12 @@ import structlog
 
 from kuberay_py.runtime.cache import Cache, InformerOptions
 from kuberay_py.runtime.controller import Builder, Controller
-from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.objects import owner_reference
 from kuberay_py.runtime.predicates import GenerationChanged
 from kuberay_py.runtime.reconcile import Request, Result, TerminalError
 from kuberay_py.runtime.resources import CONFIG_MAPS, SECRETS, Resource
 from kuberay_py.runtime.workqueue import ExponentialBackoff
+from kuberay_py.testing.memory_client import InMemoryClient
 from tests.unit.runtime.runtime_unit_support import configmap, eventually, sample
 
 WIDGETS = Resource("example.com", "v1", "widgets", "Widget", has_status=True)

@@ -2,8 +2,8 @@ import asyncio
 
 from kuberay_py.runtime.errors import NotFound, ServerError
 from kuberay_py.runtime.events import EventRecorder
-from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.resources import CONFIG_MAPS, EVENTS
+from kuberay_py.testing.memory_client import InMemoryClient
 from tests.unit.runtime.runtime_unit_support import configmap, eventually
 
 

@@ -6,11 +6,11 @@ import pytest
 from kuberay_py.runtime.cache import Cache, InformerOptions, NotCached, ResourceSelector
 from kuberay_py.runtime.errors import Gone, TransportError
 from kuberay_py.runtime.informer import Informer, default_transform, share_strings
-from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.objects import clone, owner_reference
 from kuberay_py.runtime.resources import CONFIG_MAPS, PODS, SECRETS
 from kuberay_py.runtime.selectors import LabelSelector
 from kuberay_py.runtime.store import Store
+from kuberay_py.testing.memory_client import InMemoryClient
 from tests.unit.runtime.runtime_unit_support import configmap, eventually
 
 FAST = {"backoff_initial": 0.01, "backoff_max": 0.05}

@@ -14,9 +14,9 @@ from kuberay_py.runtime.cache import InformerOptions
 from kuberay_py.runtime.client import WatchEvent
 from kuberay_py.runtime.errors import ServerError
 from kuberay_py.runtime.manager import LeaderElectionLost, Manager, ManagerOptions
-from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.reconcile import Request, Result
 from kuberay_py.runtime.resources import CONFIG_MAPS, LEASES
+from kuberay_py.testing.memory_client import InMemoryClient
 from tests.managers import running
 from tests.unit.runtime.runtime_unit_support import configmap, eventually
 

@@ -8,9 +8,9 @@ from kuberay_py.runtime.errors import ServerError
 from kuberay_py.runtime.http_server import HttpServer, Response, metrics_route, parse_bind_address
 from kuberay_py.runtime.leader import LeaderElector
 from kuberay_py.runtime.manager import LeaderElectionLost, Manager, ManagerOptions
-from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.reconcile import Request, Result
 from kuberay_py.runtime.resources import CONFIG_MAPS, LEASES
+from kuberay_py.testing.memory_client import InMemoryClient
 from tests.unit.runtime.runtime_unit_support import configmap, eventually, sample
 
 LEASE = {"lease_duration": 1.0, "renew_deadline": 0.6, "retry_period": 0.1}

@@ -4,10 +4,10 @@ from prometheus_client import generate_latest
 
 from kuberay_py.runtime.controller import Controller
 from kuberay_py.runtime.leader import LeaderElector
-from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.metrics import REGISTRY
 from kuberay_py.runtime.reconcile import Request, Result
 from kuberay_py.runtime.resources import CONFIG_MAPS
+from kuberay_py.testing.memory_client import InMemoryClient
 from tests.unit.runtime.runtime_unit_support import configmap, sample
 
 CONTROLLER_RUNTIME_NAMES = [

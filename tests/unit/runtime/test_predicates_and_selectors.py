@@ -1,7 +1,6 @@
 import pytest
 
 from kuberay_py.runtime.handlers import map_to_controller, map_to_self
-from kuberay_py.runtime.patches import PatchError, apply_json_patch, apply_merge_patch, merge_patch_diff
 from kuberay_py.runtime.predicates import (
     AnnotationsChanged,
     GenerationChanged,
@@ -15,6 +14,7 @@ from kuberay_py.runtime.predicates import (
 from kuberay_py.runtime.reconcile import Request
 from kuberay_py.runtime.resources import NAMESPACES, Resource
 from kuberay_py.runtime.selectors import FieldSelector, LabelSelector
+from kuberay_py.testing.patches import PatchError, apply_json_patch, apply_merge_patch, merge_patch_diff
 
 
 def obj(generation=1, labels=None, annotations=None, rv="1"):

@@ -14,7 +14,6 @@ from typing import Any
 import aiohttp
 import pytest
 
-from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.resources import PODS, SERVICES
 from kuberay_py.testing.jobserver import (
     RAY_COMMIT,
@@ -26,6 +25,7 @@ from kuberay_py.testing.jobserver import (
     submitter_script,
 )
 from kuberay_py.testing.kubelet import FAIL_ANNOTATION, SUCCEED_ANNOTATION
+from kuberay_py.testing.memory_client import InMemoryClient
 from tests.unit.runtime.runtime_unit_support import eventually
 
 ADDRESS = "127.0.0.1"

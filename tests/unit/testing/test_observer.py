@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from kuberay_py.runtime.errors import TransportError
-from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.resources import PODS
+from kuberay_py.testing.memory_client import InMemoryClient
 from kuberay_py.testing.observer import PodObserver
 from tests.unit.runtime.runtime_unit_support import eventually
 

@@ -13,9 +13,9 @@ from kuberay_py.runtime.errors import (
     NotFound,
     ServerError,
 )
-from kuberay_py.runtime.memory_client import InMemoryClient
 from kuberay_py.runtime.objects import owner_reference
 from kuberay_py.runtime.resources import CONFIG_MAPS, NAMESPACES, PODS, Resource
+from kuberay_py.testing.memory_client import InMemoryClient
 from tests.unit.runtime.runtime_unit_support import configmap, sample
 
 WIDGETS = Resource("example.com", "v1", "widgets", "Widget", has_status=True)

@@ -53,9 +53,9 @@ from kuberay_py.runtime.errors import (
     NotFound,
 )
 from kuberay_py.runtime.objects import Obj, clone, metadata, now_rfc3339
-from kuberay_py.runtime.patches import PatchError, apply_json_patch, apply_merge_patch
 from kuberay_py.runtime.resources import ObjectKey, Resource
 from kuberay_py.runtime.selectors import FieldSelector, LabelSelector
+from kuberay_py.testing.patches import PatchError, apply_json_patch, apply_merge_patch
 
 _CollectionKey = tuple[str, str]  # (group, plural)
 
