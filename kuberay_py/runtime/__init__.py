@@ -90,18 +90,12 @@ from kuberay_py.runtime.predicates import (
 from kuberay_py.runtime.reconcile import Reconciler, Request, Result, TerminalError
 from kuberay_py.runtime.resources import (
     CLUSTER_ROLE_BINDINGS,
-    CLUSTER_ROLES,
     CONFIG_MAPS,
-    CORE_EVENTS,
-    CUSTOM_RESOURCE_DEFINITIONS,
-    DEPLOYMENTS,
     EVENTS,
-    INGRESSES,
     JOBS,
     LEASES,
     NAMESPACES,
     NODES,
-    PERSISTENT_VOLUME_CLAIMS,
     PODS,
     ROLE_BINDINGS,
     ROLES,
@@ -115,19 +109,13 @@ from kuberay_py.runtime.selectors import FieldSelector, LabelSelector
 from kuberay_py.runtime.workqueue import ExponentialBackoff, WorkQueue
 
 __all__ = [
-    "CLUSTER_ROLES",
     "CLUSTER_ROLE_BINDINGS",
     "CONFIG_MAPS",
-    "CORE_EVENTS",
-    "CUSTOM_RESOURCE_DEFINITIONS",
-    "DEPLOYMENTS",
     "EVENTS",
-    "INGRESSES",
     "JOBS",
     "LEASES",
     "NAMESPACES",
     "NODES",
-    "PERSISTENT_VOLUME_CLAIMS",
     "PODS",
     "ROLES",
     "ROLE_BINDINGS",

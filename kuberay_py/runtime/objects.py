@@ -1,7 +1,7 @@
 """Helpers for Kubernetes objects held as plain JSON dicts.
 
 Objects handed out by the cache are shared, not copied: treat them as read-only and :func:`clone` one before
-changing it. The helpers here never mutate their argument unless their name says so (``set_*``).
+changing it. The helpers here never mutate their argument.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
-from kuberay_py.runtime.resources import ObjectKey, Resource
+from kuberay_py.runtime.resources import ObjectKey
 
 Obj = dict[str, Any]
 """A Kubernetes object as the API returns it (JSON decoded)."""
@@ -48,22 +48,9 @@ def uid_of(obj: Obj) -> str:
     return str(metadata(obj).get("uid", ""))
 
 
-def resource_version_of(obj: Obj) -> str:
-    return str(metadata(obj).get("resourceVersion", ""))
-
-
-def generation_of(obj: Obj) -> int:
-    return int(metadata(obj).get("generation", 0))
-
-
 def labels_of(obj: Obj) -> dict[str, str]:
     labels: dict[str, str] = metadata(obj).get("labels") or {}
     return labels
-
-
-def annotations_of(obj: Obj) -> dict[str, str]:
-    annotations: dict[str, str] = metadata(obj).get("annotations") or {}
-    return annotations
 
 
 def key_of(obj: Obj) -> ObjectKey:
@@ -101,23 +88,12 @@ def owner_reference(
     }
 
 
-def set_controller_reference(child: Obj, owner: Obj) -> None:
-    """Make ``owner`` the controller of ``child`` (mutates ``child``); other references are kept."""
-    ref = owner_reference(owner)
-    meta = child.setdefault("metadata", {})
-    refs = [
-        r for r in meta.get("ownerReferences") or () if r.get("uid") != ref["uid"] and not r.get("controller")
-    ]
-    refs.append(ref)
-    meta["ownerReferences"] = refs
-
-
-def object_reference(obj: Obj, resource: Resource | None = None) -> dict[str, Any]:
+def object_reference(obj: Obj) -> dict[str, Any]:
     """A core/v1 ObjectReference to ``obj`` (as used by Events' ``regarding``)."""
     meta = metadata(obj)
     ref: dict[str, Any] = {
-        "apiVersion": obj.get("apiVersion") or (resource.api_version if resource else ""),
-        "kind": obj.get("kind") or (resource.kind if resource else ""),
+        "apiVersion": obj.get("apiVersion", ""),
+        "kind": obj.get("kind", ""),
         "name": meta.get("name", ""),
     }
     for field in ("namespace", "uid", "resourceVersion"):

@@ -12,7 +12,6 @@ import pytest
 
 from kuberay_py.runtime import (
     CONFIG_MAPS,
-    CUSTOM_RESOURCE_DEFINITIONS,
     NAMESPACES,
     AlreadyExists,
     Client,
@@ -27,6 +26,10 @@ from kuberay_py.runtime import (
 from kuberay_py.runtime.objects import owner_reference
 from kuberay_py.testing.memory_client import InMemoryClient
 from tests.integration.runtime.support import eventually
+
+CUSTOM_RESOURCE_DEFINITIONS = Resource(
+    "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", namespaced=False
+)
 
 GROUP = "contract.runtime.kuberay-py.io"
 WIDGETS = Resource(GROUP, "v1", "widgets", "Widget", has_status=True)

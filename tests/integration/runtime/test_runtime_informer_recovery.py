@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 from typing import Any
 
-from kuberay_py.runtime import CONFIG_MAPS, CORE_EVENTS, Gone, Informer, KubeClient, TransportError
+from kuberay_py.runtime import CONFIG_MAPS, Gone, Informer, KubeClient, Resource, TransportError
 from kuberay_py.testing.controlplane import ControlPlane
 from tests.integration.runtime.support import compact_etcd, eventually, retrying
+
+CORE_EVENTS = Resource("", "v1", "events", "Event")
 
 
 class SteerableWatches:
