@@ -40,7 +40,7 @@ from tenacity.wait import wait_base
 from kuberay_py.api import RayCluster
 from kuberay_py.api.constants import CRD_NAME, HEAD_GROUP_NAME, JOB_CRD_NAME
 from kuberay_py.api.crd import render_crds
-from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
+from kuberay_py.controllers.raycluster.vocabulary import RAYCLUSTERS
 from kuberay_py.demo_ray import DASHBOARD_PORT, how_to_submit, scale_lines, submit_job
 from kuberay_py.runtime import PODS, ApiError, Informer, KubeClient, configure_logging, connect
 from kuberay_py.runtime.errors import is_retriable

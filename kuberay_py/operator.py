@@ -31,7 +31,7 @@ from kuberay_py.controllers.raycluster import (
     cache_transforms,
 )
 from kuberay_py.controllers.raycluster.metrics import report_rayclusters
-from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
+from kuberay_py.controllers.raycluster.vocabulary import RAYCLUSTERS
 from kuberay_py.controllers.rayjob import RAYJOBS, DashboardClient, RayJobOptions, add_rayjob_controller
 from kuberay_py.runtime import (
     LEASES,

@@ -12,7 +12,6 @@ from kuberay_py.api.crd import build_crd, render_crd
 from kuberay_py.api.enums import (
     AutoscalerVersion,
     ClusterState,
-    ConditionType,
     ManagedBy,
     PullPolicy,
     ServiceType,
@@ -40,7 +39,6 @@ __all__ = [
     "AutoscalerVersion",
     "ClusterState",
     "Condition",
-    "ConditionType",
     "FieldError",
     "HeadGroupSpec",
     "HeadInfo",

@@ -50,13 +50,5 @@ class ClusterState(StrEnum):
     FAILED = "failed"
 
 
-class ConditionType(StrEnum):
-    HEAD_POD_READY = "HeadPodReady"
-    PROVISIONED = "RayClusterProvisioned"
-    REPLICA_FAILURE = "ReplicaFailure"
-    SUSPENDING = "RayClusterSuspending"
-    SUSPENDED = "RayClusterSuspended"
-
-
 def values(enum: type[StrEnum]) -> tuple[str, ...]:
     return tuple(member.value for member in enum)

@@ -11,10 +11,6 @@ from typing import Final
 from kuberay_py.api.raycluster import RayCluster
 from kuberay_py.api.spec import RayClusterSpec
 
-# The condition type and Event reason under which the controller reports them.
-CONDITION_TYPE: Final = "UnsupportedFields"
-EVENT_REASON: Final = "UnsupportedField"
-
 # JSON path -> whether a spec sets it in a way that would need the operator to act.
 UNSUPPORTED: Final[dict[str, Callable[[RayClusterSpec], bool]]] = {
     "spec.tlsOptions": lambda s: s.tls_options is not None,

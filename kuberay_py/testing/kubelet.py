@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kuberay_py.runtime.objects import now_rfc3339
 from kuberay_py.testing.kubenodes import (
     heartbeat,
     list_and_watch,
@@ -83,10 +84,6 @@ class KubeletConfig:
     fail_rate: float = 0.0  # fraction of pods that fail at start (decided per pod uid, so it is stable)
     workers: int = 32
     heartbeat_seconds: float = 30.0
-
-
-def now_rfc3339() -> str:
-    return rfc3339(datetime.now(UTC))
 
 
 def rfc3339(moment: datetime) -> str:

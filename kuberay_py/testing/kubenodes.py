@@ -10,20 +10,16 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kuberay_py.runtime.objects import now_rfc3339
 from kuberay_py.testing.binaries import pinned_versions
 from kuberay_py.testing.rawapi import ApiError, RawApi
 
 log = logging.getLogger("kuberay_py.kubelet")
 
 Obj = dict[str, Any]
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def node_status(name: str, ip: str, resources: Mapping[str, str], runtime: str, message: str) -> Obj:

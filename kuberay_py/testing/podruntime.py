@@ -24,10 +24,10 @@ import sys
 import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from kuberay_py.runtime.objects import now_rfc3339
 from kuberay_py.testing.controlplane import die_with_parent
 from kuberay_py.testing.podnet import PodNetwork, PodSandbox
 from kuberay_py.testing.podspec import (
@@ -56,10 +56,6 @@ _NOFILE = 1048576
 _PR_SET_PDEATHSIG = 1
 _SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _STOP_POLL = 0.2
-
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Node(Protocol):

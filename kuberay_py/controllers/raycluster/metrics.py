@@ -32,8 +32,7 @@ from prometheus_client import Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from kuberay_py.api import ConditionType
-from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
+from kuberay_py.controllers.raycluster.vocabulary import RAYCLUSTERS, ConditionType
 from kuberay_py.runtime import Cache, Manager
 from kuberay_py.runtime.metrics import REGISTRY
 from kuberay_py.runtime.objects import Obj

@@ -38,26 +38,13 @@ from kuberay_py.controllers.raycluster.podstate import (
     removal_order,
     template_hash_of,
 )
-
-
-class DeleteReason:
-    FINISHED = "PodFinished"
-    SUSPENDED = "Suspended"
-    GROUP_SUSPENDED = "GroupSuspended"
-    GROUP_REMOVED = "GroupRemoved"
-    WORKERS_TO_DELETE = "WorkersToDelete"
-    SCALE_DOWN = "ScaleDown"
-    DUPLICATE_HEAD = "DuplicateHead"
-    RECREATE = "Recreate"
-    ROLLING_UPDATE = "RollingUpdate"
-    REPLICA_INCOMPLETE = "ReplicaIncomplete"
-    CLUSTER_DELETED = "ClusterDeleted"
+from kuberay_py.controllers.raycluster.vocabulary import DeleteReason
 
 
 @dataclass(frozen=True, slots=True)
 class Deletion:
     pod: Pod
-    reason: str
+    reason: DeleteReason
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +74,7 @@ class Plan:
     held_back: dict[str, int] = field(default_factory=dict)  # group -> surplus pods kept for the autoscaler
     adoptions: list[Adoption] = field(default_factory=list)
 
-    def delete(self, pods: list[Pod], reason: str) -> None:
+    def delete(self, pods: list[Pod], reason: DeleteReason) -> None:
         self.deletions.extend(Deletion(p, reason) for p in pods)
 
     @property

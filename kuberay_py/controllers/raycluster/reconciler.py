@@ -28,8 +28,6 @@ from pydantic import ValidationError
 from kuberay_py.api import RayCluster, reconcile_errors, unsupported_fields
 from kuberay_py.api.constants import HEAD_GROUP_NAME
 from kuberay_py.api.enums import ManagedBy
-from kuberay_py.api.unsupported import CONDITION_TYPE as UNSUPPORTED_CONDITION
-from kuberay_py.api.unsupported import EVENT_REASON as UNSUPPORTED_REASON
 from kuberay_py.builders import (
     CLUSTER_LABEL,
     BuildError,
@@ -53,11 +51,11 @@ from kuberay_py.builders.auth import (
     operator_makes_auth_secret,
     token_auth,
 )
-from kuberay_py.controllers.raycluster.conditions import ConditionUpdate, merge_conditions, now_rfc3339
+from kuberay_py.controllers.raycluster.conditions import ConditionUpdate
 from kuberay_py.controllers.raycluster.desired import DesiredPods, build_desired
 from kuberay_py.controllers.raycluster.expectations import Expectations
 from kuberay_py.controllers.raycluster.metrics import CACHE_BEHIND
-from kuberay_py.controllers.raycluster.plan import DeleteReason, Plan, plan_pods
+from kuberay_py.controllers.raycluster.plan import Plan, plan_pods
 from kuberay_py.controllers.raycluster.podstate import Pod, group_of, is_head, name_of, phase_of
 from kuberay_py.controllers.raycluster.podwriter import (
     CreateOutcome,
@@ -69,14 +67,19 @@ from kuberay_py.controllers.raycluster.podwriter import (
     never,
 )
 from kuberay_py.controllers.raycluster.redis_cleanup import RedisCleanup, has_finalizer
-from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
 from kuberay_py.controllers.raycluster.status import (
-    CACHE_SYNCED,
-    SPEC_VALID,
     Observation,
     compute_status,
+    invalid_spec_status,
     status_changed,
     status_patch,
+)
+from kuberay_py.controllers.raycluster.vocabulary import (
+    RAYCLUSTERS,
+    ConditionReason,
+    ConditionType,
+    DeleteReason,
+    EventReason,
 )
 from kuberay_py.runtime import (
     PODS,
@@ -96,11 +99,9 @@ from kuberay_py.runtime import (
     Result,
 )
 from kuberay_py.runtime.errors import is_namespace_terminating
+from kuberay_py.runtime.objects import now_rfc3339
 
 log = structlog.get_logger("kuberay_py.controllers.raycluster")
-
-# Whether and how Ray authenticates requests: shown in the status, so that users see auth is on.
-AUTH_CONDITION: Final = "TokenAuthentication"
 
 # How soon a cluster whose namespace is being deleted is looked at again (its deletion usually comes first).
 _NAMESPACE_GOING_RETRY: Final = 10.0
@@ -149,7 +150,7 @@ class WriteFailure(Exception):
 
     def __init__(
         self,
-        event_reason: str,
+        event_reason: EventReason,
         message: str,
         condition: ConditionUpdate | None = None,
         cause: BaseException | None = None,
@@ -162,18 +163,29 @@ class WriteFailure(Exception):
 
 
 def _replica_failure(
-    condition_reason: str, event_reason: str, message: str, cause: BaseException | None = None
+    condition_reason: ConditionReason,
+    event_reason: EventReason,
+    message: str,
+    cause: BaseException | None = None,
 ) -> WriteFailure:
-    condition = ConditionUpdate("ReplicaFailure", True, condition_reason, message)
+    condition = ConditionUpdate(ConditionType.REPLICA_FAILURE, True, condition_reason, message)
     return WriteFailure(event_reason, message, condition, cause)
 
 
 # KubeRay's Event reasons for the objects besides pods: kind -> (created, failed to create, as named).
 _OBJECT_EVENTS: Final = {
-    "Service": ("CreatedService", "FailedToCreateService", "service"),
-    "ServiceAccount": ("CreatedServiceAccount", "FailedToCreateServiceAccount", "service account"),
-    "Role": ("CreatedRole", "FailedToCreateRole", "role"),
-    "RoleBinding": ("CreatedRoleBinding", "FailedToCreateRoleBinding", "role binding"),
+    "Service": (EventReason.CREATED_SERVICE, EventReason.FAILED_TO_CREATE_SERVICE, "service"),
+    "ServiceAccount": (
+        EventReason.CREATED_SERVICE_ACCOUNT,
+        EventReason.FAILED_TO_CREATE_SERVICE_ACCOUNT,
+        "service account",
+    ),
+    "Role": (EventReason.CREATED_ROLE, EventReason.FAILED_TO_CREATE_ROLE, "role"),
+    "RoleBinding": (
+        EventReason.CREATED_ROLE_BINDING,
+        EventReason.FAILED_TO_CREATE_ROLE_BINDING,
+        "role binding",
+    ),
 }
 # Why a pod was deleted, for the Event that says so.
 _DELETE_WHY: Final = {
@@ -260,7 +272,10 @@ class RayClusterReconciler:
         if cluster.fault_tolerance_enabled() and not await self.redis_cleanup.add_finalizer(obj):
             return Result(requeue=True)
 
-        extra = [ConditionUpdate(SPEC_VALID, True, "Valid"), self._unsupported(obj, cluster)]
+        extra = [
+            ConditionUpdate(ConditionType.SPEC_VALID, True, ConditionReason.VALID),
+            self._unsupported(obj, cluster),
+        ]
         auth = _auth_condition(cluster)
         if auth is not None:
             extra.append(auth)
@@ -316,24 +331,28 @@ class RayClusterReconciler:
     def _unsupported(self, obj: Obj, cluster: RayCluster) -> ConditionUpdate:
         unsupported = unsupported_fields(cluster)
         if not unsupported:
-            return ConditionUpdate(UNSUPPORTED_CONDITION, False, "AllFieldsSupported")
+            return ConditionUpdate(
+                ConditionType.UNSUPPORTED_FIELDS, False, ConditionReason.ALL_FIELDS_SUPPORTED
+            )
         message = f"kuberay-py does not act on: {', '.join(unsupported)}"
-        self.recorder.warning(obj, UNSUPPORTED_REASON, message)
-        return ConditionUpdate(UNSUPPORTED_CONDITION, True, UNSUPPORTED_REASON, message)
+        self.recorder.warning(obj, EventReason.UNSUPPORTED_FIELD, message)
+        return ConditionUpdate(
+            ConditionType.UNSUPPORTED_FIELDS, True, ConditionReason.UNSUPPORTED_FIELD, message
+        )
 
     def _cache_condition(self, key: str, obj: Obj) -> ConditionUpdate | None:
         """PodCacheSynced, once it has been False: a cluster whose cache never lagged does not carry it."""
         behind = self.expectations.behind(key)
         if behind is None:
             before = self._previous_status(obj).get("conditions") or []
-            if any(c.get("type") == CACHE_SYNCED for c in before):
-                return ConditionUpdate(CACHE_SYNCED, True, "CacheCaughtUp")
+            if any(c.get("type") == ConditionType.CACHE_SYNCED for c in before):
+                return ConditionUpdate(ConditionType.CACHE_SYNCED, True, ConditionReason.CACHE_CAUGHT_UP)
             return None
         message = (
             f"the pod cache has not shown this operator's writes for {behind:.0f}s; "
             "no pods are created or deleted until it does"
         )
-        return ConditionUpdate(CACHE_SYNCED, False, "PodCacheBehind", message)
+        return ConditionUpdate(ConditionType.CACHE_SYNCED, False, ConditionReason.POD_CACHE_BEHIND, message)
 
     # -- invalid specs -------------------------------------------------------------------------------------
     async def _reject(self, obj: Obj, cluster: RayCluster | None, problems: list[str]) -> Result:
@@ -341,30 +360,11 @@ class RayClusterReconciler:
         log.warning(
             "invalid RayCluster spec; nothing is created or deleted until it is fixed", problems=problems
         )
-        self.recorder.warning(obj, "InvalidRayClusterSpec", message)
+        self.recorder.warning(obj, EventReason.INVALID_SPEC, message)
         previous = self._previous_status(obj)
-        kept = [
-            ConditionUpdate(c["type"], c.get("status") == "True", c.get("reason", ""), c.get("message", ""))
-            for c in previous.get("conditions") or []
-            if c.get("type") != SPEC_VALID
-        ]
-        generation = obj["metadata"].get("generation")
         now = now_rfc3339()
-        desired = {
-            **previous,
-            "conditions": merge_conditions(
-                previous.get("conditions"),
-                [*kept, ConditionUpdate(SPEC_VALID, False, "InvalidSpec", message)],
-                generation,
-                now,
-            ),
-            "observedGeneration": generation,
-        }
-        desired.pop("state", None)
-        desired["reason"] = message
-        if status_changed(previous, desired) and not await self._patch_status(
-            obj, status_patch(previous, desired, now)
-        ):
+        desired = invalid_spec_status(previous, obj["metadata"].get("generation"), message, now)
+        if not await self._write_if_changed(obj, previous, desired, now):
             return Result(requeue=True)
         return Result()
 
@@ -416,8 +416,10 @@ class RayClusterReconciler:
             return
         except ApiError as error:
             message = f"Failed creating secret {name}, {error}"
-            raise WriteFailure("FailedToCreateSecret", message, cause=error) from error
-        self.recorder.normal(obj, "CreatedSecret", f"Created secret {name} holding the Ray auth token")
+            raise WriteFailure(EventReason.FAILED_TO_CREATE_SECRET, message, cause=error) from error
+        self.recorder.normal(
+            obj, EventReason.CREATED_SECRET, f"Created secret {name} holding the Ray auth token"
+        )
 
     async def _require_service_account(self, cluster: RayCluster) -> None:
         """The ServiceAccount the head template names must exist: the user makes it, not the operator. It is
@@ -431,7 +433,7 @@ class RayClusterReconciler:
                 f"ServiceAccount {name}, which is not found: the operator does not create a ServiceAccount "
                 "the head template names. Create it, or leave serviceAccountName out to get one."
             )
-            raise WriteFailure("AutoscalerServiceAccountNotFound", message) from None
+            raise WriteFailure(EventReason.SERVICE_ACCOUNT_NOT_FOUND, message) from None
 
     async def _ensure_head_service(self, cluster: RayCluster, obj: Obj) -> Obj:
         desired = build_head_service(cluster, self.options.build)
@@ -479,7 +481,9 @@ class RayClusterReconciler:
             failure = await self.writer.stamp(key, plan.adoptions)
             if failure is not None:
                 message = f"stamping adopted pods failed: {failure}"
-                raise _replica_failure("FailedAdoptPod", "FailedAdoptPod", message)
+                raise _replica_failure(
+                    ConditionReason.FAILED_ADOPT_POD, EventReason.FAILED_ADOPT_POD, message
+                )
             log.info("adopted pods made by another operator", pods=len(plan.adoptions))
         requests, yield_points, cut_short = self._creations(desired, plan)
         if not requests:
@@ -525,20 +529,32 @@ class RayClusterReconciler:
         for group, names in outcome.names.items():
             for name in names:
                 if group == HEAD_GROUP_NAME:
-                    self.recorder.normal(obj, "CreatedHeadPod", f"Created head Pod {namespace}/{name}")
+                    self.recorder.normal(
+                        obj, EventReason.CREATED_HEAD_POD, f"Created head Pod {namespace}/{name}"
+                    )
                 else:
                     note = f"Created worker Pod {namespace}/{name} of group {group}"
-                    self.recorder.normal(obj, "CreatedWorkerPod", note)
+                    self.recorder.normal(obj, EventReason.CREATED_WORKER_POD, note)
         if outcome.failure is None:
             return
         if outcome.failed_group == HEAD_GROUP_NAME:
             message = f"Failed to create head Pod {namespace}/{outcome.failed_pod}, {outcome.failure}"
-            raise _replica_failure("FailedCreateHeadPod", "FailedToCreateHeadPod", message, outcome.failure)
+            raise _replica_failure(
+                ConditionReason.FAILED_CREATE_HEAD_POD,
+                EventReason.FAILED_TO_CREATE_HEAD_POD,
+                message,
+                outcome.failure,
+            )
         message = (
             f"Failed to create worker Pod {namespace}/{outcome.failed_pod} of group {outcome.failed_group} "
             f"for the cluster {namespace}/{obj['metadata']['name']}, {outcome.failure}"
         )
-        raise _replica_failure("FailedCreateWorkerPod", "FailedToCreateWorkerPod", message, outcome.failure)
+        raise _replica_failure(
+            ConditionReason.FAILED_CREATE_WORKER_POD,
+            EventReason.FAILED_TO_CREATE_WORKER_POD,
+            message,
+            outcome.failure,
+        )
 
     def _report_deletes(self, obj: Obj, outcome: DeleteOutcome) -> None:
         """KubeRay's Events: one per pod deleted, one for all pods of a suspended cluster or group."""
@@ -554,20 +570,20 @@ class RayClusterReconciler:
             why = _DELETE_WHY.get(reason, reason)
             if is_head(pod):
                 note = f"Deleted head Pod {namespace}/{name_of(pod)}; Pod status: {phase_of(pod)}; {why}"
-                self.recorder.normal(obj, "DeletedHeadPod", note)
+                self.recorder.normal(obj, EventReason.DELETED_HEAD_POD, note)
             else:
                 note = f"Deleted worker Pod {namespace}/{name_of(pod)} for group {group_of(pod)}: {why}"
-                self.recorder.normal(obj, "DeletedWorkerPod", note)
+                self.recorder.normal(obj, EventReason.DELETED_WORKER_POD, note)
         suspended = outcome.deleted.get(DeleteReason.SUSPENDED)
         if suspended:
             note = f"Deleted {len(suspended)} Pods for RayCluster {namespace}/{cluster} due to suspension"
-            self.recorder.normal(obj, "DeletedPod", note)
+            self.recorder.normal(obj, EventReason.DELETED_POD, note)
         for group, count in suspended_groups.items():
             note = (
                 f"Deleted all pods ({count}) for suspended worker group {group} in RayCluster "
                 f"{namespace}/{cluster}"
             )
-            self.recorder.normal(obj, "DeletedWorkerPod", note)
+            self.recorder.normal(obj, EventReason.DELETED_WORKER_POD, note)
         failed = outcome.failed
         if outcome.failure is None or failed is None:
             return
@@ -575,19 +591,29 @@ class RayClusterReconciler:
         if failed.reason == DeleteReason.SUSPENDED:
             message = f"Failed deleting Pods due to suspension for RayCluster {namespace}/{cluster}, "
             raise _replica_failure(
-                "FailedDeleteAllPods", "FailedToDeletePodCollection", message + str(outcome.failure)
+                ConditionReason.FAILED_DELETE_ALL_PODS,
+                EventReason.FAILED_TO_DELETE_POD_COLLECTION,
+                message + str(outcome.failure),
             )
         if failed.reason == DeleteReason.GROUP_SUSPENDED:
             message = (
                 f"Failed deleting worker Pods for suspended group {group_of(failed.pod)} in RayCluster "
                 f"{namespace}/{cluster}, {outcome.failure}"
             )
-            raise _replica_failure("FailedDeleteWorkerPod", "FailedToDeleteWorkerPodCollection", message)
+            raise _replica_failure(
+                ConditionReason.FAILED_DELETE_WORKER_POD,
+                EventReason.FAILED_TO_DELETE_WORKER_POD_COLLECTION,
+                message,
+            )
         if is_head(failed.pod):
             message = f"Failed deleting head Pod {pod_name}, {outcome.failure}"
-            raise _replica_failure("FailedDeleteHeadPod", "FailedToDeleteHeadPod", message)
+            raise _replica_failure(
+                ConditionReason.FAILED_DELETE_HEAD_POD, EventReason.FAILED_TO_DELETE_HEAD_POD, message
+            )
         message = f"Failed deleting worker Pod {pod_name}, {outcome.failure}"
-        raise _replica_failure("FailedDeleteWorkerPod", "FailedToDeleteWorkerPod", message)
+        raise _replica_failure(
+            ConditionReason.FAILED_DELETE_WORKER_POD, EventReason.FAILED_TO_DELETE_WORKER_POD, message
+        )
 
     # -- status --------------------------------------------------------------------------------------------
     def _previous_status(self, obj: Obj) -> dict[str, Any]:
@@ -603,9 +629,12 @@ class RayClusterReconciler:
         previous = self._previous_status(obj)
         now = now_rfc3339()
         desired = compute_status(cluster, pods, previous, seen, now)
-        if status_changed(previous, desired):
-            return await self._patch_status(obj, status_patch(previous, desired, now))
-        return True
+        return await self._write_if_changed(obj, previous, desired, now)
+
+    async def _write_if_changed(self, obj: Obj, previous: Obj, desired: Obj, now: str) -> bool:
+        if not status_changed(previous, desired):
+            return True
+        return await self._patch_status(obj, status_patch(previous, desired, now))
 
     async def _patch_status(self, obj: Obj, patch: Obj) -> bool:
         meta = obj["metadata"]
@@ -622,7 +651,9 @@ class RayClusterReconciler:
         except ApiError as error:
             # The status itself cannot say so: the Event does, and the pass comes back with backoff.
             log.warning("writing the status failed", error=str(error))
-            self.recorder.warning(obj, "FailedUpdateStatus", f"writing the status failed: {error}")
+            self.recorder.warning(
+                obj, EventReason.FAILED_UPDATE_STATUS, f"writing the status failed: {error}"
+            )
             return False
         self._written[_key_of(obj)] = (_version(updated), updated.get("status") or {})
         return True
@@ -633,19 +664,26 @@ def _auth_condition(cluster: RayCluster) -> ConditionUpdate | None:
     if cluster.spec.auth_options is None:
         return None
     if not token_auth(cluster):
-        return ConditionUpdate(AUTH_CONDITION, False, "AuthDisabled", "Ray accepts requests without a token")
+        return ConditionUpdate(
+            ConditionType.TOKEN_AUTHENTICATION,
+            False,
+            ConditionReason.AUTH_DISABLED,
+            "Ray accepts requests without a token",
+        )
     if k8s_token_auth(cluster):
         message = (
             "Ray checks each caller's Kubernetes ServiceAccount token (verb ray:write on this RayCluster)"
         )
-        return ConditionUpdate(AUTH_CONDITION, True, "KubernetesTokens", message)
+        return ConditionUpdate(
+            ConditionType.TOKEN_AUTHENTICATION, True, ConditionReason.KUBERNETES_TOKENS, message
+        )
     message = f"Ray requires the token in Secret {auth_secret_name(cluster)}, key {TOKEN_KEY}"
-    return ConditionUpdate(AUTH_CONDITION, True, "SecretToken", message)
+    return ConditionUpdate(ConditionType.TOKEN_AUTHENTICATION, True, ConditionReason.SECRET_TOKEN, message)
 
 
 def _failure_of(error: ApiError) -> WriteFailure:
     """A request of the pass that failed otherwise (a lookup): no condition of KubeRay's says so."""
-    return WriteFailure("FailedReconcile", f"reconciling failed: {error}", cause=error)
+    return WriteFailure(EventReason.FAILED_RECONCILE, f"reconciling failed: {error}", cause=error)
 
 
 def _key_of(obj: Obj) -> str:

@@ -28,10 +28,10 @@ from kuberay_py.builders.redis_cleanup import (
     deletion_timeout_seconds,
     redis_cleanup_job_name,
 )
-from kuberay_py.controllers.raycluster.plan import DeleteReason, Deletion
+from kuberay_py.controllers.raycluster.plan import Deletion
 from kuberay_py.controllers.raycluster.podstate import Pod, is_deleting, is_head
 from kuberay_py.controllers.raycluster.podwriter import PodWriter
-from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
+from kuberay_py.controllers.raycluster.vocabulary import RAYCLUSTERS, DeleteReason, EventReason
 from kuberay_py.runtime import (
     JOBS,
     AlreadyExists,
@@ -95,7 +95,7 @@ class RedisCleanup:
         poll = Result(requeue_after=max(min(_POLL_SECONDS, left), 0.1))
         if left <= 0:
             why = f"the cleanup did not finish within {timeout}s (ray.io/gcs-ft-deletion-timeout)"
-            return await self._give_up(obj, why, storage, reason="RedisCleanupTimedOut")
+            return await self._give_up(obj, why, storage, reason=EventReason.REDIS_CLEANUP_TIMED_OUT)
 
         alive = [p for p in pods if not is_deleting(p)]
         if alive:
@@ -104,7 +104,7 @@ class RedisCleanup:
             )
             if deleted.removed:
                 note = f"Deleted {len(deleted.removed)} Pods of the deleted cluster before cleaning up Redis"
-                self.recorder.normal(obj, "DeletedPod", note)
+                self.recorder.normal(obj, EventReason.DELETED_POD, note)
         if any(is_head(p) for p in pods):
             return poll  # the head's GCS must be gone before its keys are deleted
 
@@ -116,11 +116,11 @@ class RedisCleanup:
             return poll
         if finished["type"] == "Failed":
             why = f"the Redis cleanup Job {cluster.namespace}/{job['metadata']['name']} failed"
-            return await self._give_up(obj, why, storage, reason="RedisCleanupFailed")
+            return await self._give_up(obj, why, storage, reason=EventReason.REDIS_CLEANUP_FAILED)
         if not await self._remove_finalizer(obj):
             return Result(requeue=True)
         note = f"Deleted the storage namespace {storage} from Redis; removed the finalizer"
-        self.recorder.normal(obj, "RedisCleanupCompleted", note)
+        self.recorder.normal(obj, EventReason.REDIS_CLEANUP_COMPLETED, note)
         return Result()
 
     async def _create_job(self, obj: Obj, cluster: RayCluster, poll: Result) -> Result:
@@ -132,14 +132,21 @@ class RedisCleanup:
             return poll  # made by an earlier pass; the cache shows it soon
         except ApiError as error:
             self.recorder.warning(
-                obj, "FailedToCreateRedisCleanupJob", f"Failed to create Redis cleanup Job {name}, {error}"
+                obj,
+                EventReason.FAILED_TO_CREATE_REDIS_CLEANUP_JOB,
+                f"Failed to create Redis cleanup Job {name}, {error}",
             )
             return Result(requeue=True)
-        self.recorder.normal(obj, "CreatedRedisCleanupJob", f"Created Redis cleanup Job {name}")
+        self.recorder.normal(obj, EventReason.CREATED_REDIS_CLEANUP_JOB, f"Created Redis cleanup Job {name}")
         return poll
 
     async def _give_up(
-        self, obj: Obj, why: str, storage: str | None, *, reason: str = "RedisCleanupSkipped"
+        self,
+        obj: Obj,
+        why: str,
+        storage: str | None,
+        *,
+        reason: EventReason = EventReason.REDIS_CLEANUP_SKIPPED,
     ) -> Result:
         """Remove the finalizer with a Warning naming what is left in Redis (`storage`, if known)."""
         if not await self._remove_finalizer(obj):

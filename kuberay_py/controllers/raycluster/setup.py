@@ -8,7 +8,7 @@ from kuberay_py.builders import NODE_TYPE_LABEL
 from kuberay_py.builders.labels import CREATED_BY, CREATED_BY_LABEL
 from kuberay_py.controllers.raycluster.podcache import slim_pod
 from kuberay_py.controllers.raycluster.reconciler import RayClusterReconciler, ReconcilerOptions
-from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
+from kuberay_py.controllers.raycluster.vocabulary import RAYCLUSTERS
 from kuberay_py.runtime import (
     JOBS,
     PODS,

@@ -8,22 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from kuberay_py.api import ClusterState, ConditionType, RayCluster
+from kuberay_py.api import ClusterState, RayCluster
 from kuberay_py.controllers.raycluster.conditions import ConditionUpdate, merge_conditions
 from kuberay_py.controllers.raycluster.podstate import Pod, group_of, is_active, is_head, is_ready, is_running
-
-# KubeRay's condition reasons.
-HEAD_POD_NOT_FOUND = "HeadPodNotFound"
-HEAD_POD_RUNNING_AND_READY = "HeadPodRunningAndReady"
-UNKNOWN_REASON = "Unknown"
-ALL_READY_FIRST_TIME = "AllPodRunningAndReadyFirstTime"
-PODS_PROVISIONING = "RayClusterPodsProvisioning"
-
-# Conditions of our own, beside KubeRay's.
-SPEC_VALID = "SpecValid"
-PODS_UP_TO_DATE = "PodsUpToDate"
-CACHE_SYNCED = "PodCacheSynced"
-"""False while the pod cache lags this operator's own writes for long: no pods are created or deleted."""
+from kuberay_py.controllers.raycluster.vocabulary import ConditionReason, ConditionType
 
 # Fields written on every status write, whatever else changed.
 VOLATILE_FIELDS = ("lastUpdateTime",)
@@ -190,7 +178,10 @@ def _conditions(
     if suspended and not any_pods:
         updates.append(
             ConditionUpdate(
-                ConditionType.PROVISIONED, False, PODS_PROVISIONING, "RayCluster has been suspended"
+                ConditionType.PROVISIONED,
+                False,
+                ConditionReason.PODS_PROVISIONING,
+                "RayCluster has been suspended",
             )
         )
     elif all_ready or (before.get(ConditionType.PROVISIONED) or {}).get("status") == "True":
@@ -198,13 +189,15 @@ def _conditions(
             ConditionUpdate(
                 ConditionType.PROVISIONED,
                 True,
-                ALL_READY_FIRST_TIME,
+                ConditionReason.ALL_READY_FIRST_TIME,
                 "All Ray Pods are ready for the first time",
             )
         )
     else:
         message = "RayCluster Pods are being provisioned for first time"
-        updates.append(ConditionUpdate(ConditionType.PROVISIONED, False, PODS_PROVISIONING, message))
+        updates.append(
+            ConditionUpdate(ConditionType.PROVISIONED, False, ConditionReason.PODS_PROVISIONING, message)
+        )
     if seen.failure is not None:
         updates.append(seen.failure)
     # Always present, as in KubeRay: Suspending while pods of a suspended cluster remain, then Suspended.
@@ -216,9 +209,13 @@ def _conditions(
     )
     if seen.outdated_pods:
         message = f"{seen.outdated_pods} pod(s) run an outdated template"
-        updates.append(ConditionUpdate(PODS_UP_TO_DATE, False, "OutdatedTemplate", message))
-    elif PODS_UP_TO_DATE in before:
-        updates.append(ConditionUpdate(PODS_UP_TO_DATE, True, "AllPodsUpToDate"))
+        updates.append(
+            ConditionUpdate(ConditionType.PODS_UP_TO_DATE, False, ConditionReason.OUTDATED_TEMPLATE, message)
+        )
+    elif ConditionType.PODS_UP_TO_DATE in before:
+        updates.append(
+            ConditionUpdate(ConditionType.PODS_UP_TO_DATE, True, ConditionReason.ALL_PODS_UP_TO_DATE)
+        )
     updates.extend(seen.extra_conditions)
     return updates
 
@@ -226,14 +223,39 @@ def _conditions(
 def _head_pod_ready(head: Pod | None) -> ConditionUpdate:
     """HeadPodReady: the head pod's own Ready condition, its reason and message included."""
     if head is None:
-        return ConditionUpdate(ConditionType.HEAD_POD_READY, False, HEAD_POD_NOT_FOUND, "Head Pod not found")
+        return ConditionUpdate(
+            ConditionType.HEAD_POD_READY, False, ConditionReason.HEAD_POD_NOT_FOUND, "Head Pod not found"
+        )
     conditions = (head.get("status") or {}).get("conditions") or []
     ready = next((c for c in conditions if c.get("type") == "Ready"), None)
     if ready is None:
-        return ConditionUpdate(ConditionType.HEAD_POD_READY, False, UNKNOWN_REASON)
+        return ConditionUpdate(ConditionType.HEAD_POD_READY, False, ConditionReason.UNKNOWN)
     status = ready.get("status") == "True"
-    reason = ready.get("reason") or (HEAD_POD_RUNNING_AND_READY if status else UNKNOWN_REASON)
+    reason = ready.get("reason") or (
+        ConditionReason.HEAD_POD_RUNNING_AND_READY if status else ConditionReason.UNKNOWN
+    )
     return ConditionUpdate(ConditionType.HEAD_POD_READY, status, reason, ready.get("message") or "")
+
+
+def invalid_spec_status(
+    previous: Mapping[str, Any], generation: int | None, message: str, now: str
+) -> dict[str, Any]:
+    """The status of a cluster whose spec cannot be acted on: the last status with SpecValid=False naming the
+    problems, which are the reason too, and no state (nothing is created or deleted for it)."""
+    kept = [
+        ConditionUpdate(c["type"], c.get("status") == "True", c.get("reason", ""), c.get("message", ""))
+        for c in previous.get("conditions") or []
+        if c.get("type") != ConditionType.SPEC_VALID
+    ]
+    invalid = ConditionUpdate(ConditionType.SPEC_VALID, False, ConditionReason.INVALID_SPEC, message)
+    status = {
+        **previous,
+        "conditions": merge_conditions(previous.get("conditions"), [*kept, invalid], generation, now),
+        "observedGeneration": generation,
+        "reason": message,
+    }
+    status.pop("state", None)
+    return status
 
 
 def status_changed(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:

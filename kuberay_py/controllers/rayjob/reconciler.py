@@ -57,7 +57,7 @@ from kuberay_py.builders.rayjob import (
     new_submission_id,
     submit_request,
 )
-from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
+from kuberay_py.controllers.raycluster.vocabulary import RAYCLUSTERS
 from kuberay_py.controllers.rayjob.dashboard import DashboardError, JobInfo, JobsApi
 from kuberay_py.controllers.rayjob.vocabulary import RAYJOBS, EventReason
 from kuberay_py.runtime import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
+from kuberay_py.controllers.raycluster.vocabulary import RAYCLUSTERS
 from kuberay_py.controllers.rayjob.dashboard import JobsApi
 from kuberay_py.controllers.rayjob.reconciler import RayJobOptions, RayJobReconciler
 from kuberay_py.controllers.rayjob.vocabulary import RAYJOBS

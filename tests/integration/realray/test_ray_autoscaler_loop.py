@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kuberay_py.controllers.raycluster.resources import RAYCLUSTERS
+from kuberay_py.controllers.raycluster.vocabulary import RAYCLUSTERS
 from kuberay_py.runtime import Informer, KubeClient, connect
 from tests.integration.controllers.tracking import PodTracker, _Following
 from tests.integration.realray.cluster import RayStack, is_head, ready, sample

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from kuberay_py.builders import HOST_INDEX_LABEL, REPLICA_NAME_LABEL, TEMPLATE_HASH_ANNOTATION
-from kuberay_py.controllers.raycluster.plan import DeleteReason, Plan, plan_pods
+from kuberay_py.controllers.raycluster.plan import Plan, plan_pods
+from kuberay_py.controllers.raycluster.vocabulary import DeleteReason
 from tests.unit.controllers.podfactory import HASHES, cluster, pod
 
 NONE = {"type": "None"}
