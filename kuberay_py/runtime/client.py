@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from kuberay_py.runtime.objects import Obj
 from kuberay_py.runtime.resources import Resource
@@ -31,8 +31,6 @@ class PatchType(enum.StrEnum):
 
     MERGE = "application/merge-patch+json"
     JSON = "application/json-patch+json"
-    STRATEGIC = "application/strategic-merge-patch+json"
-    APPLY = "application/apply-patch+yaml"
 
 
 class EventType(enum.StrEnum):
@@ -85,9 +83,12 @@ class PropagationPolicy(enum.StrEnum):
     FOREGROUND = "Foreground"
 
 
-@runtime_checkable
 class Client(Protocol):
-    """What the runtime and reconcilers need from the API server."""
+    """What the runtime and reconcilers need from the API server.
+
+    The backends subclass it, so that they share :meth:`patch_status`; they restate the other methods'
+    signatures because an implementation has to spell out its parameters.
+    """
 
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> Obj:
         """One object; ``NotFound`` if it does not exist."""
@@ -131,10 +132,6 @@ class Client(Protocol):
         """Replace the object; ``Conflict`` if ``metadata.resourceVersion`` is stale."""
         ...
 
-    async def update_status(self, resource: Resource, obj: Obj, *, field_manager: str | None = None) -> Obj:
-        """Replace only ``.status`` through the status subresource."""
-        ...
-
     async def patch(
         self,
         resource: Resource,
@@ -144,10 +141,9 @@ class Client(Protocol):
         *,
         patch_type: PatchType = PatchType.MERGE,
         field_manager: str | None = None,
-        force: bool | None = None,
         subresource: str | None = None,
     ) -> Obj:
-        """Patch one object. ``PatchType.APPLY`` is server-side apply and needs ``field_manager``."""
+        """Patch one object, or one of its subresources."""
         ...
 
     async def patch_status(
@@ -159,10 +155,17 @@ class Client(Protocol):
         *,
         patch_type: PatchType = PatchType.MERGE,
         field_manager: str | None = None,
-        force: bool | None = None,
     ) -> Obj:
-        """Patch ``.status`` through the status subresource."""
-        ...
+        """Patch ``.status`` through the status subresource. Backends inherit this from :class:`Client`."""
+        return await self.patch(
+            resource,
+            name,
+            patch,
+            namespace,
+            patch_type=patch_type,
+            field_manager=field_manager,
+            subresource="status",
+        )
 
     async def delete(
         self,

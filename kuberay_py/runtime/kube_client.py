@@ -31,6 +31,7 @@ import aiohttp
 
 from kuberay_py.runtime import metrics
 from kuberay_py.runtime.client import (
+    Client,
     EventType,
     ObjectList,
     PatchType,
@@ -104,7 +105,7 @@ async def connect(
     )
 
 
-class KubeClient:
+class KubeClient(Client):
     """A client on one aiohttp connection pool of at most ``max_connections`` connections.
 
     Open watches hold one connection each for their lifetime; keep ``max_connections`` well above the number
@@ -242,10 +243,11 @@ class KubeClient:
         return result
 
     async def update(self, resource: Resource, obj: Obj, *, field_manager: str | None = None) -> Obj:
-        return await self._put("update", resource, obj, None, field_manager)
-
-    async def update_status(self, resource: Resource, obj: Obj, *, field_manager: str | None = None) -> Obj:
-        return await self._put("update", resource, obj, "status", field_manager)
+        meta = metadata(obj)
+        query = {"fieldManager": field_manager or self.field_manager}
+        path = resource.path(meta.get("namespace"), meta["name"])
+        result: Obj = await self._call("update", "PUT", path, query=query, body=obj)
+        return result
 
     async def patch(
         self,
@@ -256,12 +258,9 @@ class KubeClient:
         *,
         patch_type: PatchType = PatchType.MERGE,
         field_manager: str | None = None,
-        force: bool | None = None,
         subresource: str | None = None,
     ) -> Obj:
         query = {"fieldManager": field_manager or self.field_manager}
-        if force is not None:
-            query["force"] = "true" if force else "false"
         result: Obj = await self._call(
             "patch",
             "PATCH",
@@ -271,28 +270,6 @@ class KubeClient:
             content_type=str(patch_type),
         )
         return result
-
-    async def patch_status(
-        self,
-        resource: Resource,
-        name: str,
-        patch: Any,
-        namespace: str | None = None,
-        *,
-        patch_type: PatchType = PatchType.MERGE,
-        field_manager: str | None = None,
-        force: bool | None = None,
-    ) -> Obj:
-        return await self.patch(
-            resource,
-            name,
-            patch,
-            namespace,
-            patch_type=patch_type,
-            field_manager=field_manager,
-            force=force,
-            subresource="status",
-        )
 
     async def delete(
         self,
@@ -315,15 +292,6 @@ class KubeClient:
         return None if body.get("kind") == "Status" else body
 
     # -- plumbing ----------------------------------------------------------------------------------------
-
-    async def _put(
-        self, verb: str, resource: Resource, obj: Obj, subresource: str | None, field_manager: str | None
-    ) -> Obj:
-        meta = metadata(obj)
-        path = resource.path(meta.get("namespace"), meta["name"], subresource)
-        query = {"fieldManager": field_manager or self.field_manager}
-        result: Obj = await self._call(verb, "PUT", path, query=query, body=obj)
-        return result
 
     async def _call(
         self,

@@ -20,8 +20,8 @@ class Resource:
     """One API collection, e.g. ``Resource("", "v1", "pods", "Pod")``.
 
     ``has_status`` says the resource serves a ``status`` subresource: writes through the main endpoint then
-    leave ``.status`` untouched and ``update_status``/``patch_status`` change nothing else. The real API
-    server knows this by itself; the in-memory backend relies on the flag.
+    leave ``.status`` untouched and ``patch_status`` changes nothing else. The real API server knows this by
+    itself; the in-memory backend relies on the flag.
     """
 
     group: str

@@ -17,9 +17,9 @@ What it models:
   (:meth:`InMemoryClient.compact`, or ``history_limit`` reached), bookmarks, ``timeout_seconds``, and
   :meth:`InMemoryClient.disconnect_watches` to simulate a dropped connection or API server restart.
 
-Merge, strategic-merge and apply patches all use JSON merge-patch semantics here (lists are replaced, apply
-creates a missing object, no field ownership). For assertions, :attr:`InMemoryClient.actions` logs every
-request, and :meth:`InMemoryClient.fail_next` makes chosen requests fail.
+Merge patches follow RFC 7386 (lists are replaced) and JSON patches RFC 6902. For assertions,
+:attr:`InMemoryClient.actions` logs every request, and :meth:`InMemoryClient.fail_next` makes chosen requests
+fail.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from typing import Any
 
 from kuberay_py.runtime import metrics
 from kuberay_py.runtime.client import (
+    Client,
     EventType,
     ObjectList,
     PatchType,
@@ -118,7 +119,7 @@ class _Watcher:
         return WatchEvent(change.type, clone(change.obj)) if now else None
 
 
-class InMemoryClient:
+class InMemoryClient(Client):
     """A fake API server in the current process. All state is lost with the instance."""
 
     def __init__(
@@ -287,20 +288,12 @@ class InMemoryClient:
             return clone(self._create(resource, obj, namespace))
 
     async def update(self, resource: Resource, obj: Obj, *, field_manager: str | None = None) -> Obj:
-        meta = metadata(obj)
-        with self._request("update", resource, meta.get("namespace"), meta.get("name", "")):
-            await asyncio.sleep(0)
-            existing = self._existing(resource, meta.get("name", ""), meta.get("namespace"))
-            self._check_resource_version(existing, meta.get("resourceVersion"))
-            return clone(self._replace(resource, existing, obj, status_only=False))
+        return await self._put(resource, obj, status_only=False)
 
-    async def update_status(self, resource: Resource, obj: Obj, *, field_manager: str | None = None) -> Obj:
-        meta = metadata(obj)
-        with self._request("update", resource, meta.get("namespace"), meta.get("name", "")):
-            await asyncio.sleep(0)
-            existing = self._existing(resource, meta.get("name", ""), meta.get("namespace"))
-            self._check_resource_version(existing, meta.get("resourceVersion"))
-            return clone(self._replace(resource, existing, obj, status_only=True))
+    async def update_status(self, resource: Resource, obj: Obj) -> Obj:
+        """Replace only ``.status``, as a PUT to the status subresource would. Not part of :class:`Client`
+        (reconcilers patch status): tests use it to set the state of objects a controller only reads."""
+        return await self._put(resource, obj, status_only=True)
 
     async def patch(
         self,
@@ -311,19 +304,11 @@ class InMemoryClient:
         *,
         patch_type: PatchType = PatchType.MERGE,
         field_manager: str | None = None,
-        force: bool | None = None,
         subresource: str | None = None,
     ) -> Obj:
         with self._request("patch", resource, namespace, name):
             await asyncio.sleep(0)
-            if patch_type is PatchType.APPLY and not field_manager:
-                raise BadRequest("fieldManager is required for apply patch")
-            try:
-                existing = self._existing(resource, name, namespace)
-            except NotFound:
-                if patch_type is not PatchType.APPLY:
-                    raise
-                return clone(self._create(resource, patch, namespace or ""))
+            existing = self._existing(resource, name, namespace)
             try:
                 if patch_type is PatchType.JSON:
                     patched = apply_json_patch(existing, patch)
@@ -333,28 +318,6 @@ class InMemoryClient:
             except PatchError as exc:
                 raise Invalid(str(exc)) from exc
             return clone(self._replace(resource, existing, patched, status_only=subresource == "status"))
-
-    async def patch_status(
-        self,
-        resource: Resource,
-        name: str,
-        patch: Any,
-        namespace: str | None = None,
-        *,
-        patch_type: PatchType = PatchType.MERGE,
-        field_manager: str | None = None,
-        force: bool | None = None,
-    ) -> Obj:
-        return await self.patch(
-            resource,
-            name,
-            patch,
-            namespace,
-            patch_type=patch_type,
-            field_manager=field_manager,
-            force=force,
-            subresource="status",
-        )
 
     async def delete(
         self,
@@ -379,6 +342,14 @@ class InMemoryClient:
         self.disconnect_watches()
 
     # -- internals ---------------------------------------------------------------------------------------
+
+    async def _put(self, resource: Resource, obj: Obj, *, status_only: bool) -> Obj:
+        meta = metadata(obj)
+        with self._request("update", resource, meta.get("namespace"), meta.get("name", "")):
+            await asyncio.sleep(0)
+            existing = self._existing(resource, meta.get("name", ""), meta.get("namespace"))
+            self._check_resource_version(existing, meta.get("resourceVersion"))
+            return clone(self._replace(resource, existing, obj, status_only=status_only))
 
     @contextlib.contextmanager
     def _request(self, verb: str, resource: Resource, namespace: str | None, name: str) -> Iterator[None]:

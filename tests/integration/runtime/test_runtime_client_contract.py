@@ -25,7 +25,7 @@ from kuberay_py.runtime import (
 )
 from kuberay_py.runtime.objects import owner_reference
 from kuberay_py.testing.memory_client import InMemoryClient
-from tests.integration.runtime.support import eventually
+from tests.waiting import eventually
 
 CUSTOM_RESOURCE_DEFINITIONS = Resource(
     "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", namespaced=False
@@ -71,7 +71,7 @@ async def install_widget_crd(kube: KubeClient) -> None:
         conditions = (crd.get("status") or {}).get("conditions") or []
         return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
-    await eventually(established, within=60)
+    await eventually(established, timeout=60, interval=0.1)
 
 
 @pytest.fixture(params=["in-memory", "api-server"])
@@ -129,9 +129,7 @@ async def test_generation_and_the_status_subresource(backend):
         2,
     )
 
-    main["status"] = {"phase": "Done"}
-    main["spec"] = {"size": 9}
-    status = await client.update_status(WIDGETS, main)
+    status = await client.patch_status(WIDGETS, "s", {"status": {"phase": "Done"}, "spec": {"size": 9}}, ns)
     assert (status["status"], status["spec"]) == ({"phase": "Done"}, {"size": 5})
 
 
@@ -146,20 +144,6 @@ async def test_patch_flavours(backend):
         CONFIG_MAPS, "p", [{"op": "replace", "path": "/data/b", "value": "20"}], ns, patch_type=PatchType.JSON
     )
     assert json_patched["data"] == {"b": "20", "c": "3"}
-    applied = await client.patch(
-        CONFIG_MAPS,
-        "applied",
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "applied", "namespace": ns},
-            "data": {"x": "1"},
-        },
-        ns,
-        patch_type=PatchType.APPLY,
-        field_manager="contract-test",
-    )
-    assert applied["data"] == {"x": "1"}, "server-side apply creates a missing object"
     stale = {"metadata": {"resourceVersion": merged["metadata"]["resourceVersion"]}, "data": {"d": "4"}}
     with pytest.raises(Conflict):
         await client.patch(CONFIG_MAPS, "p", stale, ns)
@@ -188,10 +172,12 @@ async def test_delete_preconditions_finalizers_and_owner_cascade(backend):
             return True
         return False
 
-    await eventually(lambda: gone(WIDGETS, "d"))
+    await eventually(lambda: gone(WIDGETS, "d"), timeout=30.0, interval=0.1)
 
     await client.delete(CONFIG_MAPS, "parent", ns)
-    await eventually(lambda: gone(CONFIG_MAPS, "child"), within=60)  # dependents follow their owner
+    await eventually(
+        lambda: gone(CONFIG_MAPS, "child"), timeout=60, interval=0.1
+    )  # dependents follow their owner
 
 
 async def test_list_selectors_and_paging(backend):

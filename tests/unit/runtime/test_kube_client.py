@@ -129,21 +129,18 @@ async def test_reads_send_the_right_requests_with_auth(server, client):
 async def test_writes_use_the_right_verbs_paths_and_content_types(server, client):
     cm = {"metadata": {"name": "a", "namespace": "ns"}, "data": {"k": "v"}}
     before = sample("rest_client_requests_total", verb="patch", code="200")
-    server.replies = [(201, cm), (200, cm), (200, cm), (200, cm), (200, cm), (200, {"kind": "Status"})]
+    server.replies = [(201, cm), (200, cm), (200, cm), (200, cm), (200, {"kind": "Status"})]
     await client.create(CONFIG_MAPS, cm)
     await client.update(CONFIG_MAPS, cm)
-    await client.update_status(LEASES, cm)
     await client.patch(CONFIG_MAPS, "a", [{"op": "remove", "path": "/data"}], "ns", patch_type=PatchType.JSON)
-    await client.patch_status(
-        CONFIG_MAPS, "a", cm, "ns", patch_type=PatchType.APPLY, field_manager="me", force=True
-    )
+    await client.patch_status(LEASES, "a", {"status": {}}, "ns", field_manager="me")
     deleted = await client.delete(
         CONFIG_MAPS, "a", "ns", preconditions=Preconditions(uid="u1", resource_version="7"),
         propagation_policy=PropagationPolicy.FOREGROUND, grace_period_seconds=0,
     )  # fmt: skip
     assert deleted is None, "a Status answer means the object is gone"
 
-    create, update, status, json_patch, apply, delete = server.requests
+    create, update, json_patch, status, delete = server.requests
     assert (create["method"], create["path"], create["query"]) == (
         "POST", "/api/v1/namespaces/ns/configmaps", {"fieldManager": "kuberay-py"}
     )  # fmt: skip
@@ -151,9 +148,8 @@ async def test_writes_use_the_right_verbs_paths_and_content_types(server, client
     assert status["path"] == "/apis/coordination.k8s.io/v1/namespaces/ns/leases/a/status"
     assert json_patch["content_type"] == "application/json-patch+json"
     assert json_patch["body"] == [{"op": "remove", "path": "/data"}]
-    assert apply["path"].endswith("/configmaps/a/status")
-    assert apply["content_type"] == "application/apply-patch+yaml"
-    assert apply["query"] == {"fieldManager": "me", "force": "true"}
+    assert status["content_type"] == "application/merge-patch+json"
+    assert status["query"] == {"fieldManager": "me"}
     assert delete["body"] == {
         "kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "u1", "resourceVersion": "7"},
         "propagationPolicy": "Foreground", "gracePeriodSeconds": 0,

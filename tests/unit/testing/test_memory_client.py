@@ -153,18 +153,6 @@ async def test_patch_types():
     with pytest.raises(Conflict):
         await client.patch(CONFIG_MAPS, "a", {"metadata": {"resourceVersion": "1"}, "data": {}}, "default")
 
-    applied = await client.patch(
-        CONFIG_MAPS,
-        "b",
-        configmap("b", data={"n": "1"}),
-        "default",
-        patch_type=PatchType.APPLY,
-        field_manager="test",
-    )
-    assert applied["data"] == {"n": "1"}, "apply creates a missing object"
-    with pytest.raises(BadRequest):
-        await client.patch(CONFIG_MAPS, "b", {}, "default", patch_type=PatchType.APPLY)
-
 
 async def test_delete_preconditions():
     client = InMemoryClient()
