@@ -15,7 +15,7 @@ import yaml
 
 from kuberay_py.testing.binaries import find_kubectl
 from kuberay_py.testing.controlplane import ControlPlane
-from tests.waiting import wait_for
+from tests.waiting import blocking, eventually
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config"
@@ -71,20 +71,26 @@ def ensure_crd(plane: ControlPlane) -> None:
         plane.kubectl("apply", "-f", str(crd))
     established = "jsonpath={.status.conditions[?(@.type=='Established')].status}"
     for name in ("rayclusters.ray.io", "rayjobs.ray.io"):
-        wait_for(
-            lambda name=name: (
-                plane.kubectl("get", f"crd/{name}", "-o", established, check=False).stdout == "True"
-            ),
-            what=f"the CRD {name} to be established",
+        blocking(
+            eventually(
+                lambda name=name: (
+                    plane.kubectl("get", f"crd/{name}", "-o", established, check=False).stdout == "True"
+                ),
+                what=f"the CRD {name} to be established",
+            )
         )
 
 
 def new_namespace(plane: ControlPlane, prefix: str) -> str:
     name = f"{prefix}-{uuid.uuid4().hex[:6]}"
     plane.kubectl("create", "namespace", name)
-    wait_for(
-        lambda: plane.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0,
-        what=f"the default ServiceAccount of {name}",
+    blocking(
+        eventually(
+            lambda: (
+                plane.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0
+            ),
+            what=f"the default ServiceAccount of {name}",
+        )
     )
     return name
 

@@ -20,7 +20,7 @@ from kuberay_py.builders import render_cluster, to_yaml
 from kuberay_py.builders.names import MAX_GENERATE_NAME, MAX_LABEL_VALUE
 from kuberay_py.testing.controlplane import ControlPlane
 from tests.unit.builders.strategies import rayclusters
-from tests.waiting import wait_for
+from tests.waiting import blocking, eventually
 
 NAMESPACE = f"builders-{uuid.uuid4().hex[:8]}"
 
@@ -28,12 +28,16 @@ NAMESPACE = f"builders-{uuid.uuid4().hex[:8]}"
 @pytest.fixture(scope="module")
 def namespace(control_plane: ControlPlane) -> Iterator[str]:
     control_plane.kubectl("create", "namespace", NAMESPACE)
-    wait_for(
-        lambda: (
-            control_plane.kubectl("get", "serviceaccount", "default", "-n", NAMESPACE, check=False).returncode
-            == 0
-        ),
-        what="the namespace's default ServiceAccount",
+    blocking(
+        eventually(
+            lambda: (
+                control_plane.kubectl(
+                    "get", "serviceaccount", "default", "-n", NAMESPACE, check=False
+                ).returncode
+                == 0
+            ),
+            what="the namespace's default ServiceAccount",
+        )
     )
     yield NAMESPACE
     control_plane.kubectl("delete", "namespace", NAMESPACE, "--wait=false")

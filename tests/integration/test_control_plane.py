@@ -20,7 +20,7 @@ from kuberay_py.testing.kubelet import (
     STOP_SECONDS_ANNOTATION,
     UNREADY_ANNOTATION,
 )
-from tests.waiting import wait_for
+from tests.waiting import blocking, eventually
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -69,7 +69,7 @@ def test_deployment_runs_and_is_garbage_collected(control_plane: ControlPlane, n
         ]
         return ok if len(ok) == 3 else []
 
-    ready = wait_for(running, what="3 Running and Ready pods")
+    ready = blocking(eventually(running, what="3 Running and Ready pods"))
     ips = {p["status"]["podIP"] for p in ready}
     assert len(ips) == 3
     assert all(ip.startswith("127.") for ip in ips)
@@ -77,7 +77,7 @@ def test_deployment_runs_and_is_garbage_collected(control_plane: ControlPlane, n
     assert all(p["metadata"]["ownerReferences"][0]["kind"] == "ReplicaSet" for p in ready)
 
     control_plane.kubectl("delete", "deployment", "web", "-n", namespace)
-    wait_for(lambda: not pods(control_plane, namespace, "app=web"), what="pods garbage-collected")
+    blocking(eventually(lambda: not pods(control_plane, namespace, "app=web"), what="pods garbage-collected"))
     assert get_json(control_plane, "replicasets", "-n", namespace)["items"] == []
 
 
@@ -105,7 +105,7 @@ def test_rbac_is_enforced_for_service_account_tokens(control_plane: ControlPlane
         "-n",
         namespace,
     )
-    wait_for(lambda: list_pods().returncode == 0, what="the RoleBinding to take effect")
+    blocking(eventually(lambda: list_pods().returncode == 0, what="the RoleBinding to take effect"))
     # Still only what the Role grants.
     other = control_plane.kubectl(
         "--kubeconfig", str(kubeconfig), "get", "secrets", "-n", namespace, check=False
@@ -120,7 +120,7 @@ def test_pod_that_fits_no_node_stays_pending_with_reason(control_plane: ControlP
         scheduled = condition(pod_phase(control_plane, namespace, "huge"), "PodScheduled")
         return scheduled if scheduled.get("reason") == "Unschedulable" else {}
 
-    scheduled = wait_for(unschedulable, what="the scheduler's verdict")
+    scheduled = blocking(eventually(unschedulable, what="the scheduler's verdict"))
     assert scheduled["status"] == "False"
     assert "Insufficient cpu" in scheduled["message"]
     time.sleep(1)
@@ -135,35 +135,43 @@ def test_faults_are_injected_by_annotation(control_plane: ControlPlane, namespac
         return condition(pod_phase(control_plane, namespace, name), "Ready").get("status") == "True"
 
     for name in ("failing", "crashing", "unready"):
-        wait_for(lambda name=name: is_ready(name), what=f"{name} Ready")
+        blocking(eventually(lambda name=name: is_ready(name), what=f"{name} Ready"))
 
     control_plane.kubectl("annotate", "pod", "failing", "-n", namespace, f"{FAIL_ANNOTATION}=out of memory")
     control_plane.kubectl("annotate", "pod", "crashing", "-n", namespace, f"{CRASH_ANNOTATION}=true")
     control_plane.kubectl("annotate", "pod", "unready", "-n", namespace, f"{UNREADY_ANNOTATION}=true")
 
-    failed = wait_for(
-        lambda: (p := pod_phase(control_plane, namespace, "failing"))["status"]["phase"] == "Failed" and p,
-        what="phase Failed",
+    failed = blocking(
+        eventually(
+            lambda: (
+                (p := pod_phase(control_plane, namespace, "failing"))["status"]["phase"] == "Failed" and p
+            ),
+            what="phase Failed",
+        )
     )
     assert failed["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 1
 
-    crashing = wait_for(
-        lambda: (
-            (p := pod_phase(control_plane, namespace, "crashing"))["status"]["containerStatuses"][0]["state"]
-            .get("waiting", {})
-            .get("reason")
-            == "CrashLoopBackOff"
-            and p
-        ),
-        what="CrashLoopBackOff",
+    crashing = blocking(
+        eventually(
+            lambda: (
+                (p := pod_phase(control_plane, namespace, "crashing"))["status"]["containerStatuses"][0][
+                    "state"
+                ]
+                .get("waiting", {})
+                .get("reason")
+                == "CrashLoopBackOff"
+                and p
+            ),
+            what="CrashLoopBackOff",
+        )
     )
     assert crashing["status"]["containerStatuses"][0]["restartCount"] == 1
     assert condition(crashing, "Ready")["status"] == "False"
 
-    wait_for(lambda: not is_ready("unready"), what="Ready=False")
+    blocking(eventually(lambda: not is_ready("unready"), what="Ready=False"))
     assert pod_phase(control_plane, namespace, "unready")["status"]["phase"] == "Running"
     control_plane.kubectl("annotate", "pod", "unready", "-n", namespace, f"{UNREADY_ANNOTATION}-")
-    wait_for(lambda: is_ready("unready"), what="Ready again after the annotation is removed")
+    blocking(eventually(lambda: is_ready("unready"), what="Ready again after the annotation is removed"))
 
 
 def test_deletion_honours_the_stop_time_within_the_grace_period(
@@ -177,17 +185,23 @@ def test_deletion_honours_the_stop_time_within_the_grace_period(
         "-",
         input=bare_pod("slow-stop", annotations={STOP_SECONDS_ANNOTATION: "2"}),
     )
-    wait_for(lambda: pod_phase(control_plane, namespace, "slow-stop")["status"].get("phase") == "Running")
+    blocking(
+        eventually(
+            lambda: pod_phase(control_plane, namespace, "slow-stop")["status"].get("phase") == "Running"
+        )
+    )
     began = time.monotonic()
     control_plane.kubectl("delete", "pod", "slow-stop", "-n", namespace, "--wait=false")
     time.sleep(0.5)
     still_there = control_plane.kubectl("get", "pod", "slow-stop", "-n", namespace, check=False)
     assert still_there.returncode == 0, "the pod vanished before its containers stopped"
-    wait_for(
-        lambda: (
-            control_plane.kubectl("get", "pod", "slow-stop", "-n", namespace, check=False).returncode != 0
-        ),
-        what="the pod to be removed",
+    blocking(
+        eventually(
+            lambda: (
+                control_plane.kubectl("get", "pod", "slow-stop", "-n", namespace, check=False).returncode != 0
+            ),
+            what="the pod to be removed",
+        )
     )
     assert time.monotonic() - began >= 2.0
 
@@ -195,11 +209,14 @@ def test_deletion_honours_the_stop_time_within_the_grace_period(
 def test_cluster_survives_an_apiserver_restart(control_plane: ControlPlane, namespace: str) -> None:
     control_plane.restart_apiserver()
     control_plane.kubectl("apply", "-n", namespace, "-f", "-", input=bare_pod("after-restart"))
-    wait_for(
-        lambda: (
-            condition(pod_phase(control_plane, namespace, "after-restart"), "Ready").get("status") == "True"
-        ),
-        what="the kubelet to run a pod after the API server restarted",
+    blocking(
+        eventually(
+            lambda: (
+                condition(pod_phase(control_plane, namespace, "after-restart"), "Ready").get("status")
+                == "True"
+            ),
+            what="the kubelet to run a pod after the API server restarted",
+        )
     )
 
 

@@ -19,7 +19,7 @@ from kuberay_py.api.messages import CLUSTER_NAME_TOO_LONG
 from kuberay_py.testing.controlplane import ControlPlane
 from tests.invalid_manifests import CASES, InvalidCase
 from tests.invalid_rayjobs import JOB_CASES
-from tests.waiting import wait_for
+from tests.waiting import blocking, eventually
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / "config" / "crd" / "ray.io_rayclusters.yaml"
@@ -59,16 +59,20 @@ def crd(control_plane: ControlPlane) -> str:
     if control_plane.kubectl("get", "crd", name, check=False).returncode != 0:
         control_plane.kubectl("create", "-f", str(CRD_FILE))
     control_plane.kubectl("apply", "-f", str(CRD_FILE))
-    wait_for(lambda: _established(control_plane, name), what=f"CRD {name} to be established")
+    blocking(eventually(lambda: _established(control_plane, name), what=f"CRD {name} to be established"))
     control_plane.kubectl("apply", "-f", str(JOB_CRD_FILE))
-    wait_for(
-        lambda: _established(control_plane, "rayjobs.ray.io"), what="CRD rayjobs.ray.io to be established"
+    blocking(
+        eventually(
+            lambda: _established(control_plane, "rayjobs.ray.io"), what="CRD rayjobs.ray.io to be established"
+        )
     )
     # Discovery can trail the Established condition by a moment.
     for plural in ("rayclusters", "rayjobs"):
-        wait_for(
-            lambda plural=plural: control_plane.kubectl("get", plural, "-A", check=False).returncode == 0,
-            what=f"{plural} in discovery",
+        blocking(
+            eventually(
+                lambda plural=plural: control_plane.kubectl("get", plural, "-A", check=False).returncode == 0,
+                what=f"{plural} in discovery",
+            )
         )
     return name
 
@@ -89,7 +93,7 @@ def test_crd_installs_with_create_and_with_apply(control_plane: ControlPlane, cr
     text = yaml.safe_dump(renamed)
     try:
         control_plane.kubectl("create", "-f", "-", input=text)
-        wait_for(lambda: _established(control_plane, name), what="the copy")
+        blocking(eventually(lambda: _established(control_plane, name), what="the copy"))
         applied = control_plane.kubectl("apply", "-f", "-", input=text)
         assert "configured" in applied.stdout or "unchanged" in applied.stdout
         stored = json.loads(control_plane.kubectl("get", "crd", name, "-o", "json").stdout)
@@ -113,17 +117,19 @@ def test_clusters_stored_before_the_name_rules_stay_updatable(
         version["schema"]["openAPIV3Schema"].pop("x-kubernetes-validations")
     try:
         control_plane.kubectl("create", "-f", "-", input=yaml.safe_dump(lax))
-        wait_for(lambda: _established(control_plane, name), what="the lax CRD")
+        blocking(eventually(lambda: _established(control_plane, name), what="the lax CRD"))
         legacy = _mini("a" + "-legacy" * 8)  # 57 characters
         legacy["apiVersion"], legacy["kind"] = f"{group}/v1", "LegacyCheck"
-        wait_for(
-            lambda: (
-                control_plane.kubectl(
-                    "create", "-n", namespace, "-f", "-", input=json.dumps(legacy), check=False
-                ).returncode
-                == 0
-            ),
-            what="the legacy cluster to be stored",
+        blocking(
+            eventually(
+                lambda: (
+                    control_plane.kubectl(
+                        "create", "-n", namespace, "-f", "-", input=json.dumps(legacy), check=False
+                    ).returncode
+                    == 0
+                ),
+                what="the legacy cluster to be stored",
+            )
         )
         strict = _renamed_crd("LegacyCheck")
         control_plane.kubectl("apply", "-f", "-", input=yaml.safe_dump(strict))

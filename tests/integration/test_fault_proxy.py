@@ -31,7 +31,7 @@ from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.faultproxy import FaultProxy
 from kuberay_py.testing.faultrules import RequestClass, delay, drop_response, error, hold, reset
 from kuberay_py.testing.observer import PodObserver
-from tests.waiting import async_wait_for
+from tests.waiting import eventually
 
 C = RequestClass
 
@@ -53,7 +53,7 @@ async def namespace(direct: KubeClient) -> AsyncIterator[str]:
             return bool(await direct.get(SERVICE_ACCOUNTS, "default", name))
         return False
 
-    await async_wait_for(service_account, what="the default ServiceAccount")
+    await eventually(service_account, what="the default ServiceAccount")
     yield name
     with contextlib.suppress(NotFound):
         await direct.delete(NAMESPACES, name)
@@ -120,9 +120,9 @@ async def test_plain_forwarding_of_get_list_watch_and_writes(
     assert "plain" in {o["metadata"]["name"] for o in listed.items}
     watched = Collector(client, listed.resource_version, namespace)
     try:
-        await async_wait_for(lambda: _true(proxy.open_watches("pods") == 1), what="the watch")
+        await eventually(lambda: proxy.open_watches("pods") == 1, what="the watch")
         await client.create(PODS, ray_pod("p1"), namespace)
-        await async_wait_for(lambda: _true(watched.added() == ["p1"]), timeout=10, what="ADDED p1")
+        await eventually(lambda: watched.added() == ["p1"], timeout=10, what="ADDED p1")
         await client.patch(PODS, "p1", {"metadata": {"labels": {"extra": "1"}}}, namespace)
         await client.delete(PODS, "p1", namespace, grace_period_seconds=0)
     finally:
@@ -132,7 +132,7 @@ async def test_plain_forwarding_of_get_list_watch_and_writes(
     assert proxy.requests[C.POD_WRITE] == 1 and proxy.requests[C.WATCH] == 1
     assert proxy.requests[C.OTHER] >= 3
     assert proxy.faults == {}
-    await async_wait_for(lambda: _true(proxy.open_watches() == 0), what="the closed watch to end upstream")
+    await eventually(lambda: proxy.open_watches() == 0, what="the closed watch to end upstream")
 
 
 async def test_drop_response_lets_the_pod_be_created_but_the_client_sees_a_reset(
@@ -143,7 +143,7 @@ async def test_drop_response_lets_the_pod_be_created_but_the_client_sees_a_reset
         with pytest.raises(TransportError):
             await client.create(PODS, ray_pod("dropped"), namespace)
         assert await pod_names(direct, namespace) == {"dropped"}
-        await async_wait_for(lambda: _true("dropped" in observer.names_seen), what="the observer's view")
+        await eventually(lambda: "dropped" in observer.names_seen, what="the observer's view")
         assert observer.most_active("rc", "g") == 1
         # Other requests pass; clearing the rules makes creates work again.
         assert (await client.get(PODS, "dropped", namespace))["metadata"]["name"] == "dropped"
@@ -219,9 +219,9 @@ async def test_a_held_pod_watch_delivers_nothing_then_everything_in_order(
     start = (await direct.list(PODS, namespace)).resource_version
     watched = Collector(client, start, namespace)
     try:
-        await async_wait_for(lambda: _true(proxy.open_watches("pods") == 1), what="the watch")
+        await eventually(lambda: proxy.open_watches("pods") == 1, what="the watch")
         await direct.create(PODS, ray_pod("before"), namespace)
-        await async_wait_for(lambda: _true(watched.added() == ["before"]), timeout=10, what="ADDED before")
+        await eventually(lambda: watched.added() == ["before"], timeout=10, what="ADDED before")
         held_at = time.monotonic()
         proxy.hold_watches("pods", 2.0)
         await direct.create(PODS, ray_pod("during-1"), namespace)
@@ -231,8 +231,8 @@ async def test_a_held_pod_watch_delivers_nothing_then_everything_in_order(
         await asyncio.sleep(1.5)
         assert watched.added() == ["before"] and watched.error is None
         assert proxy.open_watches("pods") == 1
-        await async_wait_for(
-            lambda: _true(watched.added() == ["before", "during-1", "during-2"]), timeout=10, what="the rest"
+        await eventually(
+            lambda: watched.added() == ["before", "during-1", "during-2"], timeout=10, what="the rest"
         )
         first_after = next(t for t, e in watched.events if e.object["metadata"]["name"] == "during-1")
         assert first_after - held_at >= 2.0
@@ -243,11 +243,11 @@ async def test_a_held_pod_watch_delivers_nothing_then_everything_in_order(
         proxy.set_rules(hold(30.0, "pods"))
         rewatched = Collector(client, start, namespace)
         try:
-            await async_wait_for(lambda: _true(proxy.open_watches("pods") == 2), what="the second watch")
+            await eventually(lambda: proxy.open_watches("pods") == 2, what="the second watch")
             await asyncio.sleep(0.5)
             assert rewatched.events == []
             proxy.clear_rules()
-            await async_wait_for(lambda: _true(len(rewatched.added()) == 3), timeout=10, what="the replay")
+            await eventually(lambda: len(rewatched.added()) == 3, timeout=10, what="the replay")
         finally:
             await rewatched.close()
     finally:
@@ -263,10 +263,10 @@ async def test_stop_closes_every_connection_and_task(control_plane: ControlPlane
     try:
         start = (await kube.list(PODS, namespace)).resource_version
         watched = Collector(kube, start, namespace)
-        await async_wait_for(lambda: _true(proxy.open_watches("pods") == 1), what="the watch")
+        await eventually(lambda: proxy.open_watches("pods") == 1, what="the watch")
         proxy.set_rules(delay(30.0, C.OTHER))
         slow = asyncio.create_task(kube.get(NAMESPACES, namespace))
-        await async_wait_for(lambda: _true(proxy.faults[("delay", C.OTHER)] == 1), what="the delayed get")
+        await eventually(lambda: proxy.faults[("delay", C.OTHER)] == 1, what="the delayed get")
         await asyncio.wait_for(proxy.stop(), 5)
         with pytest.raises(TransportError):
             await asyncio.wait_for(slow, 5)
@@ -279,7 +279,3 @@ async def test_stop_closes_every_connection_and_task(control_plane: ControlPlane
     finally:
         await kube.close()
     assert asyncio.all_tasks() - before == set()
-
-
-async def _true(value: bool) -> bool:
-    return value

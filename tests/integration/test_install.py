@@ -33,7 +33,7 @@ from tests.integration.install_support import (
     new_namespace,
     renamespace,
 )
-from tests.waiting import async_wait_for, wait_for
+from tests.waiting import blocking, eventually
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def wait_ready(plane: ControlPlane, namespace: str, name: str, timeout: float = 
         cluster = get(plane, "raycluster", name, namespace)
         return cluster if (cluster.get("status") or {}).get("state") == "ready" else None
 
-    cluster: Obj = wait_for(ready, timeout=timeout, what=f"RayCluster {namespace}/{name} ready")
+    cluster: Obj = blocking(eventually(ready, timeout=timeout, what=f"RayCluster {namespace}/{name} ready"))
     return cluster
 
 
@@ -147,9 +147,11 @@ def test_service_account_reconciles_samples_in_all_namespaces(
     namespaces.append(namespace)
     operator = start_operator(kubeconfig, tmp_path / "operator.log", args, env)
     try:
-        wait_for(
-            lambda: 'leader_election_master_status{name="kuberay-py-operator"} 1.0' in operator.metrics(),
-            what="leadership",
+        blocking(
+            eventually(
+                lambda: 'leader_election_master_status{name="kuberay-py-operator"} 1.0' in operator.metrics(),
+                what="leadership",
+            )
         )
         lease = get(control_plane, "lease", OPERATOR, INSTALL_NAMESPACE)
         assert lease["spec"]["holderIdentity"].startswith(env["POD_NAME"])
@@ -173,16 +175,18 @@ def test_service_account_reconciles_samples_in_all_namespaces(
         get(control_plane, "serviceaccount", "raycluster-autoscaler", namespace)
 
         # Events are written in the clusters' namespace (events.k8s.io create, under the ClusterRole).
-        wait_for(
-            lambda: (
-                {
-                    e["regarding"]["name"]
-                    for e in events(control_plane, namespace)
-                    if e["reason"] == "CreatedHeadPod"
-                }
-                == {"raycluster-heterogeneous", "raycluster-autoscaler"}
-            ),
-            what="CreatedHeadPod events for both clusters",
+        blocking(
+            eventually(
+                lambda: (
+                    {
+                        e["regarding"]["name"]
+                        for e in events(control_plane, namespace)
+                        if e["reason"] == "CreatedHeadPod"
+                    }
+                    == {"raycluster-heterogeneous", "raycluster-autoscaler"}
+                ),
+                what="CreatedHeadPod events for both clusters",
+            )
         )
         assert forbidden_records(operator) == []
         assert operator.proc is not None and operator.proc.poll() is None
@@ -234,9 +238,7 @@ async def test_service_account_runs_a_rayjob_to_its_deletion(
                 return out.strip() == ""
 
             try:
-                await async_wait_for(
-                    gone, timeout=120, what="the RayJob and its cluster deleted by their rules"
-                )
+                await eventually(gone, timeout=120, what="the RayJob and its cluster deleted by their rules")
             except AssertionError:
                 print(kubectl("get", "rayjobs,rayclusters,jobs,pods", "-n", namespace, "-o", "yaml"))
                 raise
@@ -248,7 +250,7 @@ async def test_service_account_runs_a_rayjob_to_its_deletion(
                 wanted = {"CreatedRayCluster", "CreatedRayJobSubmitter", "DeletedRayCluster", "DeletedRayJob"}
                 return job_events if wanted <= reasons else None
 
-            job_events = await async_wait_for(reported, timeout=30, what="the RayJob's Events")
+            job_events = await eventually(reported, timeout=30, what="the RayJob's Events")
         assert any(e.get("note", "").startswith("Running -> Complete") for e in job_events), job_events
         assert forbidden_records(operator) == []
     finally:
@@ -299,17 +301,19 @@ def test_missing_pod_create_permission_is_reported_and_survived(
             found = condition(cluster, "ReplicaFailure")
             return found if found and found["status"] == "True" else None
 
-        failure = wait_for(failed, what="the ReplicaFailure condition")
+        failure = blocking(eventually(failed, what="the ReplicaFailure condition"))
         assert failure["reason"] == "FailedCreateHeadPod"
         assert "Failed to create head Pod" in failure["message"] and "forbidden" in failure["message"]
 
-        warnings = wait_for(
-            lambda: [
-                e
-                for e in events(control_plane, namespace)
-                if e["type"] == "Warning" and e["reason"] == "FailedToCreateHeadPod"
-            ],
-            what="a Warning Event",
+        warnings = blocking(
+            eventually(
+                lambda: [
+                    e
+                    for e in events(control_plane, namespace)
+                    if e["type"] == "Warning" and e["reason"] == "FailedToCreateHeadPod"
+                ],
+                what="a Warning Event",
+            )
         )
         assert warnings[0]["regarding"]["name"] == "raycluster-mini"
         assert "forbidden" in warnings[0]["note"]

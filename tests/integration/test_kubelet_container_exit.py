@@ -8,7 +8,7 @@ from typing import Any
 
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.kubelet import TERMINATE_ANNOTATION
-from tests.waiting import wait_for
+from tests.waiting import blocking, eventually
 
 Pod = dict[str, Any]
 
@@ -47,7 +47,7 @@ def wait_pod(plane: ControlPlane, namespace: str, name: str, check: Any, what: s
         pod = get_pod(plane, namespace, name)
         return pod if check(pod) else None
 
-    found: Pod = wait_for(current, timeout=60, what=f"{name}: {what}")
+    found: Pod = blocking(eventually(current, timeout=60, what=f"{name}: {what}"))
     return found
 
 

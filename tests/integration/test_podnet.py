@@ -25,7 +25,7 @@ from kuberay_py.testing.podnet import (
     list_namespaces,
     remove_leftovers,
 )
-from tests.waiting import async_wait_for
+from tests.waiting import eventually
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="creating network namespaces needs root"),
@@ -322,7 +322,7 @@ async def test_remove_pod_kills_its_processes_and_deletes_its_namespace_and_veth
     pod = await network.add_pod("default/head")
     sleeper = await spawn_in(pod, "sleep", "300")
     host_port, relay = await network.relay_out_of(pod, 7000)
-    assert await async_wait_for(lambda: pids_in(pod.netns), timeout=10, what="the sleeper in the pod")
+    assert await eventually(lambda: pids_in(pod.netns), timeout=10, what="the sleeper in the pod")
 
     await network.remove_pod(pod.key)
 
@@ -441,7 +441,7 @@ async def test_close_leaves_no_namespace_and_no_process() -> None:
     await network.close()
 
     assert await list_namespaces(prefix) == []
-    assert await async_wait_for(lambda: all_dead(pids), timeout=5, what=f"the end of processes {pids}")
+    assert await eventually(lambda: all_dead(pids), timeout=5, what=f"the end of processes {pids}")
     assert [await asyncio.wait_for(sleeper.wait(), 5) for sleeper in sleepers] == [-signal.SIGKILL] * 2
     assert not (STATE_DIR / network.run_name).exists()
     assert not (STATE_DIR / f"{network.run_name}.lock").exists()
@@ -465,7 +465,7 @@ async def test_remove_leftovers_cleans_up_a_crashed_instance_and_spares_live_one
 
     assert sorted(removed) == sorted([*leftovers, orphan])
     assert await list_namespaces(f"{run_name}-") == [] and orphan not in await list_namespaces(PREFIX)
-    assert await async_wait_for(lambda: all_dead([int(sleeper)]), timeout=5, what="the crashed pod's sleeper")
+    assert await eventually(lambda: all_dead([int(sleeper)]), timeout=5, what="the crashed pod's sleeper")
     assert not (STATE_DIR / run_name).exists() and not (STATE_DIR / f"{run_name}.lock").exists()
     # The live instance was spared and still works.
     assert network.bridge_netns in await list_namespaces(PREFIX)

@@ -25,7 +25,7 @@ import yaml
 
 from kuberay_py.api import RayCluster
 from kuberay_py.builders import BuildOptions, build_head_pod, build_worker_pod, head_service_host
-from tests.waiting import wait_for
+from tests.waiting import blocking, eventually
 
 SAMPLE = Path(__file__).resolve().parents[2] / "config" / "samples" / "ray-cluster.heterogeneous.yaml"
 RAY = str(Path(sys.executable).parent / "ray")
@@ -116,12 +116,19 @@ def test_generated_ray_start_commands_form_a_real_ray_cluster(
         )
 
     try:
-        assert wait_for(
-            status, timeout=90, interval=1, what=f"the head to answer (log: {tmp_path / 'head.log'})"
+        assert blocking(
+            eventually(
+                status, timeout=90, interval=1, what=f"the head to answer (log: {tmp_path / 'head.log'})"
+            )
         )
         worker = subprocess.Popen(worker_args, env=worker_env, stdout=logs[1], stderr=subprocess.STDOUT)
-        seen = wait_for(
-            lambda: (s := status()) and len(s["nodes"]) == 2 and s, timeout=90, interval=1, what="2 nodes"
+        seen = blocking(
+            eventually(
+                lambda: s if (s := status()) and len(s["nodes"]) == 2 else None,
+                timeout=90,
+                interval=1,
+                what="2 nodes",
+            )
         )
         assert set(seen["nodes"]) == {NODE_IP}
         # The resources Ray registered are the ones the builders derived from the pod templates.

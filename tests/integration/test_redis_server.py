@@ -23,7 +23,7 @@ import pytest
 
 from kuberay_py.testing.controlplane import die_with_parent
 from kuberay_py.testing.redis import RedisServer
-from tests.waiting import wait_for
+from tests.waiting import blocking, eventually
 
 RAY = str(Path(sys.executable).parent / "ray")
 # Ray's default GCS port; free in a network namespace nothing else uses.
@@ -85,11 +85,13 @@ def test_it_dies_with_the_process_that_started_it() -> None:
         starter.kill()
         starter.wait()
     try:
-        wait_for(
-            lambda: not _is_running(pid),
-            timeout=10,
-            interval=0.1,
-            what="redis-server to die with its starter",
+        blocking(
+            eventually(
+                lambda: not _is_running(pid),
+                timeout=10,
+                interval=0.1,
+                what="redis-server to die with its starter",
+            )
         )
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -148,11 +150,13 @@ def _run_a_head(redis: RedisServer, prefix: list[str], holder: int) -> None:
             argv, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
         )
     try:
-        wait_for(
-            lambda: {f"RAY{NAMESPACE}@KV", f"RAY{NAMESPACE}@NODE"} <= set(redis.keys()),
-            timeout=120,
-            interval=0.5,
-            what=f"the head's GCS to write to Redis (see {log_path})",
+        blocking(
+            eventually(
+                lambda: {f"RAY{NAMESPACE}@KV", f"RAY{NAMESPACE}@NODE"} <= set(redis.keys()),
+                timeout=120,
+                interval=0.5,
+                what=f"the head's GCS to write to Redis (see {log_path})",
+            )
         )
         task = subprocess.run(
             [*prefix, sys.executable, "-c", ONE_TASK], env=env, capture_output=True, text=True
@@ -175,7 +179,11 @@ def _network_namespace() -> Iterator[tuple[int, list[str]]]:
     holder = subprocess.Popen(["unshare", "--net", "--", "sleep", "infinity"], preexec_fn=die_with_parent)
     try:
         mine = os.readlink("/proc/self/ns/net")
-        wait_for(lambda: _netns(holder.pid) not in (None, mine), timeout=10, interval=0.01, what="unshare")
+        blocking(
+            eventually(
+                lambda: _netns(holder.pid) not in (None, mine), timeout=10, interval=0.01, what="unshare"
+            )
+        )
         prefix = ["nsenter", "-t", str(holder.pid), "-n", "--"]
         subprocess.run([*prefix, "ip", "link", "set", "lo", "up"], check=True, timeout=30)
         yield holder.pid, prefix

@@ -13,7 +13,6 @@ from kuberay_py.runtime import KubeClient
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.operator_process import OperatorProcess
 from tests.integration.controllers.test_raycluster import (
-    _async_true,
     create,
     kubectl,
     manifest,
@@ -22,7 +21,7 @@ from tests.integration.controllers.test_raycluster import (
     wait_state,
 )
 from tests.integration.controllers.tracking import PodTracker
-from tests.waiting import async_wait_for
+from tests.waiting import eventually
 
 TEMPLATE_HASH = "kuberay-py.io/template-hash"
 
@@ -56,8 +55,8 @@ async def test_sigkill_during_scale_up_never_overshoots(
             created_before_kill = len(pods.active("g"))
             operator_process.kill()
             operator_process.start(wait_ready=False)
-            await async_wait_for(
-                lambda: _async_true(len(pods.ready("g")) == target),
+            await eventually(
+                lambda: len(pods.ready("g")) == target,
                 timeout=120,
                 what=f"{target} ready workers (round {round_})",
             )
@@ -93,7 +92,7 @@ async def test_rolling_update_replaces_pods_within_max_unavailable(
             [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 7}],
             kind="json",
         )
-        await async_wait_for(lambda: _async_true(len(pods.ready("g")) == 7), what="7 workers")
+        await eventually(lambda: len(pods.ready("g")) == 7, what="7 workers")
         assert original <= {p["metadata"]["name"] for p in pods.active("g")}
         await patch(
             control_plane,
@@ -102,7 +101,7 @@ async def test_rolling_update_replaces_pods_within_max_unavailable(
             [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 6}],
             kind="json",
         )
-        await async_wait_for(lambda: _async_true(len(pods.active("g")) == 6), what="back to 6 workers")
+        await eventually(lambda: len(pods.active("g")) == 6, what="back to 6 workers")
         await wait_state(control_plane, namespace, "roll")
         before = {p["metadata"]["name"] for p in pods.active("g")}
         old_hash = {p["metadata"]["annotations"][TEMPLATE_HASH] for p in pods.active("g")}
@@ -126,7 +125,7 @@ async def test_rolling_update_replaces_pods_within_max_unavailable(
                 and all(p["metadata"]["annotations"][TEMPLATE_HASH] not in old_hash for p in active)
             )
 
-        await async_wait_for(lambda: _async_true(rolled()), timeout=120, what="every worker replaced")
+        await eventually(rolled, timeout=120, what="every worker replaced")
         assert pods.min_ready["g"] >= 6 - 2, f"{6 - pods.min_ready['g']} workers were unavailable at once"
         assert pods.max_active["g"] <= 7
         status = (await wait_state(control_plane, namespace, "roll"))["status"]
@@ -161,7 +160,7 @@ async def test_without_strategy_nothing_is_replaced_but_status_counts_outdated_p
                 "outdatedPods"
             ) == 3
 
-        await async_wait_for(counted, what="outdatedPods == 3")
+        await eventually(counted, what="outdatedPods == 3")
         await asyncio.sleep(2)
         assert {p["metadata"]["name"] for p in pods.active()} == names
         rc = await raycluster(control_plane, namespace, "stay")
@@ -175,5 +174,5 @@ async def test_without_strategy_nothing_is_replaced_but_status_counts_outdated_p
             [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 4}],
             kind="json",
         )
-        await async_wait_for(lambda: _async_true(len(pods.ready("g")) == 4), what="4 workers")
+        await eventually(lambda: len(pods.ready("g")) == 4, what="4 workers")
         assert names <= {p["metadata"]["name"] for p in pods.active()}

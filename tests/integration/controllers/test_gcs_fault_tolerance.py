@@ -13,7 +13,7 @@ from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.kubelet import FAIL_ANNOTATION, SUCCEED_ANNOTATION
 from tests.integration.controllers.objects import env_of, get_json, pods_of
 from tests.integration.controllers.test_raycluster import create, kubectl, manifest, raycluster, wait_state
-from tests.waiting import async_wait_for
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("operator")
 
@@ -45,7 +45,7 @@ async def events_of(plane: ControlPlane, namespace: str, name: str, awaited: str
         found = {e["reason"]: e["type"] for e in items}
         return found if awaited in found else None
 
-    found: dict[str, str] = await async_wait_for(events, timeout=30, what=f"a {awaited} Event")
+    found: dict[str, str] = await eventually(events, timeout=30, what=f"a {awaited} Event")
     return found
 
 
@@ -67,7 +67,7 @@ async def delete_and_wait_for_job(plane: ControlPlane, namespace: str, name: str
         found: dict[str, Any] = await get_json(plane, "job", f"{name}-redis-cleanup", "-n", namespace)
         return found
 
-    found: dict[str, Any] = await async_wait_for(job, timeout=60, what="the Redis cleanup Job")
+    found: dict[str, Any] = await eventually(job, timeout=60, what="the Redis cleanup Job")
     return found
 
 
@@ -76,7 +76,7 @@ async def job_pod(plane: ControlPlane, namespace: str, job: str) -> dict[str, An
         pods = await pods_of(plane, namespace, f"job-name={job}")
         return pods[0] if pods else None
 
-    pod: dict[str, Any] = await async_wait_for(find, timeout=30, what=f"the pod of Job {job}")
+    pod: dict[str, Any] = await eventually(find, timeout=30, what=f"the pod of Job {job}")
     return pod
 
 
@@ -86,7 +86,7 @@ async def finish_job_and_wait(plane: ControlPlane, namespace: str, job: dict[str
     pod = await job_pod(plane, namespace, job["metadata"]["name"])
     await kubectl(plane, "annotate", "pod", pod["metadata"]["name"], "-n", namespace, how)
     cluster = job["metadata"]["ownerReferences"][0]["name"]
-    await async_wait_for(
+    await eventually(
         lambda: gone(plane, namespace, "raycluster", cluster), timeout=60, what=f"{cluster} gone"
     )
 
@@ -152,7 +152,7 @@ async def test_an_unreachable_redis_holds_the_deletion_only_until_the_timeout(
     rc = await raycluster(control_plane, namespace, "ft-slow")
     assert FINALIZER in rc["metadata"]["finalizers"], "released before the timeout"
 
-    await async_wait_for(
+    await eventually(
         lambda: gone(control_plane, namespace, "raycluster", "ft-slow"), timeout=60, what="ft-slow gone"
     )
     events = await events_of(control_plane, namespace, "ft-slow", "RedisCleanupTimedOut")
@@ -171,7 +171,7 @@ async def test_fault_tolerance_settings_that_contradict_each_other_are_reported(
         valid = conditions.get("SpecValid")
         return valid if valid is not None and valid["status"] == "False" else None
 
-    condition = await async_wait_for(reported, timeout=30, what="SpecValid=False")
+    condition = await eventually(reported, timeout=30, what="SpecValid=False")
     assert 'metadata.annotations["ray.io/ft-enabled"]' in condition["message"]
     assert await pods_of(control_plane, namespace, "ray.io/cluster=ft-both") == []
     rc = await raycluster(control_plane, namespace, "ft-both")

@@ -25,7 +25,7 @@ from tests.integration.controllers.test_raycluster import (
     wait_state,
 )
 from tests.integration.controllers.tracking import PodTracker
-from tests.waiting import async_wait_for
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("operator")
 
@@ -152,17 +152,15 @@ async def test_hostile_specs_are_reported_and_never_hold_up_a_normal_cluster(
         began = time.monotonic()
         replicas = [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 2}]
         await patch(control_plane, namespace, "normal", replicas, kind="json")
-        await async_wait_for(
-            lambda: _true(len(pods.active("g")) == 2), timeout=30, what="the normal scale-up"
-        )
+        await eventually(lambda: len(pods.active("g")) == 2, timeout=30, what="the normal scale-up")
         scaled_in = time.monotonic() - began
 
         for name, (_, field) in INVALID.items():
-            rc = await async_wait_for(
+            rc = await eventually(
                 lambda name=name: _spec_invalid(control_plane, namespace, name), timeout=30, what=name
             )
             assert field in rc["message"], (name, rc["message"])
-            events = await async_wait_for(
+            events = await eventually(
                 lambda name=name: warning_events(control_plane, namespace, name),
                 timeout=30,
                 what=f"{name} event",
@@ -190,10 +188,6 @@ async def test_a_quantity_bomb_in_group_resources_is_refused_at_admission(
         control_plane, "create", "-n", namespace, "-f", "-", input=json.dumps(obj), check=False
     )
     assert out.returncode != 0 and "exponent of at most two digits" in out.stderr
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def _spec_invalid(plane: ControlPlane, namespace: str, name: str) -> dict[str, Any] | None:

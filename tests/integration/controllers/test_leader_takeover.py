@@ -19,7 +19,7 @@ from kuberay_py.testing.faultproxy import FaultProxy
 from kuberay_py.testing.observer import PodObserver
 from kuberay_py.testing.operator_process import OperatorProcess
 from tests.integration.controllers.test_raycluster import create, kubectl, manifest, patch, wait_state
-from tests.waiting import async_wait_for
+from tests.waiting import eventually
 
 # Short leases so that a takeover after a SIGKILL takes seconds, not client-go's 15.
 LEASE = ("--lease-duration", "3", "--renew-deadline", "2", "--retry-period", "0.5")
@@ -69,11 +69,7 @@ async def _leader(replicas: list[Replica]) -> Replica:
         leading = [r for r in replicas if await asyncio.to_thread(r.leads)]
         return leading[0] if len(leading) == 1 else None
 
-    return await async_wait_for(find, timeout=60, interval=0.2, what="exactly one leader")
-
-
-async def _true(value: bool) -> bool:
-    return value
+    return await eventually(find, timeout=60, interval=0.2, what="exactly one leader")
 
 
 async def test_sigkill_of_the_leader_twenty_times_during_a_scale_up(
@@ -99,8 +95,8 @@ async def test_sigkill_of_the_leader_twenty_times_during_a_scale_up(
             observer.assert_no_overshoot("takeover", "g", target)
             observer.assert_single_head("takeover")
         total = rounds * step
-        await async_wait_for(
-            lambda: _true(len(observer.ready("takeover", "g")) == total), timeout=180, what=f"{total} ready"
+        await eventually(
+            lambda: len(observer.ready("takeover", "g")) == total, timeout=180, what=f"{total} ready"
         )
         await asyncio.sleep(2.0)
         observer.assert_no_overshoot("takeover", "g", total)
@@ -119,13 +115,11 @@ async def test_sigterm_of_the_leader_under_a_backlog_hands_over_without_overlapp
         documents = "\n---\n".join(json.dumps(manifest(n, {"groupName": "g", "replicas": 0})) for n in names)
         await kubectl(control_plane, "create", "-n", namespace, "-f", "-", input=documents)
         # Stop the leader while it is still working through the backlog.
-        await async_wait_for(
-            lambda: _true(len(observer.heads()) >= 50), timeout=120, what="the backlog to start"
-        )
+        await eventually(lambda: len(observer.heads()) >= 50, timeout=120, what="the backlog to start")
         code = await asyncio.to_thread(leader.process.terminate)
         assert code == 0, leader.process.log_tail()
-        await async_wait_for(
-            lambda: _true(len(observer.heads()) >= clusters), timeout=300, what="a head for every cluster"
+        await eventually(
+            lambda: len(observer.heads()) >= clusters, timeout=300, what="a head for every cluster"
         )
         await asyncio.sleep(2.0)
         for name in names:

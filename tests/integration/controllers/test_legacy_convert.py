@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from kuberay_py.testing.controlplane import ControlPlane
-from tests.waiting import async_wait_for
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("operator")
 
@@ -48,8 +48,7 @@ async def ready_cluster(plane: ControlPlane, namespace: str, name: str) -> dict[
         )
         return rc if (rc.get("status") or {}).get("state") == "ready" else None
 
-    result = await async_wait_for(check, timeout=120, what=f"{name} ready")
-    assert result is not None
+    result: dict[str, Any] = await eventually(check, timeout=120, what=f"{name} ready")
     return result
 
 

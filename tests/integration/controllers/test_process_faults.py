@@ -18,7 +18,7 @@ from kuberay_py.testing.processfaults import (
     restart_apiserver_at_random_moment,
     signal_operator_at_random_moment,
 )
-from tests.waiting import async_wait_for
+from tests.waiting import eventually
 
 
 async def test_operator_through_the_proxy_stops_on_sigterm_and_restarts_after_sigkill(
@@ -67,9 +67,9 @@ async def test_proxy_and_observer_carry_on_after_an_api_server_restart(
                     return False
                 return True
 
-            await async_wait_for(created, timeout=30, what="a create through the proxy after the restart")
-            await async_wait_for(
-                lambda: _true(sorted(p["metadata"]["name"] for p in observer.ready()) == ["after", "before"]),
+            await eventually(created, timeout=30, what="a create through the proxy after the restart")
+            await eventually(
+                lambda: sorted(p["metadata"]["name"] for p in observer.ready()) == ["after", "before"],
                 timeout=60,
                 what="the observer to see both pods ready",
             )
@@ -85,7 +85,3 @@ def _pod(name: str) -> dict[str, object]:
         "metadata": {"name": name, "labels": labels},
         "spec": {"containers": [{"name": "ray", "image": "rayproject/ray"}]},
     }
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -15,7 +15,6 @@ import pytest
 from kuberay_py.runtime import KubeClient
 from kuberay_py.testing.controlplane import ControlPlane
 from tests.integration.controllers.test_raycluster import (
-    _async_true,
     create,
     kubectl,
     manifest,
@@ -23,7 +22,7 @@ from tests.integration.controllers.test_raycluster import (
     wait_state,
 )
 from tests.integration.controllers.tracking import PodTracker
-from tests.waiting import async_wait_for
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("operator")
 
@@ -75,9 +74,7 @@ async def test_ray_autoscaler_scales_through_the_operator(
         assert seen == {"small": names(pods.active("small"))}
 
         await autoscaler(control_plane, namespace, "auto", token, head, "scale-up", "small", "2")
-        await async_wait_for(
-            lambda: _async_true(len(pods.ready("small")) == 3), what="3 workers after scale-up"
-        )
+        await eventually(lambda: len(pods.ready("small")) == 3, what="3 workers after scale-up")
         assert (await raycluster(control_plane, namespace, "auto"))["spec"]["workerGroupSpecs"][0][
             "replicas"
         ] == 3
@@ -88,9 +85,7 @@ async def test_ray_autoscaler_scales_through_the_operator(
         await autoscaler(control_plane, namespace, "auto", token, head, "terminate", victim)
         spec = (await raycluster(control_plane, namespace, "auto"))["spec"]["workerGroupSpecs"][0]
         assert spec["replicas"] == 2 and spec["scaleStrategy"]["workersToDelete"] == [victim]
-        await async_wait_for(
-            lambda: _async_true(victim not in names(pods.pods())), what="the chosen worker gone"
-        )
+        await eventually(lambda: victim not in names(pods.pods()), what="the chosen worker gone")
         await asyncio.sleep(2)
         assert names(pods.active("small")) == [n for n in before if n != victim]
         assert pods.names_seen == seen_names, "the operator created a pod the autoscaler did not ask for"

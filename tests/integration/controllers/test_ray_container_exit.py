@@ -10,13 +10,9 @@ from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.kubelet import TERMINATE_ANNOTATION
 from tests.integration.controllers.test_raycluster import create, kubectl, manifest, wait_state
 from tests.integration.controllers.tracking import PodTracker
-from tests.waiting import async_wait_for
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("operator")
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def test_a_pod_whose_ray_container_exited_for_good_is_replaced(
@@ -44,8 +40,8 @@ async def test_a_pod_whose_ray_container_exited_for_good_is_replaced(
                 namespace,
                 f"{TERMINATE_ANNOTATION}={container}:1",
             )
-        await async_wait_for(
-            lambda: _true(head in pods.deleted and victim in pods.deleted),
+        await eventually(
+            lambda: head in pods.deleted and victim in pods.deleted,
             timeout=60,
             what=f"{head} and {victim} replaced",
         )

@@ -18,7 +18,7 @@ from kuberay_py.testing.kubelet import FAIL_ANNOTATION, UNREADY_ANNOTATION
 from kuberay_py.testing.operator_process import OperatorProcess
 from tests.integration.controllers.conftest import new_namespace
 from tests.integration.controllers.tracking import PodTracker, StatusTracker
-from tests.waiting import async_wait_for
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("operator")
 
@@ -83,7 +83,7 @@ async def wait_state(
         is_ready = (rc.get("status") or {}).get("state") == "ready"
         return rc if is_ready == ready else None
 
-    result: dict[str, Any] = await async_wait_for(check, timeout=timeout, what=f"{name} ready={ready}")
+    result: dict[str, Any] = await eventually(check, timeout=timeout, what=f"{name} ready={ready}")
     return result
 
 
@@ -155,8 +155,8 @@ async def test_replicas_follow_patches_exactly_and_are_clamped(
                     }
                 },
             )
-            await async_wait_for(
-                lambda expected=expected: _async_true(
+            await eventually(
+                lambda expected=expected: (
                     len(pods.ready("g")) == expected and len(pods.active("g")) == expected
                 ),
                 what=f"{expected} workers",
@@ -164,10 +164,6 @@ async def test_replicas_follow_patches_exactly_and_are_clamped(
             rc = await wait_state(control_plane, namespace, "scale")
             assert rc["status"]["desiredWorkerReplicas"] == expected
         assert pods.max_active["g"] == 6, "more workers than the clamped maximum existed at some moment"
-
-
-async def _async_true(value: bool) -> bool:
-    return value
 
 
 def _in_group(pod: dict[str, Any], group: str) -> bool:
@@ -197,10 +193,8 @@ async def test_autoscaler_shaped_patch_deletes_exactly_the_named_pods(
             },
         ]
         await patch(control_plane, namespace, "auto", body, kind="json")
-        await async_wait_for(
-            lambda: _async_true(
-                sorted(p["metadata"]["name"] for p in pods.pods() if _in_group(p, "g")) == survivors
-            ),
+        await eventually(
+            lambda: sorted(p["metadata"]["name"] for p in pods.pods() if _in_group(p, "g")) == survivors,
             what="victims gone",
         )
         await asyncio.sleep(3)  # give a wrong controller time to create replacements or delete more
@@ -216,7 +210,7 @@ async def test_autoscaler_shaped_patch_deletes_exactly_the_named_pods(
             [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 3}],
             kind="json",
         )
-        await async_wait_for(lambda: _async_true(len(pods.ready("g")) == 3), what="scale back up to 3")
+        await eventually(lambda: len(pods.ready("g")) == 3, what="scale back up to 3")
         assert set(survivors) <= {p["metadata"]["name"] for p in pods.active("g")}
 
 
@@ -228,9 +222,7 @@ async def test_failed_and_deleted_pods_are_replaced_and_status_tells_the_truth(
         await wait_state(control_plane, namespace, "heal")
 
         async def left_ready_and_came_back(mark: int) -> dict[str, Any]:
-            await async_wait_for(
-                lambda: _async_true(states.left_ready_since(mark)), what="status to leave ready"
-            )
+            await eventually(lambda: states.left_ready_since(mark), what="status to leave ready")
             return await wait_state(control_plane, namespace, "heal")
 
         await pods.sees(headgroup=1, g=2)
@@ -301,7 +293,7 @@ async def test_clusters_in_two_namespaces_are_independent_and_deletion_cascades(
             )
             return not out.stdout.strip()
 
-        await async_wait_for(gone, what="pods and Services of the deleted cluster garbage-collected")
+        await eventually(gone, what="pods and Services of the deleted cluster garbage-collected")
         rc = await raycluster(control_plane, other, "one")
         assert rc["status"]["state"] == "ready"
     finally:
@@ -327,7 +319,7 @@ async def test_invalid_spec_is_reported_and_other_clusters_are_unaffected(
         )
         return valid if valid and valid["status"] == "False" else None
 
-    condition = await async_wait_for(reported, what="SpecValid=False")
+    condition = await eventually(reported, what="SpecValid=False")
     assert "container" in condition["message"]
     pods = await kubectl(
         control_plane, "get", "pods", "-n", namespace, "-l", "ray.io/cluster=bad", "-o", "name"
@@ -343,7 +335,7 @@ async def test_invalid_spec_is_reported_and_other_clusters_are_unaffected(
         items: list[dict[str, Any]] = json.loads(out.stdout)["items"]
         return items
 
-    events = await async_wait_for(warning_events, timeout=30, what="a Warning Event for the invalid spec")
+    events = await eventually(warning_events, timeout=30, what="a Warning Event for the invalid spec")
     assert events[0]["type"] == "Warning" and events[0]["involvedObject"]["name"] == "bad"
 
 
@@ -418,9 +410,7 @@ async def test_kuberays_raycluster_metrics_follow_a_cluster_from_ready_to_delete
         series = _kuberay_series(await asyncio.to_thread(operator.metrics), uid)
         return series if "kuberay_cluster_provisioned_duration_seconds" in series else None
 
-    series = await async_wait_for(
-        provisioned_series, timeout=30, what="the cluster's kuberay_cluster_* series"
-    )
+    series = await eventually(provisioned_series, timeout=30, what="the cluster's kuberay_cluster_* series")
     ids = {"name": "metrics", "namespace": namespace, "uid": uid}
     assert series == {
         "kuberay_cluster_info": [({**ids, "owner_kind": "None"}, 1.0)],
@@ -434,4 +424,4 @@ async def test_kuberays_raycluster_metrics_follow_a_cluster_from_ready_to_delete
     async def gone() -> bool:
         return not _kuberay_series(await asyncio.to_thread(operator.metrics), uid)
 
-    await async_wait_for(gone, timeout=30, what="the deleted cluster's series to go")
+    await eventually(gone, timeout=30, what="the deleted cluster's series to go")

@@ -19,7 +19,7 @@ from kuberay_py.testing.jobserver import JobServer
 from kuberay_py.testing.operator_process import OperatorProcess
 from tests.integration.controllers.objects import env_of, get_json
 from tests.integration.controllers.test_raycluster import create, kubectl, manifest
-from tests.waiting import async_wait_for
+from tests.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ async def wait_deployment(
         job = await job_of(plane, namespace, name)
         return job if (job.get("status") or {}).get("jobDeploymentStatus") in states else None
 
-    found: dict[str, Any] = await async_wait_for(reached, timeout=timeout, what=f"RayJob {name} in {states}")
+    found: dict[str, Any] = await eventually(reached, timeout=timeout, what=f"RayJob {name} in {states}")
     return found
 
 
@@ -117,7 +117,7 @@ async def test_a_submitted_job_completes_and_its_cluster_goes_after_the_ttl(
     async def cluster_gone() -> bool:
         return cluster_name not in await names(control_plane, "rayclusters", namespace)
 
-    await async_wait_for(cluster_gone, timeout=30, what="the job's cluster deleted after the TTL")
+    await eventually(cluster_gone, timeout=30, what="the job's cluster deleted after the TTL")
     seen = await reasons(control_plane, namespace, "count")
     for reason in (
         "CreatedRayCluster",
@@ -171,7 +171,7 @@ async def test_a_failed_job_is_retried_on_a_new_cluster(
         return job if status.get("failed") == 2 and status.get("jobDeploymentStatus") == "Failed" else None
 
     # Two clusters up and one torn down in between: on a loaded machine that is minutes.
-    done = await async_wait_for(failed_twice, timeout=300, what="the job failed twice")
+    done = await eventually(failed_twice, timeout=300, what="the job failed twice")
     assert done["status"]["rayClusterName"] != first_cluster
     clusters = await names(control_plane, "rayclusters", namespace)
     assert first_cluster not in clusters and clusters == [done["status"]["rayClusterName"]]
@@ -240,7 +240,7 @@ async def test_a_slow_dashboard_holds_up_no_other_job(
     async def submitted() -> bool:
         return bool(server.jobs())
 
-    await async_wait_for(submitted, what="the stuck job submitted")
+    await eventually(submitted, what="the stuck job submitted")
     server.set_delay(stuck["status"]["dashboardURL"].split(":")[0], 600)
     await create(control_plane, namespace, rayjob("quick", "exit 0", submissionMode="HTTPMode"))
     done = await wait_deployment(control_plane, namespace, "quick", "Complete", "Failed", timeout=60)
@@ -249,7 +249,7 @@ async def test_a_slow_dashboard_holds_up_no_other_job(
     async def timed_out() -> bool:
         return "RayDashboardUnreachable" in await reasons(control_plane, namespace, "stuck")
 
-    await async_wait_for(timed_out, timeout=30, what="the slow dashboard reported")
+    await eventually(timed_out, timeout=30, what="the slow dashboard reported")
     stuck_now = await job_of(control_plane, namespace, "stuck")
     assert stuck_now["status"]["jobDeploymentStatus"] == "Running"
 
@@ -264,7 +264,7 @@ async def test_deleting_a_running_job_stops_it_in_ray(
         record = server.job(running["status"]["dashboardURL"].split(":")[0], running["status"]["jobId"])
         return record is not None and record.status == "RUNNING"
 
-    await async_wait_for(started, what="the Ray job running")
+    await eventually(started, what="the Ray job running")
     # Kept here: the head, and Ray's record with it, go with the cluster.
     record = server.job(running["status"]["dashboardURL"].split(":")[0], running["status"]["jobId"])
     assert record is not None
@@ -274,7 +274,7 @@ async def test_deleting_a_running_job_stops_it_in_ray(
     async def reported() -> bool:
         return "StoppedRayJob" in await reasons(control_plane, namespace, "doomed")
 
-    await async_wait_for(reported, timeout=30, what="the stop reported")
+    await eventually(reported, timeout=30, what="the stop reported")
 
 
 async def test_admission_refuses_what_kuberay_would_fail_later(

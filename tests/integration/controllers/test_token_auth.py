@@ -13,7 +13,7 @@ import pytest
 from kuberay_py.testing.controlplane import ControlPlane
 from tests.integration.controllers.objects import env_of, get_json, pods_of
 from tests.integration.controllers.test_raycluster import create, kubectl, manifest, patch, wait_state
-from tests.waiting import async_wait_for
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("operator")
 
@@ -89,7 +89,7 @@ async def test_a_generated_token_reaches_every_ray_process_and_is_never_rotated(
         new_head = [p for p in heads if p["metadata"]["name"] != head["metadata"]["name"]]
         return len(workers) == 2 and len(new_head) == 1
 
-    await async_wait_for(scaled, timeout=60, what="two workers and a new head")
+    await eventually(scaled, timeout=60, what="two workers and a new head")
     assert await token_of(control_plane, namespace, "auth") == token
 
 
@@ -149,5 +149,5 @@ async def test_token_auth_on_an_old_ray_is_reported(control_plane: ControlPlane,
         valid = conditions.get("SpecValid")
         return valid if valid is not None and valid["status"] == "False" else None
 
-    condition = await async_wait_for(reported, timeout=30, what="SpecValid=False")
+    condition = await eventually(reported, timeout=30, what="SpecValid=False")
     assert "spec.rayVersion: token authentication needs Ray 2.52 or later" in condition["message"]

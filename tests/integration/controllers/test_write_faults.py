@@ -19,7 +19,7 @@ from kuberay_py.testing.faultproxy import FaultProxy
 from kuberay_py.testing.observer import PodObserver
 from kuberay_py.testing.operator_process import OperatorProcess
 from tests.integration.controllers.test_raycluster import create, kubectl, manifest, patch, wait_state
-from tests.waiting import async_wait_for
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -47,10 +47,6 @@ async def _scale(plane: ControlPlane, namespace: str, name: str, replicas: int) 
     await patch(plane, namespace, name, body, kind="json")
 
 
-async def _true(value: bool) -> bool:
-    return value
-
-
 async def _scale_up(
     plane: ControlPlane, namespace: str, observer: PodObserver, name: str, target: int, autoscaling: bool
 ) -> float:
@@ -62,8 +58,8 @@ async def _scale_up(
     await wait_state(plane, namespace, name)
     began = time.monotonic()
     await _scale(plane, namespace, name, target)
-    await async_wait_for(
-        lambda: _true(len(observer.ready(name, "g")) == target), timeout=240, what=f"{target} ready in {name}"
+    await eventually(
+        lambda: len(observer.ready(name, "g")) == target, timeout=240, what=f"{target} ready in {name}"
     )
     return time.monotonic() - began
 
@@ -110,8 +106,8 @@ async def test_slow_creates_under_leader_election_lose_no_leadership_and_no_coun
             await wait_state(control_plane, namespace, "slow")
             proxy.set_rules(faultrules.delay(5.0, "pod-create"))
             await _scale(control_plane, namespace, "slow", target)
-            await async_wait_for(
-                lambda: _true(len(observer.active("slow", "g")) == target), timeout=120, what="40 workers"
+            await eventually(
+                lambda: len(observer.active("slow", "g")) == target, timeout=120, what="40 workers"
             )
             await asyncio.sleep(2.0)
             observer.assert_no_overshoot("slow", "g", target)
@@ -156,8 +152,8 @@ async def test_a_stalled_pod_watch_never_makes_the_operator_plan_on_a_stale_cach
             rc = json.loads(got.stdout)
             reported = {c["type"]: c for c in rc["status"].get("conditions") or []}
             proxy.release_watches()
-            await async_wait_for(
-                lambda: _true(len(observer.ready("stalled", "g")) == 40), timeout=120, what="40 ready workers"
+            await eventually(
+                lambda: len(observer.ready("stalled", "g")) == 40, timeout=120, what="40 ready workers"
             )
             await asyncio.sleep(2.0)
             observer.assert_no_overshoot("stalled", "g", 40)

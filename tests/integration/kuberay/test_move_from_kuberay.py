@@ -18,7 +18,7 @@ from kuberay_py.testing.binaries import KubeRay
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.operator_process import KubeRayProcess, OperatorProcess
 from tests.integration.kuberay.sides import OUR_CRD, OUR_SAMPLES, install_crds, start_kuberay
-from tests.waiting import wait_for
+from tests.waiting import blocking, eventually
 
 NAMESPACE = "moved"
 MULTI_HOST = """
@@ -138,7 +138,7 @@ def test_kuberay_py_takes_over_kuberays_clusters_without_restarting_a_pod(
     for sample in ("ray-cluster.heterogeneous.yaml", "ray-cluster.autoscaler.yaml"):
         plane.kubectl("create", "-n", NAMESPACE, "-f", str(OUR_SAMPLES / sample))
     plane.kubectl("create", "-n", NAMESPACE, "-f", "-", input=MULTI_HOST)
-    wait_for(lambda: _ready(plane), timeout=120, what="KubeRay's clusters ready")
+    blocking(eventually(lambda: _ready(plane), timeout=120, what="KubeRay's clusters ready"))
     before = {name: pod["metadata"]["uid"] for name, pod in _pods(plane).items()}
     provisioned = {n: _conditions(_cluster(plane, n))["RayClusterProvisioned"] for n in CLUSTERS}
     (headless,) = _headless_services(plane)
@@ -151,9 +151,13 @@ def test_kuberay_py_takes_over_kuberays_clusters_without_restarting_a_pod(
     ours = OperatorProcess(plane.kubeconfig, log_dir / "kuberay-py.log")
     ours.start()
     try:
-        wait_for(lambda: _reconciled_by_us(plane), timeout=60, what="kuberay-py reconciling every cluster")
+        blocking(
+            eventually(
+                lambda: _reconciled_by_us(plane), timeout=60, what="kuberay-py reconciling every cluster"
+            )
+        )
         # A few more reconciles' worth of time, so a late create or delete would be seen.
-        wait_for(lambda: ours.metrics() != "", timeout=10)
+        blocking(eventually(lambda: ours.metrics() != "", timeout=10))
         time.sleep(5)
         after = {name: pod["metadata"]["uid"] for name, pod in _pods(plane).items()}
         assert after == before, "the switch created or deleted pods"
@@ -168,13 +172,15 @@ def test_kuberay_py_takes_over_kuberays_clusters_without_restarting_a_pod(
             )
             assert cluster["status"].get("outdatedPods", 0) == 0, name
         # KubeRay's headless worker Service is kept, and labelled for the operator's cache.
-        wait_for(
-            lambda: (
-                [s["metadata"].get("labels", {}).get("ray.io/cluster") for s in _headless_services(plane)]
-                == ["multi-host"]
-            ),
-            timeout=30,
-            what="the headless worker Service labelled",
+        blocking(
+            eventually(
+                lambda: (
+                    [s["metadata"].get("labels", {}).get("ray.io/cluster") for s in _headless_services(plane)]
+                    == ["multi-host"]
+                ),
+                timeout=30,
+                what="the headless worker Service labelled",
+            )
         )
         assert _headless_services(plane)[0]["metadata"]["uid"] == headless["metadata"]["uid"]
 
@@ -187,7 +193,11 @@ def test_kuberay_py_takes_over_kuberays_clusters_without_restarting_a_pod(
             "json",
             [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 4}],
         )
-        wait_for(lambda: len(_group_pods(plane, "raycluster-heterogeneous", "small-group")) == 4, timeout=30)
+        blocking(
+            eventually(
+                lambda: len(_group_pods(plane, "raycluster-heterogeneous", "small-group")) == 4, timeout=30
+            )
+        )
         victim = group[0]
         patch = [
             {"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 3},
@@ -198,25 +208,29 @@ def test_kuberay_py_takes_over_kuberays_clusters_without_restarting_a_pod(
             },
         ]
         _patch(plane, "raycluster-heterogeneous", "json", patch)
-        wait_for(
-            lambda: (
-                (names := _group_pods(plane, "raycluster-heterogeneous", "small-group"))
-                and len(names) == 3
-                and victim not in names
-            ),
-            timeout=30,
-            what=f"{victim} deleted and 3 small-group workers",
+        blocking(
+            eventually(
+                lambda: (
+                    (names := _group_pods(plane, "raycluster-heterogeneous", "small-group"))
+                    and len(names) == 3
+                    and victim not in names
+                ),
+                timeout=30,
+                what=f"{victim} deleted and 3 small-group workers",
+            )
         )
 
         # upgradeStrategy on an adopted cluster: nothing is outdated until the template changes.
         multi = sorted(p for p in _pods(plane) if p.startswith("multi-host"))
         _patch(plane, "multi-host", "merge", {"spec": {"upgradeStrategy": {"type": "Recreate"}}})
-        wait_for(
-            lambda: (
-                _cluster(plane, "multi-host")["metadata"]["generation"]
-                == (_cluster(plane, "multi-host")["status"] or {}).get("observedGeneration")
-            ),
-            timeout=30,
+        blocking(
+            eventually(
+                lambda: (
+                    _cluster(plane, "multi-host")["metadata"]["generation"]
+                    == (_cluster(plane, "multi-host")["status"] or {}).get("observedGeneration")
+                ),
+                timeout=30,
+            )
         )
         time.sleep(3)
         assert sorted(p for p in _pods(plane) if p.startswith("multi-host")) == multi
@@ -229,24 +243,30 @@ def test_kuberay_py_takes_over_kuberays_clusters_without_restarting_a_pod(
             }
         ]
         _patch(plane, "multi-host", "json", template_change)
-        wait_for(
-            lambda: not (set(multi) & set(_pods(plane))) and _ready_count(plane, "multi-host") == 5,
-            timeout=60,
-            what="every multi-host pod recreated from the new template",
+        blocking(
+            eventually(
+                lambda: not (set(multi) & set(_pods(plane))) and _ready_count(plane, "multi-host") == 5,
+                timeout=60,
+                what="every multi-host pod recreated from the new template",
+            )
         )
 
         # Suspend removes every pod of the cluster.
         _patch(plane, "raycluster-autoscaler", "merge", {"spec": {"suspend": True}})
-        wait_for(
-            lambda: not [p for p in _pods(plane) if p.startswith("raycluster-autoscaler")],
-            timeout=60,
-            what="suspended cluster's pods gone",
+        blocking(
+            eventually(
+                lambda: not [p for p in _pods(plane) if p.startswith("raycluster-autoscaler")],
+                timeout=60,
+                what="suspended cluster's pods gone",
+            )
         )
-        wait_for(
-            lambda: (
-                (_cluster(plane, "raycluster-autoscaler").get("status") or {}).get("state") == "suspended"
-            ),
-            timeout=30,
+        blocking(
+            eventually(
+                lambda: (
+                    (_cluster(plane, "raycluster-autoscaler").get("status") or {}).get("state") == "suspended"
+                ),
+                timeout=30,
+            )
         )
     finally:
         ours.stop()

@@ -19,7 +19,7 @@ from kuberay_py.testing.podnet import list_namespaces
 from kuberay_py.testing.podruntime import kept_under_tmp
 from kuberay_py.testing.prockubelet import PREFIX, STATE_ROOT
 from tests.integration.install_support import new_namespace
-from tests.waiting import async_wait_for
+from tests.waiting import eventually
 
 Obj = dict[str, Any]
 PY = "python3"
@@ -155,7 +155,7 @@ async def wait_pod(plane: ControlPlane, namespace: str, name: str, check: Any, w
         found = await pod(plane, namespace, name)
         return found if check(found) else None
 
-    result: Obj = await async_wait_for(current, timeout=60, interval=0.5, what=f"{name}: {what}")
+    result: Obj = await eventually(current, timeout=60, interval=0.5, what=f"{name}: {what}")
     return result
 
 
@@ -293,7 +293,7 @@ async def test_the_kubelet_removes_everything_on_exit_and_what_a_crashed_one_lef
 
         # SIGKILL: the kubelet cannot clean up, but its pods' processes die with it.
         os.kill(plane.pids["kubelet"], signal.SIGKILL)
-        await async_wait_for(lambda: gone(container_pid), timeout=30, what="the container's processes gone")
+        await eventually(lambda: gone(container_pid), timeout=30, what="the container's processes gone")
         assert await run_namespaces(crashed), "the crashed kubelet's namespaces are left for the next one"
 
         # The next kubelet removes what the crashed one left, and on SIGTERM everything of its own.

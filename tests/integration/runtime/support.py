@@ -1,4 +1,4 @@
-"""Polling and retry helpers for runtime tests against the real API server."""
+"""Retry helpers for runtime tests against the real API server."""
 
 from __future__ import annotations
 
@@ -25,21 +25,6 @@ async def retrying(call: Callable[[], Awaitable[Any]], attempts: int = 20, delay
                 raise
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")
-
-
-async def eventually(check: Callable[[], Any], within: float = 30.0, interval: float = 0.1) -> Any:
-    """Poll a sync or async check until it returns something truthy."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"not true within {within} s; last value: {value!r}")
-        await asyncio.sleep(interval)
 
 
 def compact_etcd(plane: ControlPlane) -> int:

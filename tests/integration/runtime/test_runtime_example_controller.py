@@ -21,7 +21,8 @@ from kuberay_py.runtime import (
 )
 from tests.integration.runtime import example_controller
 from tests.integration.runtime.example_controller import CONFIG_MAP_NAME, GROUP_LABEL
-from tests.integration.runtime.support import eventually, retrying
+from tests.integration.runtime.support import retrying
+from tests.waiting import eventually
 
 METRIC_NAMES = (
     "controller_runtime_reconcile_total",
@@ -76,24 +77,30 @@ async def test_example_controller_keeps_a_config_map_per_namespace_and_serves_en
     try:
         await asyncio.wait_for(manager.wait_ready(), 30)
         expected = {"namespace": watched[0], "reconciledBy": "in-process"}
-        await eventually(lambda: _equals(config_map_data(kube, watched[0]), expected))
-        await eventually(lambda: config_map_data(kube, watched[1]))
+        await eventually(
+            lambda: _equals(config_map_data(kube, watched[0]), expected), timeout=30.0, interval=0.1
+        )
+        await eventually(lambda: config_map_data(kube, watched[1]), timeout=30.0, interval=0.1)
         owner = (await kube.get(CONFIG_MAPS, CONFIG_MAP_NAME, watched[0]))["metadata"]["ownerReferences"][0]
         assert (owner["kind"], owner["name"], owner["controller"]) == ("Namespace", watched[0], True)
 
         # Children are repaired: a deleted ConfigMap comes back, an edited one is put right.
         await kube.delete(CONFIG_MAPS, CONFIG_MAP_NAME, watched[0])
-        await eventually(lambda: _equals(config_map_data(kube, watched[0]), expected))
+        await eventually(
+            lambda: _equals(config_map_data(kube, watched[0]), expected), timeout=30.0, interval=0.1
+        )
         await kube.patch(
             CONFIG_MAPS, CONFIG_MAP_NAME, {"data": {"namespace": "wrong", "extra": "x"}}, watched[0]
         )
-        await eventually(lambda: _equals(config_map_data(kube, watched[0]), expected))
+        await eventually(
+            lambda: _equals(config_map_data(kube, watched[0]), expected), timeout=30.0, interval=0.1
+        )
 
         # A namespace labelled later is picked up; unlabelled ones are not even cached.
         late = f"{namespace}-c"
         await kube.create(NAMESPACES, {"metadata": {"name": late, "labels": {GROUP_LABEL: group}}})
         watched.append(late)
-        await eventually(lambda: config_map_data(kube, late))
+        await eventually(lambda: config_map_data(kube, late), timeout=30.0, interval=0.1)
         assert await config_map_data(kube, namespace) is None
         assert manager.cache.get(NAMESPACES, namespace) is None
 
@@ -106,7 +113,9 @@ async def test_example_controller_keeps_a_config_map_per_namespace_and_serves_en
                 and e["reportingController"] == "namespace-info-controller"
             }
 
-        await eventually(lambda: _equals(recorded_reasons(), {"Created", "Repaired"}))
+        await eventually(
+            lambda: _equals(recorded_reasons(), {"Created", "Repaired"}), timeout=30.0, interval=0.1
+        )
 
         health_port, metrics_port = manager.port_of("/healthz"), manager.port_of("/metrics")
         assert health_port and metrics_port

@@ -8,7 +8,8 @@ from typing import Any
 
 from kuberay_py.runtime import CONFIG_MAPS, Gone, Informer, KubeClient, Resource, TransportError
 from kuberay_py.testing.controlplane import ControlPlane
-from tests.integration.runtime.support import compact_etcd, eventually, retrying
+from tests.integration.runtime.support import compact_etcd, retrying
+from tests.waiting import eventually
 
 CORE_EVENTS = Resource("", "v1", "events", "Event")
 
@@ -130,13 +131,17 @@ async def test_a_watch_forced_onto_an_expired_resource_version_relists_and_loses
         await asyncio.to_thread(compact_etcd, control_plane)
         steer.resume()
 
-        await eventually(lambda: cached_messages(informer) == {"kept": "1", "changed": "2", "created": "1"})
+        await eventually(
+            lambda: cached_messages(informer) == {"kept": "1", "changed": "2", "created": "1"},
+            timeout=30.0,
+            interval=0.1,
+        )
         assert steer.gone_seen == 1, "the API server answered the expired resourceVersion with 410"
         assert informer.relists == 2
         assert sorted(recorder.events) == [("add", "created"), ("delete", "deleted"), ("update", "changed")]
 
         await kube.patch(CORE_EVENTS, "kept", {"message": "3"}, namespace)
-        await eventually(lambda: cached_messages(informer).get("kept") == "3")
+        await eventually(lambda: cached_messages(informer).get("kept") == "3", timeout=30.0, interval=0.1)
         listed = await kube.list(CORE_EVENTS, namespace)
         assert cached_messages(informer) == {o["metadata"]["name"]: o["message"] for o in listed.items}
     finally:
@@ -157,7 +162,7 @@ async def test_the_cache_converges_after_the_api_server_restarts_mid_watch(
     try:
         await asyncio.wait_for(informer.wait_synced(), 30)
         await kube.patch(CONFIG_MAPS, "before-0", {"data": {"value": "changed"}}, namespace)
-        await eventually(lambda: cached(informer)["before-0"] == "changed")
+        await eventually(lambda: cached(informer)["before-0"] == "changed", timeout=30.0, interval=0.1)
 
         await asyncio.to_thread(control_plane.restart_apiserver)
 
@@ -169,11 +174,11 @@ async def test_the_cache_converges_after_the_api_server_restarts_mid_watch(
 
         expected = await on_server(kube, namespace)
         assert "before-1" not in expected and expected["before-2"] == "after"
-        await eventually(lambda: cached(informer) == expected, within=60)
+        await eventually(lambda: cached(informer) == expected, timeout=60, interval=0.1)
         assert not task.done(), "the informer survived the restart"
 
         await retrying(lambda: kube.patch(CONFIG_MAPS, "after-0", {"data": {"value": "live"}}, namespace))
-        await eventually(lambda: cached(informer)["after-0"] == "live", within=30)
+        await eventually(lambda: cached(informer)["after-0"] == "live", timeout=30, interval=0.1)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -20,7 +20,7 @@ from kuberay_py.runtime import CONFIG_MAPS, LEASES, NAMESPACES, KubeClient, NotF
 from kuberay_py.runtime.objects import parse_time
 from kuberay_py.testing.controlplane import ControlPlane, free_port
 from tests.integration.runtime.example_controller import CONFIG_MAP_NAME, GROUP_LABEL
-from tests.integration.runtime.support import eventually
+from tests.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[3]
 LEASE_DURATION = 15.0  # the manager's defaults: 15 s lease, 10 s renew deadline, 2 s retry period
@@ -114,13 +114,13 @@ async def test_only_the_leader_reconciles_and_sigkill_hands_over_within_the_leas
     await kube.create(NAMESPACES, {"metadata": {"name": watched, "labels": {GROUP_LABEL: group}}})
     try:
         first = spawn(group, namespace, "first")
-        await eventually(lambda: holder(kube, lease_name, namespace), within=60)
+        await eventually(lambda: holder(kube, lease_name, namespace), timeout=60, interval=0.1)
         assert await holder(kube, lease_name, namespace) == "first"
-        await eventually(lambda: reconciled_by(kube, watched), within=60)
+        await eventually(lambda: reconciled_by(kube, watched), timeout=60, interval=0.1)
         assert await reconciled_by(kube, watched) == "first"
 
         second = spawn(group, namespace, "second")
-        await eventually(second.ready, within=60)
+        await eventually(second.ready, timeout=60, interval=0.1)
         await asyncio.sleep(2 * RETRY_PERIOD)  # the standby keeps trying, and keeps failing
         assert await holder(kube, lease_name, namespace) == "first"
         assert first.metric(f'leader_election_master_status{{name="{lease_name}"}}') == 1
@@ -133,7 +133,9 @@ async def test_only_the_leader_reconciles_and_sigkill_hands_over_within_the_leas
         killed_at = time.monotonic()
         first.process.wait()
         last_renewal = parse_time((await kube.get(LEASES, lease_name, namespace))["spec"]["renewTime"])
-        await eventually(lambda: _is(holder(kube, lease_name, namespace), "second"), within=60, interval=0.05)
+        await eventually(
+            lambda: _is(holder(kube, lease_name, namespace), "second"), timeout=60, interval=0.05
+        )
         handover = time.monotonic() - killed_at
         taken_at = parse_time((await kube.get(LEASES, lease_name, namespace))["spec"]["acquireTime"])
         # The standby measures expiry on its own clock from when it saw the last renewal, which its polling
@@ -144,7 +146,7 @@ async def test_only_the_leader_reconciles_and_sigkill_hands_over_within_the_leas
         assert LEASE_DURATION <= unheld <= latest + 0.5, f"lease unheld {unheld:.1f} s"
         assert handover <= latest + 1.0, f"handover took {handover:.1f} s"
 
-        await eventually(lambda: _is(reconciled_by(kube, watched), "second"), within=30)
+        await eventually(lambda: _is(reconciled_by(kube, watched), "second"), timeout=30, interval=0.1)
         assert (second.metric(reconciled) or 0) >= 1
         assert second.metric(f'leader_election_master_status{{name="{lease_name}"}}') == 1
 

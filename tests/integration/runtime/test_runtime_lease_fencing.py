@@ -20,8 +20,8 @@ from kuberay_py.runtime import (
 )
 from kuberay_py.runtime.objects import parse_time
 from kuberay_py.testing.controlplane import ControlPlane
-from tests.integration.runtime.support import eventually
 from tests.managers import running
+from tests.waiting import eventually
 
 # Short enough for a quick test, long enough for a loaded machine: the lease is whole seconds on the server.
 LEASE = {"lease_duration": 4.0, "renew_deadline": 3.0, "retry_period": 0.5}
@@ -57,7 +57,7 @@ async def test_lease_renewals_do_not_queue_behind_a_saturated_connection_pool(
 
     try:
         async with running(manager) as run:
-            await eventually(lambda: manager.is_leader, within=20)
+            await eventually(lambda: manager.is_leader, timeout=20, interval=0.1)
             blockers = [asyncio.create_task(hold_a_connection()) for _ in range(pool)]
             await asyncio.sleep(1)
             try:
@@ -156,7 +156,7 @@ async def test_sigterm_while_busy_keeps_the_lease_until_released_and_no_write_ov
             await asyncio.wait_for(old_writer.busy.wait(), 30)
             async with running(new):
                 await asyncio.wait_for(new.wait_ready(), 30)
-                await eventually(lambda: len(old_writer.writes) >= 3, within=10)
+                await eventually(lambda: len(old_writer.writes) >= 3, timeout=10, interval=0.1)
                 since = (await kube.list(LEASES, namespace, limit=1)).resource_version
                 watcher = asyncio.create_task(lease_history(kube, namespace, since, history))
 
@@ -164,7 +164,7 @@ async def test_sigterm_while_busy_keeps_the_lease_until_released_and_no_write_ov
                 stopped = time.monotonic()
                 await asyncio.wait_for(old_run, 30)
                 drained = time.monotonic() - stopped
-                await eventually(lambda: new_writer.writes, within=15)
+                await eventually(lambda: new_writer.writes, timeout=15, interval=0.1)
                 await asyncio.sleep(0.5)
                 observed = list(history)  # before the new leader's own release, on leaving this block
     finally:

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import Any
 
 from kuberay_py.runtime.metrics import REGISTRY
-
-
-async def eventually(check: Callable[[], Any], within: float = 5.0, interval: float = 0.005) -> None:
-    """Wait until ``check()`` is truthy; fail with the last value after ``within`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        value = check()
-        if value:
-            return
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {within} s (last value: {value!r})")
-        await asyncio.sleep(interval)
 
 
 def sample(metric: str, /, **labels: str) -> float:

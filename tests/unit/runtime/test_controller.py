@@ -10,7 +10,8 @@ from kuberay_py.runtime.reconcile import Request, Result, TerminalError
 from kuberay_py.runtime.resources import CONFIG_MAPS, SECRETS, Resource
 from kuberay_py.runtime.workqueue import ExponentialBackoff
 from kuberay_py.testing.memory_client import InMemoryClient
-from tests.unit.runtime.runtime_unit_support import configmap, eventually, sample
+from tests.unit.runtime.runtime_unit_support import configmap, sample
+from tests.waiting import eventually
 
 WIDGETS = Resource("example.com", "v1", "widgets", "Widget", has_status=True)
 GADGETS = Resource("other.example.com", "v1", "gadgets", "Widget")  # same kind, another group
@@ -61,7 +62,9 @@ async def test_for_enqueues_the_object_and_owns_maps_children_to_their_controlle
         client, lambda b: b.for_(WIDGETS).owns(CONFIG_MAPS).complete(reconciler)
     )
     try:
-        await eventually(lambda: reconciler.requests == [Request("default", "w")])
+        await eventually(
+            lambda: reconciler.requests == [Request("default", "w")], timeout=5.0, interval=0.005
+        )
         reconciler.requests.clear()
 
         await client.create(
@@ -74,7 +77,7 @@ async def test_for_enqueues_the_object_and_owns_maps_children_to_their_controlle
             CONFIG_MAPS, configmap("foreign", metadata={"ownerReferences": [owner_reference(gadget)]})
         )
         await client.create(CONFIG_MAPS, configmap("orphan"))
-        await eventually(lambda: Request("default", "w") in reconciler.requests)
+        await eventually(lambda: Request("default", "w") in reconciler.requests, timeout=5.0, interval=0.005)
         await asyncio.sleep(0.05)
         assert set(reconciler.requests) == {Request("default", "w")}, (
             "only controller refs of the for_ kind map"
@@ -96,7 +99,9 @@ async def test_watches_maps_with_a_custom_mapper():
     try:
         await client.create(SECRETS, configmap("s", data={"users": "x,y"}))
         await eventually(
-            lambda: set(reconciler.requests) == {Request("default", "x"), Request("default", "y")}
+            lambda: set(reconciler.requests) == {Request("default", "x"), Request("default", "y")},
+            timeout=5.0,
+            interval=0.005,
         )
     finally:
         await stopped(cache, controller)
@@ -110,17 +115,19 @@ async def test_generation_changed_predicate_ignores_status_and_metadata_only_wri
         client, lambda b: b.for_(WIDGETS, predicates=[GenerationChanged()]).complete(reconciler)
     )
     try:
-        await eventually(lambda: len(reconciler.requests) == 1)
+        await eventually(lambda: len(reconciler.requests) == 1, timeout=5.0, interval=0.005)
         await client.patch_status(WIDGETS, "w", {"status": {"ready": True}}, "default")
         await client.patch(WIDGETS, "w", {"metadata": {"labels": {"a": "b"}}}, "default")
-        await eventually(lambda: cache.get(WIDGETS, "w", "default")["metadata"].get("labels"))
+        await eventually(
+            lambda: cache.get(WIDGETS, "w", "default")["metadata"].get("labels"), timeout=5.0, interval=0.005
+        )
         await asyncio.sleep(0.05)
         assert len(reconciler.requests) == 1
 
         await client.patch(WIDGETS, "w", {"spec": {"size": 2}}, "default")
-        await eventually(lambda: len(reconciler.requests) == 2)
+        await eventually(lambda: len(reconciler.requests) == 2, timeout=5.0, interval=0.005)
         await client.delete(WIDGETS, "w", "default")
-        await eventually(lambda: len(reconciler.requests) == 3)
+        await eventually(lambda: len(reconciler.requests) == 3, timeout=5.0, interval=0.005)
     finally:
         await stopped(cache, controller)
 
@@ -136,9 +143,11 @@ async def test_errors_are_counted_and_retried_with_backoff_until_success():
     )
     name = controller.name
     try:
-        await eventually(lambda: len(reconciler.requests) == 3)
+        await eventually(lambda: len(reconciler.requests) == 3, timeout=5.0, interval=0.005)
         await eventually(
-            lambda: sample("controller_runtime_reconcile_total", controller=name, result="success") == 1
+            lambda: sample("controller_runtime_reconcile_total", controller=name, result="success") == 1,
+            timeout=5.0,
+            interval=0.005,
         )
         assert sample("controller_runtime_reconcile_errors_total", controller=name) == 2
         assert sample("controller_runtime_reconcile_total", controller=name, result="error") == 2
@@ -156,7 +165,9 @@ async def test_terminal_errors_are_counted_but_not_retried():
     cache, controller = await started(client, lambda b: b.for_(WIDGETS).complete(reconciler))
     try:
         await eventually(
-            lambda: sample("controller_runtime_reconcile_errors_total", controller=controller.name) == 1
+            lambda: sample("controller_runtime_reconcile_errors_total", controller=controller.name) == 1,
+            timeout=5.0,
+            interval=0.005,
         )
         await asyncio.sleep(0.05)
         assert len(reconciler.requests) == 1
@@ -174,8 +185,12 @@ async def test_requeue_after_and_requeue_results():
     cache, controller = await started(client, lambda b: b.for_(WIDGETS).complete(reconciler))
     name = controller.name
     try:
-        await eventually(lambda: reconciler.requests.count(Request("default", "poll")) == 3)
-        await eventually(lambda: reconciler.requests.count(Request("default", "again")) == 2)
+        await eventually(
+            lambda: reconciler.requests.count(Request("default", "poll")) == 3, timeout=5.0, interval=0.005
+        )
+        await eventually(
+            lambda: reconciler.requests.count(Request("default", "again")) == 2, timeout=5.0, interval=0.005
+        )
         assert sample("controller_runtime_reconcile_total", controller=name, result="requeue_after") == 2
         assert sample("controller_runtime_reconcile_total", controller=name, result="requeue") == 1
         assert sample("controller_runtime_reconcile_total", controller=name, result="success") == 2
@@ -189,7 +204,7 @@ async def test_log_context_carries_controller_request_and_a_fresh_reconcile_id()
     reconciler = Recording({"w": lambda: Result(requeue=True) if len(reconciler.requests) < 2 else Result()})
     cache, controller = await started(client, lambda b: b.for_(WIDGETS).complete(reconciler))
     try:
-        await eventually(lambda: len(reconciler.contexts) == 2)
+        await eventually(lambda: len(reconciler.contexts) == 2, timeout=5.0, interval=0.005)
     finally:
         await stopped(cache, controller)
     first, second = reconciler.contexts
@@ -223,9 +238,9 @@ async def test_workers_run_different_keys_concurrently_and_never_one_key_twice()
         for _ in range(3):
             for i in range(8):
                 await client.patch(WIDGETS, f"w{i}", {"spec": {"size": _ + 2}}, "default")
-        await eventually(lambda: len(controller.queue) == 0 and not active)
+        await eventually(lambda: len(controller.queue) == 0 and not active, timeout=5.0, interval=0.005)
         await asyncio.sleep(0.05)
-        await eventually(lambda: not active)
+        await eventually(lambda: not active, timeout=5.0, interval=0.005)
     finally:
         await stopped(cache, controller)
     assert peak["overlap"] == 0
@@ -241,7 +256,11 @@ async def test_fairness_one_failing_object_does_not_starve_the_others():
     try:
         for i in range(30):
             await client.create(WIDGETS, widget(f"good-{i}"))
-        await eventually(lambda: {f"good-{i}" for i in range(30)} <= {r.name for r in reconciler.requests})
+        await eventually(
+            lambda: {f"good-{i}" for i in range(30)} <= {r.name for r in reconciler.requests},
+            timeout=5.0,
+            interval=0.005,
+        )
     finally:
         await stopped(cache, controller)
     assert 2 <= sum(1 for r in reconciler.requests if r.name == "bad") < 20

@@ -4,7 +4,8 @@ from kuberay_py.runtime.errors import NotFound, ServerError
 from kuberay_py.runtime.events import EventRecorder
 from kuberay_py.runtime.resources import CONFIG_MAPS, EVENTS
 from kuberay_py.testing.memory_client import InMemoryClient
-from tests.unit.runtime.runtime_unit_support import configmap, eventually
+from tests.unit.runtime.runtime_unit_support import configmap
+from tests.waiting import eventually
 
 
 async def subject(client: InMemoryClient) -> dict:
@@ -109,10 +110,10 @@ async def test_a_new_series_starts_after_the_window_and_the_background_task_flus
     recorder.start()
     try:
         recorder.normal(regarding, "Tick", "again")
-        await eventually(lambda: len(client.objects(EVENTS)) == 1)
+        await eventually(lambda: len(client.objects(EVENTS)) == 1, timeout=5.0, interval=0.005)
         await asyncio.sleep(0.001)
         recorder.normal(regarding, "Tick", "again")
-        await eventually(lambda: len(client.objects(EVENTS)) == 2)
+        await eventually(lambda: len(client.objects(EVENTS)) == 2, timeout=5.0, interval=0.005)
     finally:
         await recorder.stop()
 
@@ -123,7 +124,7 @@ async def test_stop_writes_what_is_pending():
     recorder = recorder_for(client, flush_interval=10)
     recorder.start()
     recorder.normal(regarding, "First", "x")
-    await eventually(lambda: len(client.objects(EVENTS)) == 1)
+    await eventually(lambda: len(client.objects(EVENTS)) == 1, timeout=5.0, interval=0.005)
     recorder.normal(regarding, "Second", "y")  # the task now sleeps out its flush interval
     await recorder.stop()
     assert {e["reason"] for e in client.objects(EVENTS)} == {"First", "Second"}

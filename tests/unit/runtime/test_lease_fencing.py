@@ -18,7 +18,8 @@ from kuberay_py.runtime.reconcile import Request, Result
 from kuberay_py.runtime.resources import CONFIG_MAPS, LEASES
 from kuberay_py.testing.memory_client import InMemoryClient
 from tests.managers import running
-from tests.unit.runtime.runtime_unit_support import configmap, eventually
+from tests.unit.runtime.runtime_unit_support import configmap
+from tests.waiting import eventually
 
 LEASE = {"lease_duration": 1.0, "renew_deadline": 0.6, "retry_period": 0.1}
 
@@ -81,7 +82,7 @@ async def test_without_leader_election_the_fence_is_open_until_stop():
     manager = manager_with(client, Busy(client, 0), options())
     async with running(manager, stop_timeout=10):
         await asyncio.wait_for(manager.wait_ready(), 5)
-        await eventually(lambda: manager.is_leader)
+        await eventually(lambda: manager.is_leader, timeout=5.0, interval=0.005)
         assert manager.write_fence.allowed()
         manager.stop()
         assert not manager.write_fence.allowed(), "stop() closes the fence at once, before run() notices"
@@ -94,7 +95,9 @@ async def test_the_fence_is_open_only_for_a_leader_whose_last_renewal_is_recent(
     assert not leader.write_fence.allowed(), "closed before the lease is acquired"
     async with contextlib.AsyncExitStack() as stack:
         leader_run = await stack.enter_async_context(running(leader, stop_timeout=10))
-        await eventually(lambda: leader.is_leader)  # before the standby starts: either could win otherwise
+        await eventually(
+            lambda: leader.is_leader, timeout=5.0, interval=0.005
+        )  # before the standby starts: either could win otherwise
         await stack.enter_async_context(running(standby, stop_timeout=10))
         await asyncio.wait_for(standby.wait_ready(), 5)
         assert leader.write_fence.allowed() and not standby.write_fence.allowed()
@@ -103,7 +106,7 @@ async def test_the_fence_is_open_only_for_a_leader_whose_last_renewal_is_recent(
         # Renewals that stall are not yet a lost lease, but the fence already refuses once renew_deadline has
         # passed since the last one began.
         client.fail_next("update", ServerError("etcd slow"), resource=LEASES, times=1_000_000)
-        await eventually(lambda: not leader.write_fence.allowed(), within=2, interval=0.001)
+        await eventually(lambda: not leader.write_fence.allowed(), timeout=2, interval=0.001)
         closed_after = time.monotonic() - leader.elector.last_renewal
         assert LEASE["renew_deadline"] <= closed_after < LEASE["renew_deadline"] + 0.1
         assert closed_after < LEASE["lease_duration"], "closed before any standby may take the lease"
@@ -155,7 +158,7 @@ async def test_shutdown_keeps_renewing_while_draining_and_releases_only_afterwar
         renew_before = (await lease_spec(client, "drain"))["renewTime"]
         await asyncio.wait_for(old_run, 10)
         drained = time.monotonic() - stopped_at
-        await eventually(lambda: new.is_leader, within=LEASE["lease_duration"])
+        await eventually(lambda: new.is_leader, timeout=LEASE["lease_duration"], interval=0.005)
         watcher.cancel()
 
     holders = [value for kind, value in timeline if kind == "holder"]
@@ -228,15 +231,17 @@ async def test_a_new_leader_reconciles_only_once_its_cache_has_caught_up_with_th
 
     async with contextlib.AsyncExitStack() as stack:
         old_run = await stack.enter_async_context(running(old, stop_timeout=10))
-        await eventually(lambda: old.is_leader)  # before the standby starts: either could win otherwise
+        await eventually(
+            lambda: old.is_leader, timeout=5.0, interval=0.005
+        )  # before the standby starts: either could win otherwise
         await stack.enter_async_context(running(new, stop_timeout=10))
         await asyncio.wait_for(new.wait_ready(), 5)  # listed v=1; its watch now lags
         await client.patch(CONFIG_MAPS, "a", {"data": {"v": "2"}}, "default")  # the old leader's last write
         old.stop()
         await asyncio.wait_for(old_run, 5)
-        await eventually(lambda: new.is_leader, within=LEASE["lease_duration"])
+        await eventually(lambda: new.is_leader, timeout=LEASE["lease_duration"], interval=0.005)
         await asyncio.sleep(0.3)
         assert sight.seen == [], "no reconcile while the cache predates the takeover"
         lagging.gate.set()
-        await eventually(lambda: sight.seen)
+        await eventually(lambda: sight.seen, timeout=5.0, interval=0.005)
     assert sight.seen[0] == "2"

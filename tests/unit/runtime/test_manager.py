@@ -11,7 +11,8 @@ from kuberay_py.runtime.manager import LeaderElectionLost, Manager, ManagerOptio
 from kuberay_py.runtime.reconcile import Request, Result
 from kuberay_py.runtime.resources import CONFIG_MAPS, LEASES
 from kuberay_py.testing.memory_client import InMemoryClient
-from tests.unit.runtime.runtime_unit_support import configmap, eventually, sample
+from tests.unit.runtime.runtime_unit_support import configmap, sample
+from tests.waiting import eventually
 
 LEASE = {"lease_duration": 1.0, "renew_deadline": 0.6, "retry_period": 0.1}
 
@@ -64,7 +65,9 @@ async def test_manager_serves_probes_and_metrics_and_runs_controllers_until_stop
     run = asyncio.create_task(manager.run())
     try:
         await asyncio.wait_for(manager.wait_ready(), 5)
-        await eventually(lambda: reconciler.finished == [Request("default", "a")])
+        await eventually(
+            lambda: reconciler.finished == [Request("default", "a")], timeout=5.0, interval=0.005
+        )
         metrics_port, health_port = manager.port_of("/metrics"), manager.port_of("/healthz")
         assert metrics_port and health_port and metrics_port != health_port
         assert await http_get(health_port, "/healthz") == (200, "ok")
@@ -88,7 +91,9 @@ async def test_readyz_fails_until_the_caches_have_synced():
     manager = manager_with(client, "not-ready", Counting(), health_probe_bind_address="127.0.0.1:0")
     run = asyncio.create_task(manager.run())
     try:
-        await eventually(lambda: manager.port_of("/readyz"))  # the servers start one after the other
+        await eventually(
+            lambda: manager.port_of("/readyz"), timeout=5.0, interval=0.005
+        )  # the servers start one after the other
         port = manager.port_of("/readyz")
         status, body = await http_get(port, "/readyz")
         assert status == 500 and "[-]informers-synced failed" in body
@@ -115,11 +120,11 @@ async def test_with_leader_election_only_the_leader_reconciles_and_a_clean_stop_
     second = manager_with(client, "le-second", second_reconciler, **lease_opts)
 
     first_run = asyncio.create_task(first.run())
-    await eventually(lambda: first.is_leader)
+    await eventually(lambda: first.is_leader, timeout=5.0, interval=0.005)
     second_run = asyncio.create_task(second.run())
     try:
         await asyncio.wait_for(second.wait_ready(), 5)
-        await eventually(lambda: first_reconciler.finished)
+        await eventually(lambda: first_reconciler.finished, timeout=5.0, interval=0.005)
         await asyncio.sleep(0.3)  # several retry periods: the standby must keep out
         assert not second.is_leader and second_reconciler.requests == []
         assert sample("leader_election_master_status", name="handover") == 1
@@ -131,11 +136,13 @@ async def test_with_leader_election_only_the_leader_reconciles_and_a_clean_stop_
 
         loop = asyncio.get_running_loop()
         released_at = loop.time()
-        await eventually(lambda: second.is_leader, within=3)
+        await eventually(lambda: second.is_leader, timeout=3, interval=0.005)
         assert loop.time() - released_at < LEASE["lease_duration"], (
             "a released lease is taken without waiting"
         )
-        await eventually(lambda: second_reconciler.finished == [Request("default", "a")])
+        await eventually(
+            lambda: second_reconciler.finished == [Request("default", "a")], timeout=5.0, interval=0.005
+        )
         lease = await client.get(LEASES, "handover", "default")
         assert lease["spec"]["holderIdentity"] == second.identity
         assert lease["spec"]["leaseTransitions"] >= 1
@@ -156,7 +163,7 @@ async def test_losing_the_lease_cancels_in_flight_reconciles_and_raises():
         leader_election_namespace="default", **LEASE,
     )  # fmt: skip
     run = asyncio.create_task(manager.run())
-    await eventually(lambda: reconciler.requests)
+    await eventually(lambda: reconciler.requests, timeout=5.0, interval=0.005)
 
     client.fail_next("update", ServerError("etcd down"), resource=LEASES, times=1_000_000)
     loop = asyncio.get_running_loop()
@@ -242,7 +249,7 @@ async def test_runnables_run_for_the_managers_life():
     manager.add_runnable(ticker("always"), needs_leader=False)
     manager.add_runnable(ticker("leader"))
     run = asyncio.create_task(manager.run())
-    await eventually(lambda: ticks["always"] > 2 and ticks["leader"] > 2)
+    await eventually(lambda: ticks["always"] > 2 and ticks["leader"] > 2, timeout=5.0, interval=0.005)
     manager.stop()
     await asyncio.wait_for(run, 5)
     frozen = dict(ticks)

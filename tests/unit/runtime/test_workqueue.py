@@ -4,7 +4,8 @@ import itertools
 import pytest
 
 from kuberay_py.runtime.workqueue import ExponentialBackoff, ShutDown, WorkQueue
-from tests.unit.runtime.runtime_unit_support import eventually, sample
+from tests.unit.runtime.runtime_unit_support import sample
+from tests.waiting import eventually
 
 
 async def test_adds_of_a_waiting_key_are_deduplicated():
@@ -74,7 +75,11 @@ async def test_many_workers_never_process_one_key_concurrently():
         for key in range(5):
             queue.add(key)
         await asyncio.sleep(0.0005 * (round_ % 3))
-    await eventually(lambda: len(queue) == 0 and not any(queue.is_processing(k) for k in range(5)))
+    await eventually(
+        lambda: len(queue) == 0 and not any(queue.is_processing(k) for k in range(5)),
+        timeout=5.0,
+        interval=0.005,
+    )
     queue.shutdown()
     await asyncio.gather(*workers)
 
@@ -221,7 +226,7 @@ async def test_fairness_a_key_that_keeps_failing_does_not_starve_others():
     for i in range(50):
         queue.add(f"good-{i}")
         await asyncio.sleep(0.001)
-    await eventually(lambda: all(f"good-{i}" in processed for i in range(50)))
+    await eventually(lambda: all(f"good-{i}" in processed for i in range(50)), timeout=5.0, interval=0.005)
     queue.shutdown()
     await task
 

@@ -26,7 +26,7 @@ from kuberay_py.testing.jobserver import (
 )
 from kuberay_py.testing.kubelet import FAIL_ANNOTATION, SUCCEED_ANNOTATION
 from kuberay_py.testing.memory_client import InMemoryClient
-from tests.unit.runtime.runtime_unit_support import eventually
+from tests.waiting import eventually
 
 ADDRESS = "127.0.0.1"
 
@@ -52,7 +52,11 @@ async def call(http: aiohttp.ClientSession, method: str, url: str, body: Any = N
 
 
 async def until_status(server: JobServer, ip: str, submission_id: str, status: str) -> None:
-    await eventually(lambda: (job := server.job(ip, submission_id)) is not None and job.status == status)
+    await eventually(
+        lambda: (job := server.job(ip, submission_id)) is not None and job.status == status,
+        timeout=5.0,
+        interval=0.005,
+    )
 
 
 # -- the API -------------------------------------------------------------------------------------------------
@@ -250,7 +254,7 @@ async def test_a_dashboard_going_down_drops_its_open_connections(
     url = await server.serve_at(ADDRESS, 0)
     server.set_delay(ADDRESS, 5)
     reply = asyncio.ensure_future(call(http, "GET", url + "/api/version"))
-    await eventually(lambda: server.requests(ADDRESS) == 1)
+    await eventually(lambda: server.requests(ADDRESS) == 1, timeout=5.0, interval=0.005)
     server.set_down(ADDRESS)
     with pytest.raises(aiohttp.ClientError):
         await asyncio.wait_for(reply, 2)
