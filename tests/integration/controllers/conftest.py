@@ -10,7 +10,6 @@ import pytest
 from kuberay_py.runtime import KubeClient, connect
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.operator_process import OperatorProcess
-from tests.integration.install_support import new_namespace as install_new_namespace
 
 REPO = Path(__file__).resolve().parents[3]
 CRDS = {
@@ -38,10 +37,6 @@ def operator(
     yield process
     code = process.stop()
     assert code == 0, f"operator exited with {code}:\n{process.log_tail()}"
-
-
-def new_namespace(plane: ControlPlane) -> str:
-    return install_new_namespace(plane, "rc")
 
 
 @pytest.fixture

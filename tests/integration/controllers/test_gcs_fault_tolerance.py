@@ -11,8 +11,16 @@ import pytest
 
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.kubelet import FAIL_ANNOTATION, SUCCEED_ANNOTATION
-from tests.integration.controllers.objects import env_of, get_json, pods_of
-from tests.integration.controllers.test_raycluster import create, kubectl, manifest, raycluster, wait_state
+from tests.integration.controllers.objects import (
+    create,
+    env_of,
+    get_json,
+    kubectl,
+    manifest,
+    pods_of,
+    raycluster,
+    wait_state,
+)
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("operator")

@@ -18,7 +18,7 @@ from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.faultproxy import FaultProxy
 from kuberay_py.testing.observer import PodObserver
 from kuberay_py.testing.operator_process import OperatorProcess
-from tests.integration.controllers.test_raycluster import create, kubectl, manifest, patch, wait_state
+from tests.integration.controllers.objects import create, kubectl, manifest, patch, wait_state
 from tests.waiting import eventually
 
 # Short leases so that a takeover after a SIGKILL takes seconds, not client-go's 15.

@@ -14,7 +14,7 @@ import pytest
 
 from kuberay_py.runtime import KubeClient
 from kuberay_py.testing.controlplane import ControlPlane
-from tests.integration.controllers.test_raycluster import (
+from tests.integration.controllers.objects import (
     create,
     kubectl,
     manifest,

@@ -8,7 +8,7 @@ import pytest
 from kuberay_py.runtime import KubeClient
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.kubelet import TERMINATE_ANNOTATION
-from tests.integration.controllers.test_raycluster import create, kubectl, manifest, wait_state
+from tests.integration.controllers.objects import create, kubectl, manifest, wait_state
 from tests.integration.controllers.tracking import PodTracker
 from tests.waiting import eventually
 

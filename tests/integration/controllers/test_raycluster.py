@@ -16,81 +16,22 @@ from kuberay_py.runtime import KubeClient
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.kubelet import FAIL_ANNOTATION, UNREADY_ANNOTATION
 from kuberay_py.testing.operator_process import OperatorProcess
-from tests.integration.controllers.conftest import new_namespace
+from tests.integration.controllers.objects import (
+    IMAGE,
+    create,
+    kubectl,
+    manifest,
+    patch,
+    raycluster,
+    wait_state,
+)
 from tests.integration.controllers.tracking import PodTracker, StatusTracker
+from tests.integration.install_support import new_namespace
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("operator")
 
 SAMPLES = Path(__file__).resolve().parents[3] / "config" / "samples"
-IMAGE = "rayproject/ray:2.60.0"
-
-
-async def kubectl(plane: ControlPlane, *args: str, input: str | None = None, check: bool = True) -> Any:
-    return await asyncio.to_thread(plane.kubectl, *args, input=input, check=check)
-
-
-def manifest(name: str, *groups: dict[str, Any], **spec: Any) -> dict[str, Any]:
-    def template(container: str, cpu: str) -> dict[str, Any]:
-        return {
-            "spec": {
-                "containers": [
-                    {
-                        "name": container,
-                        "image": IMAGE,
-                        "resources": {"requests": {"cpu": cpu, "memory": "256Mi"}},
-                    }
-                ]
-            }
-        }
-
-    return {
-        "apiVersion": "ray.io/v1",
-        "kind": "RayCluster",
-        "metadata": {"name": name},
-        "spec": {
-            "headGroupSpec": {"rayStartParams": {}, "template": template("ray-head", "200m")},
-            "workerGroupSpecs": [
-                {
-                    "rayStartParams": {},
-                    "template": template("ray-worker", "100m"),
-                    "minReplicas": 0,
-                    "maxReplicas": 100,
-                    **g,
-                }
-                for g in groups
-            ],
-            **spec,
-        },
-    }
-
-
-async def create(plane: ControlPlane, namespace: str, obj: dict[str, Any]) -> None:
-    await kubectl(plane, "create", "-n", namespace, "-f", "-", input=json.dumps(obj))
-
-
-async def raycluster(plane: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
-    out = await kubectl(plane, "get", "raycluster", name, "-n", namespace, "-o", "json")
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
-
-
-async def wait_state(
-    plane: ControlPlane, namespace: str, name: str, ready: bool = True, timeout: float = 90
-) -> dict[str, Any]:
-    async def check() -> dict[str, Any] | None:
-        rc = await raycluster(plane, namespace, name)
-        is_ready = (rc.get("status") or {}).get("state") == "ready"
-        return rc if is_ready == ready else None
-
-    result: dict[str, Any] = await eventually(check, timeout=timeout, what=f"{name} ready={ready}")
-    return result
-
-
-async def patch(plane: ControlPlane, namespace: str, name: str, body: Any, kind: str = "merge") -> None:
-    await kubectl(
-        plane, "patch", "raycluster", name, "-n", namespace, f"--type={kind}", "-p", json.dumps(body)
-    )
 
 
 async def test_heterogeneous_sample_comes_up_ready(
@@ -262,7 +203,7 @@ async def test_failed_and_deleted_pods_are_replaced_and_status_tells_the_truth(
 async def test_clusters_in_two_namespaces_are_independent_and_deletion_cascades(
     control_plane: ControlPlane, namespace: str, kube: KubeClient
 ) -> None:
-    other = new_namespace(control_plane)
+    other = new_namespace(control_plane, "rc")
     try:
         await create(control_plane, namespace, manifest("one", {"groupName": "g", "replicas": 1}))
         await create(control_plane, namespace, manifest("two", {"groupName": "g", "replicas": 2}))

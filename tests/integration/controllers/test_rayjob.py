@@ -17,8 +17,7 @@ from kuberay_py.testing.binaries import ensure_kuberay
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.jobserver import JobServer
 from kuberay_py.testing.operator_process import OperatorProcess
-from tests.integration.controllers.objects import env_of, get_json
-from tests.integration.controllers.test_raycluster import create, kubectl, manifest
+from tests.integration.controllers.objects import create, env_of, get_json, kubectl, manifest
 from tests.waiting import eventually
 
 

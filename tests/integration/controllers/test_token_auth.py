@@ -11,8 +11,16 @@ from typing import Any
 import pytest
 
 from kuberay_py.testing.controlplane import ControlPlane
-from tests.integration.controllers.objects import env_of, get_json, pods_of
-from tests.integration.controllers.test_raycluster import create, kubectl, manifest, patch, wait_state
+from tests.integration.controllers.objects import (
+    create,
+    env_of,
+    get_json,
+    kubectl,
+    manifest,
+    patch,
+    pods_of,
+    wait_state,
+)
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("operator")
