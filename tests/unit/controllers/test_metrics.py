@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,15 +14,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kuberay_py.cli import build_parser
-from kuberay_py.controllers.raycluster import RAYCLUSTERS, RayClusterReconciler, cache_selectors
+from kuberay_py.controllers.raycluster import RAYCLUSTERS, RayClusterReconciler
 from kuberay_py.controllers.raycluster.metrics import RayClusterCollector, report_rayclusters
 from kuberay_py.operator import OperatorConfig, build_manager
 from kuberay_py.runtime import (
     PODS,
-    ROLE_BINDINGS,
-    ROLES,
-    SERVICE_ACCOUNTS,
-    SERVICES,
     Cache,
     EventRecorder,
     Manager,
@@ -31,6 +28,7 @@ from kuberay_py.runtime import (
 from kuberay_py.runtime.metrics import REGISTRY
 from kuberay_py.testing.memory_client import InMemoryClient
 from tests.managers import running
+from tests.unit.controllers.harness import settle, watching
 from tests.unit.controllers.podfactory import cluster
 
 NS = "default"
@@ -56,11 +54,6 @@ def labels(**pairs: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs.items()))
 
 
-async def settle() -> None:
-    for _ in range(20):
-        await asyncio.sleep(0)
-
-
 class JsonClient(InMemoryClient):
     """Stores what a real API server would: the JSON of each patch, so enum values arrive as strings."""
 
@@ -68,20 +61,22 @@ class JsonClient(InMemoryClient):
         return await super().patch(resource, name, json.loads(json.dumps(patch)), *args, **kwargs)
 
 
+@dataclass
+class World:
+    client: InMemoryClient
+    cache: Cache
+    registry: CollectorRegistry
+
+
 @pytest.fixture
-async def world() -> AsyncIterator[tuple[InMemoryClient, Cache, CollectorRegistry]]:
+async def world() -> AsyncIterator[World]:
     client = JsonClient()
-    cache = Cache(client, selectors=cache_selectors())
-    for resource in (RAYCLUSTERS, PODS, SERVICES, SERVICE_ACCOUNTS, ROLES, ROLE_BINDINGS):
-        cache.informer(resource)
-    cache.start()
-    await cache.wait_synced()
-    collector = RayClusterCollector()
-    collector.add(cache)
-    registry = CollectorRegistry()
-    registry.register(collector)
-    yield client, cache, registry
-    await cache.stop()
+    async with watching(client) as cache:
+        collector = RayClusterCollector()
+        collector.add(cache)
+        registry = CollectorRegistry()
+        registry.register(collector)
+        yield World(client, cache, registry)
 
 
 async def create(
@@ -112,8 +107,8 @@ def provisioned(status: str, when: str = "2026-01-01T00:00:00Z") -> dict[str, An
     return {"type": "RayClusterProvisioned", "status": status, "reason": reason, "lastTransitionTime": when}
 
 
-async def test_exposition_has_kuberays_names_help_types_and_labels(world: Any) -> None:
-    client, _cache, registry = world
+async def test_exposition_has_kuberays_names_help_types_and_labels(world: World) -> None:
+    client, registry = world.client, world.registry
     # No clusters, no families: KubeRay's scrape has none of them either.
     assert "kuberay_cluster" not in generate_latest(registry).decode()
 
@@ -155,8 +150,8 @@ async def test_exposition_has_kuberays_names_help_types_and_labels(world: Any) -
     ) in text
 
 
-async def test_each_state_gets_its_series(world: Any) -> None:
-    client, _cache, registry = world
+async def test_each_state_gets_its_series(world: World) -> None:
+    client, registry = world.client, world.registry
     fresh = await create(client, "fresh")
     pending = await create(client, "pending", conditions=[provisioned("False")])
     job = await create(client, "from-job", origin="RayJob")
@@ -188,9 +183,9 @@ async def test_each_state_gets_its_series(world: Any) -> None:
 
 
 async def test_the_duration_is_set_once_and_a_later_condition_change_moves_it_as_kuberays_would(
-    world: Any,
+    world: World,
 ) -> None:
-    client, _cache, registry = world
+    client, registry = world.client, world.registry
     rc = await create(client, "demo")
     created = rc["metadata"]["creationTimestamp"]
     first = provisioned("True", after(created, 10))
@@ -215,8 +210,8 @@ async def test_the_duration_is_set_once_and_a_later_condition_change_moves_it_as
     assert scrape(registry)["kuberay_cluster_provisioned_duration_seconds"] == {ids: 30.0}
 
 
-async def test_a_deleted_clusters_series_disappear(world: Any) -> None:
-    client, _cache, registry = world
+async def test_a_deleted_clusters_series_disappear(world: World) -> None:
+    client, registry = world.client, world.registry
     gone = await create(client, "gone")
     kept = await create(client, "kept")
     await client.patch_status(
@@ -237,8 +232,8 @@ async def test_a_deleted_clusters_series_disappear(world: Any) -> None:
     assert series["kuberay_cluster_provisioned_duration_seconds"] == {}
 
 
-async def test_a_recreated_cluster_is_reported_under_its_new_uid_only(world: Any) -> None:
-    client, _cache, registry = world
+async def test_a_recreated_cluster_is_reported_under_its_new_uid_only(world: World) -> None:
+    client, registry = world.client, world.registry
     old = await create(client, "demo")
     await client.delete(RAYCLUSTERS, "demo", NS)
     new = await create(client, "demo")
@@ -246,8 +241,8 @@ async def test_a_recreated_cluster_is_reported_under_its_new_uid_only(world: Any
     assert uids == {new["metadata"]["uid"]} != {old["metadata"]["uid"]}
 
 
-async def test_an_unreadable_timestamp_drops_only_the_duration(world: Any) -> None:
-    client, _cache, registry = world
+async def test_an_unreadable_timestamp_drops_only_the_duration(world: World) -> None:
+    client, registry = world.client, world.registry
     await create(client, "odd", conditions=[provisioned("True", "not a time")])
     series = scrape(registry)
     assert len(series["kuberay_cluster_info"]) == 1
@@ -267,8 +262,8 @@ async def test_nothing_is_reported_before_the_informer_has_synced() -> None:
     assert scrape(registry) == {name: {} for name in NAMES}
 
 
-async def test_the_reconciler_provisioning_a_cluster_sets_the_duration_from_its_status(world: Any) -> None:
-    client, cache, registry = world
+async def test_the_reconciler_provisioning_a_cluster_sets_the_duration_from_its_status(world: World) -> None:
+    client, cache, registry = world.client, world.cache, world.registry
     recorder = EventRecorder(client, reporting_controller="test", reporting_instance="test")
     reconciler = RayClusterReconciler(client, cache, recorder)
     rc = await create(client, "demo")

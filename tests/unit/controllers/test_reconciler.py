@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -12,13 +12,10 @@ from kuberay_py.controllers.raycluster import (
     RAYCLUSTERS,
     RayClusterReconciler,
     ReconcilerOptions,
-    cache_selectors,
 )
 from kuberay_py.runtime import (
     EVENTS,
     PODS,
-    ROLE_BINDINGS,
-    ROLES,
     SERVICE_ACCOUNTS,
     SERVICES,
     Cache,
@@ -27,40 +24,37 @@ from kuberay_py.runtime import (
 )
 from kuberay_py.runtime.errors import ServerError
 from kuberay_py.testing.memory_client import InMemoryClient
+from tests.unit.controllers.harness import settle, watching
 from tests.unit.controllers.podfactory import cluster
 
 NS = "default"
 
 
+@dataclass
+class World:
+    client: InMemoryClient
+    cache: Cache
+    reconciler: RayClusterReconciler
+
+
 @pytest.fixture
-async def world() -> AsyncIterator[tuple[InMemoryClient, Cache, RayClusterReconciler]]:
+async def world() -> AsyncIterator[World]:
     client = InMemoryClient()
-    cache = Cache(client, selectors=cache_selectors())
-    for resource in (RAYCLUSTERS, PODS, SERVICES, SERVICE_ACCOUNTS, ROLES, ROLE_BINDINGS):
-        cache.informer(resource)
-    cache.start()
-    await cache.wait_synced()
-    recorder = EventRecorder(client, reporting_controller="test", reporting_instance="test")
-    yield client, cache, RayClusterReconciler(client, cache, recorder)
-    await cache.stop()
+    async with watching(client) as cache:
+        recorder = EventRecorder(client, reporting_controller="test", reporting_instance="test")
+        yield World(client, cache, RayClusterReconciler(client, cache, recorder))
 
 
 @pytest.fixture
-async def yielding(world: Any) -> RayClusterReconciler:
+async def yielding(world: World) -> RayClusterReconciler:
     """A reconciler that always sees other clusters waiting and may yield at once."""
-    client, cache, reconciler = world
     return RayClusterReconciler(
-        client,
-        cache,
-        reconciler.recorder,
+        world.client,
+        world.cache,
+        world.reconciler.recorder,
         ReconcilerOptions(yield_after_seconds=0.0),
         others_waiting=lambda: True,
     )
-
-
-async def settle() -> None:
-    for _ in range(20):
-        await asyncio.sleep(0)
 
 
 async def create_cluster(client: InMemoryClient, *groups: dict[str, Any], **flags: Any) -> dict[str, Any]:
@@ -75,8 +69,8 @@ def worker_pods(client: InMemoryClient) -> list[dict[str, Any]]:
     return [p for p in client.objects(PODS) if p["metadata"]["labels"]["ray.io/node-type"] == "worker"]
 
 
-async def test_first_reconcile_creates_service_head_and_workers(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_first_reconcile_creates_service_head_and_workers(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     await create_cluster(client, {"groupName": "small", "replicas": 3})
     await reconciler.reconcile(Request(NS, "demo"))
     assert [s["metadata"]["name"] for s in client.objects(SERVICES)] == ["demo-head-svc"]
@@ -86,8 +80,8 @@ async def test_first_reconcile_creates_service_head_and_workers(world: Any) -> N
     assert owner["kind"] == "RayCluster" and owner["controller"] is True
 
 
-async def test_stale_cache_never_causes_duplicate_creates(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_stale_cache_never_causes_duplicate_creates(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     await create_cluster(client, {"groupName": "small", "replicas": 5})
     # Reconcile again at once, before the pod informer has delivered the first pass's creates.
     await reconciler.reconcile(Request(NS, "demo"))
@@ -99,8 +93,8 @@ async def test_stale_cache_never_causes_duplicate_creates(world: Any) -> None:
     assert len(worker_pods(client)) == 5
 
 
-async def test_status_is_written_once_and_not_again_when_nothing_changed(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_status_is_written_once_and_not_again_when_nothing_changed(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     await create_cluster(client, {"groupName": "small", "replicas": 1})
     await reconciler.reconcile(Request(NS, "demo"))
     await settle()
@@ -121,8 +115,8 @@ async def test_status_is_written_once_and_not_again_when_nothing_changed(world: 
     assert status["desiredWorkerReplicas"] == 1 and "state" not in status  # pods exist but never ran
 
 
-async def test_invalid_spec_creates_nothing_and_says_why(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_invalid_spec_creates_nothing_and_says_why(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     rc = cluster({"groupName": "small", "replicas": 1}).to_manifest()
     rc["metadata"] = {"name": "demo", "namespace": NS}
     containers = rc["spec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"]
@@ -138,16 +132,16 @@ async def test_invalid_spec_creates_nothing_and_says_why(world: Any) -> None:
     )
 
 
-async def test_a_missing_cluster_is_a_no_op(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_a_missing_cluster_is_a_no_op(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     result = await reconciler.reconcile(Request(NS, "nothing-here"))
     assert result.requeue_after is None and client.objects(PODS) == []
 
 
 async def test_a_pass_yields_its_worker_when_others_wait_and_loses_nothing(
-    world: Any, yielding: RayClusterReconciler
+    world: World, yielding: RayClusterReconciler
 ) -> None:
-    client, _cache, _ = world
+    client = world.client
     await create_cluster(client, {"groupName": "small", "replicas": 6})
     results, pods = [], []
     for _ in range(10):
@@ -164,9 +158,9 @@ async def test_a_pass_yields_its_worker_when_others_wait_and_loses_nothing(
 
 
 async def test_a_yielding_pass_never_leaves_a_multi_host_replica_half_made(
-    world: Any, yielding: RayClusterReconciler
+    world: World, yielding: RayClusterReconciler
 ) -> None:
-    client, _cache, _ = world
+    client = world.client
     await create_cluster(client, {"groupName": "tpu", "replicas": 4, "numOfHosts": 2})
     counts = []
     for _ in range(10):
@@ -181,17 +175,17 @@ async def test_a_yielding_pass_never_leaves_a_multi_host_replica_half_made(
     assert not [a for a in client.actions if a.verb == "delete"]
 
 
-async def test_a_pass_with_nobody_waiting_creates_everything_at_once(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_a_pass_with_nobody_waiting_creates_everything_at_once(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     await create_cluster(client, {"groupName": "small", "replicas": 30})
     result = await reconciler.reconcile(Request(NS, "demo"))
     assert result.requeue_after is None and len(worker_pods(client)) == 30
 
 
 async def test_a_spec_the_builders_refuse_gets_spec_valid_false_and_an_event_naming_the_field(
-    world: Any,
+    world: World,
 ) -> None:
-    client, _cache, reconciler = world
+    client, reconciler = world.client, world.reconciler
     await create_cluster(client, {"groupName": "small", "replicas": 1})
     rc = client.objects(RAYCLUSTERS)[0]
     rc["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["resources"] = {
@@ -210,15 +204,15 @@ async def test_a_spec_the_builders_refuse_gets_spec_valid_false_and_an_event_nam
     assert events and field in events[0]["note"]
 
 
-async def test_a_replica_wider_than_the_per_pass_budget_is_still_created(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_a_replica_wider_than_the_per_pass_budget_is_still_created(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     await create_cluster(client, {"groupName": "wide", "replicas": 1, "numOfHosts": 600})
     result = await reconciler.reconcile(Request(NS, "demo"))
     assert len(worker_pods(client)) == 600 and result.requeue_after is None
 
 
-async def test_a_failed_status_write_is_reported_as_an_event_and_retried(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_a_failed_status_write_is_reported_as_an_event_and_retried(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     await create_cluster(client, {"groupName": "small", "replicas": 1})
 
     async def refuse(*args: Any, **kwargs: Any) -> Any:
@@ -240,8 +234,8 @@ def events(client: InMemoryClient, reason: str) -> list[dict[str, Any]]:
     return [e for e in client.objects(EVENTS) if e.get("reason") == reason]
 
 
-async def test_one_event_per_pod_and_object_created_with_kuberays_reasons(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_one_event_per_pod_and_object_created_with_kuberays_reasons(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     await create_cluster(client, {"groupName": "small", "replicas": 3}, autoscaling=True)
     await reconciler.reconcile(Request(NS, "demo"))
     await reconciler.recorder.flush()
@@ -262,8 +256,8 @@ async def test_one_event_per_pod_and_object_created_with_kuberays_reasons(world:
     assert not events(client, "CreatedPods")
 
 
-async def test_a_big_scale_up_writes_a_handful_of_events(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_a_big_scale_up_writes_a_handful_of_events(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     await create_cluster(client, {"groupName": "small", "replicas": 300})
     await reconciler.reconcile(Request(NS, "demo"))
     await reconciler.recorder.flush()
@@ -274,8 +268,8 @@ async def test_a_big_scale_up_writes_a_handful_of_events(world: Any) -> None:
     assert reconciler.recorder.count(client.objects(RAYCLUSTERS)[0], "CreatedWorkerPod") == 300
 
 
-async def test_deleted_pods_get_kuberays_reasons(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_deleted_pods_get_kuberays_reasons(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     await create_cluster(client, {"groupName": "small", "replicas": 2})
     await reconciler.reconcile(Request(NS, "demo"))
     await settle()
@@ -300,8 +294,8 @@ async def test_deleted_pods_get_kuberays_reasons(world: Any) -> None:
     assert not events(client, "DeletedHeadPod") and not events(client, "DeletedPods")
 
 
-async def test_a_failed_head_pod_is_deleted_with_its_status_in_the_event(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_a_failed_head_pod_is_deleted_with_its_status_in_the_event(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     await create_cluster(client)
     await reconciler.reconcile(Request(NS, "demo"))
     await settle()
@@ -315,8 +309,8 @@ async def test_a_failed_head_pod_is_deleted_with_its_status_in_the_event(world: 
     assert deleted["note"].startswith(f"Deleted head Pod {NS}/{head['metadata']['name']}; Pod status: Failed")
 
 
-async def test_failed_pod_writes_get_kuberays_event_and_condition_reasons(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_failed_pod_writes_get_kuberays_event_and_condition_reasons(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     await create_cluster(client, {"groupName": "small", "replicas": 1})
     client.fail_next("create", ServerError("quota"), resource=PODS, times=1000)
     reconciler.writer.options = type(reconciler.writer.options)(retry_seconds=0.0)
@@ -331,8 +325,8 @@ async def test_failed_pod_writes_get_kuberays_event_and_condition_reasons(world:
     assert failure["reason"] == "FailedCreateHeadPod" and "quota" in failure["message"]
 
 
-async def test_a_failed_service_write_is_an_event_and_the_reason_not_a_replica_failure(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_a_failed_service_write_is_an_event_and_the_reason_not_a_replica_failure(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     await create_cluster(client)
     client.fail_next("create", ServerError("admission webhook said no"), resource=SERVICES)
     result = await reconciler.reconcile(Request(NS, "demo"))
@@ -348,9 +342,9 @@ async def test_a_failed_service_write_is_an_event_and_the_reason_not_a_replica_f
 
 
 async def test_a_missing_service_account_of_the_users_blocks_the_head_with_kuberays_event(
-    world: Any,
+    world: World,
 ) -> None:
-    client, _cache, reconciler = world
+    client, reconciler = world.client, world.reconciler
     manifest = cluster(autoscaling=True).to_manifest()
     manifest["metadata"] = {"name": "demo", "namespace": NS}
     manifest["spec"]["headGroupSpec"]["template"]["spec"]["serviceAccountName"] = "mine"
@@ -370,8 +364,8 @@ async def test_a_missing_service_account_of_the_users_blocks_the_head_with_kuber
 # -- the headless worker Service ----------------------------------------------------------------------------
 
 
-async def test_a_multi_host_group_gets_kuberays_headless_worker_service(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_a_multi_host_group_gets_kuberays_headless_worker_service(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     created = await create_cluster(client, {"groupName": "tpu", "replicas": 1, "numOfHosts": 2})
     await reconciler.reconcile(Request(NS, "demo"))
     await reconciler.recorder.flush()
@@ -389,16 +383,16 @@ async def test_a_multi_host_group_gets_kuberays_headless_worker_service(world: A
     assert len([a for a in client.actions if a.verb == "create" and a.resource == SERVICES]) == 2
 
 
-async def test_a_suspended_multi_host_cluster_gets_it_too(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_a_suspended_multi_host_cluster_gets_it_too(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     await create_cluster(client, {"groupName": "tpu", "replicas": 1, "numOfHosts": 2}, suspend=True)
     await reconciler.reconcile(Request(NS, "demo"))
     assert "demo-headless" in {s["metadata"]["name"] for s in client.objects(SERVICES)}
     assert worker_pods(client) == []
 
 
-async def test_kuberays_headless_worker_service_is_adopted_not_duplicated(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_kuberays_headless_worker_service_is_adopted_not_duplicated(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     created = await create_cluster(client, {"groupName": "tpu", "replicas": 1, "numOfHosts": 2})
     owner = {
         "apiVersion": "ray.io/v1",
@@ -432,8 +426,8 @@ async def test_kuberays_headless_worker_service_is_adopted_not_duplicated(world:
     assert not [a for a in client.actions[before:] if a.resource == SERVICES]
 
 
-async def test_a_headless_service_of_someone_elses_is_left_alone(world: Any) -> None:
-    client, _cache, reconciler = world
+async def test_a_headless_service_of_someone_elses_is_left_alone(world: World) -> None:
+    client, reconciler = world.client, world.reconciler
     await create_cluster(client, {"groupName": "tpu", "replicas": 1, "numOfHosts": 2})
     theirs = {"metadata": {"name": "demo-headless", "namespace": NS, "labels": {"team": "a"}}, "spec": {}}
     await client.create(SERVICES, theirs)
