@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,17 @@ async def test_heterogeneous_sample_comes_up_ready(
     assert service["metadata"]["ownerReferences"][0]["uid"] == rc["metadata"]["uid"]
     table = (await kubectl(control_plane, "get", "rayclusters", "-n", namespace)).stdout
     header, row = table.splitlines()[:2]
-    assert header.split()[:3] == ["NAME", "DESIRED", "WORKERS"] or "DESIRED" in header
+    # The CRD's additionalPrinterColumns of priority 0, upper-cased; kubectl pads columns with 3 spaces.
+    assert re.split(r"\s{2,}", header.strip()) == [
+        "NAME",
+        "DESIRED WORKERS",
+        "AVAILABLE WORKERS",
+        "CPUS",
+        "MEMORY",
+        "GPUS",
+        "STATUS",
+        "AGE",
+    ]
     assert row.split()[0] == name and "ready" in row.split()
 
 
