@@ -9,6 +9,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +54,20 @@ spec:
 CLUSTERS = {"raycluster-heterogeneous": 5, "raycluster-autoscaler": 2, "multi-host": 5}
 
 
+@dataclass
+class Moved:
+    """KubeRay's control plane with KubeRay running, and where the logs go."""
+
+    plane: ControlPlane
+    kuberay: KubeRayProcess
+    log_dir: Path
+
+
 @pytest.fixture
-def moved(kuberay: KubeRay, tmp_path: Path) -> Iterator[tuple[ControlPlane, KubeRayProcess, Path]]:
+def moved(kuberay: KubeRay, tmp_path: Path) -> Iterator[Moved]:
     plane, operator = start_kuberay(kuberay, tmp_path)
     try:
-        yield plane, operator, tmp_path
+        yield Moved(plane, operator, tmp_path)
     finally:
         operator.stop()
         plane.stop()
@@ -131,9 +141,9 @@ def _group_pods(plane: ControlPlane, cluster: str, group: str) -> list[str]:
 
 
 def test_kuberay_py_takes_over_kuberays_clusters_without_restarting_a_pod(
-    moved: tuple[ControlPlane, KubeRayProcess, Path],
+    moved: Moved,
 ) -> None:
-    plane, kuberay, log_dir = moved
+    plane, kuberay, log_dir = moved.plane, moved.kuberay, moved.log_dir
     plane.kubectl("create", "namespace", NAMESPACE)
     for sample in ("ray-cluster.heterogeneous.yaml", "ray-cluster.autoscaler.yaml"):
         plane.kubectl("create", "-n", NAMESPACE, "-f", str(OUR_SAMPLES / sample))

@@ -9,6 +9,7 @@ import random
 import socket
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -382,18 +383,22 @@ async def annotations_of(client: InMemoryClient, name: str) -> dict[str, str]:
     return dict((await client.get(PODS, name, "ns"))["metadata"].get("annotations") or {})
 
 
+@dataclass
+class Kube:
+    server: JobServer
+    client: InMemoryClient
+
+
 @pytest.fixture
-async def kube() -> AsyncIterator[tuple[JobServer, InMemoryClient]]:
+async def kube() -> AsyncIterator[Kube]:
     client = InMemoryClient()
     # Rounds are driven by the test (poll_once), never by the timer.
     async with JobServer(client=client, pending_seconds=0.02, poll_interval=3600) as job_server:
-        yield job_server, client
+        yield Kube(job_server, client)
 
 
-async def test_plays_kuberays_submitter(
-    kube: tuple[JobServer, InMemoryClient], http: aiohttp.ClientSession
-) -> None:
-    server, client = kube
+async def test_plays_kuberays_submitter(kube: Kube, http: aiohttp.ClientSession) -> None:
+    server, client = kube.server, kube.client
     ip, port = random_ip(), free_port()
     await add_head(client, "rc-head", ip, port)
     address = f"{ip}:{port}"
@@ -427,8 +432,8 @@ async def test_plays_kuberays_submitter(
     assert "already exists" in (await annotations_of(client, "rj-3"))[FAIL_ANNOTATION]
 
 
-async def test_submitter_outcomes(kube: tuple[JobServer, InMemoryClient]) -> None:
-    server, client = kube
+async def test_submitter_outcomes(kube: Kube) -> None:
+    server, client = kube.server, kube.client
     ip, port = random_ip(), free_port()
     await add_head(client, "rc-head", ip, port)
     address = f"{ip}:{port}"
@@ -462,8 +467,8 @@ async def test_submitter_outcomes(kube: tuple[JobServer, InMemoryClient]) -> Non
     assert "Failed to connect" in (await annotations_of(client, "patient-1"))[FAIL_ANNOTATION]
 
 
-async def test_a_service_address_and_a_new_head(kube: tuple[JobServer, InMemoryClient]) -> None:
-    server, client = kube
+async def test_a_service_address_and_a_new_head(kube: Kube) -> None:
+    server, client = kube.server, kube.client
     ip, port = random_ip(), free_port()
     await add_head(client, "rc-head", ip, port)
     service = {
