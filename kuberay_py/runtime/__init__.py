@@ -59,14 +59,8 @@ from kuberay_py.runtime.errors import (
 )
 from kuberay_py.runtime.events import EventRecorder
 from kuberay_py.runtime.fairshare import FairShare
-from kuberay_py.runtime.informer import (
-    EventHandler,
-    Informer,
-    default_transform,
-    share_strings,
-    strip_bulky_metadata,
-)
-from kuberay_py.runtime.kube_client import KubeClient, connect, load_configuration
+from kuberay_py.runtime.informer import Informer, default_transform
+from kuberay_py.runtime.kube_client import KubeClient, connect
 from kuberay_py.runtime.leader import LeaderElector
 from kuberay_py.runtime.logs import configure_logging
 from kuberay_py.runtime.manager import (
@@ -80,10 +74,7 @@ from kuberay_py.runtime.predicates import (
     AnnotationsChanged,
     GenerationChanged,
     LabelsChanged,
-    ObjectFilter,
     Predicate,
-    ResourceVersionChanged,
-    all_of,
     any_of,
     labels_or_annotations_changed,
 )
@@ -105,7 +96,7 @@ from kuberay_py.runtime.resources import (
     ObjectKey,
     Resource,
 )
-from kuberay_py.runtime.selectors import FieldSelector, LabelSelector
+from kuberay_py.runtime.selectors import LabelSelector
 from kuberay_py.runtime.workqueue import ExponentialBackoff, WorkQueue
 
 __all__ = [
@@ -132,12 +123,10 @@ __all__ = [
     "Client",
     "Conflict",
     "Controller",
-    "EventHandler",
     "EventRecorder",
     "EventType",
     "ExponentialBackoff",
     "FairShare",
-    "FieldSelector",
     "Forbidden",
     "GenerationChanged",
     "Gone",
@@ -153,7 +142,6 @@ __all__ = [
     "ManagerOptions",
     "NotCached",
     "NotFound",
-    "ObjectFilter",
     "ObjectKey",
     "ObjectList",
     "PatchType",
@@ -164,7 +152,6 @@ __all__ = [
     "Request",
     "Resource",
     "ResourceSelector",
-    "ResourceVersionChanged",
     "Result",
     "ServerError",
     "TerminalError",
@@ -174,13 +161,9 @@ __all__ = [
     "WatchEvent",
     "WorkQueue",
     "WriteFence",
-    "all_of",
     "any_of",
     "configure_logging",
     "connect",
     "default_transform",
     "labels_or_annotations_changed",
-    "load_configuration",
-    "share_strings",
-    "strip_bulky_metadata",
 ]

@@ -8,7 +8,6 @@ cached dicts themselves: never mutate them; ``objects.clone`` first.
     pod = cache.get(PODS, "head-0", "default")                       # Obj | None
     pods = cache.list(PODS, "default", labels="ray.io/cluster=demo")  # str, dict or LabelSelector
     children = cache.list(PODS, owner_uid=cluster_uid)                # by controller ownerReference
-    cache.by_index(PODS, "node", "node-1")                            # a custom index
 
 Informers are registered before the cache starts (the controller builder does it for ``for_``/``owns``/
 ``watches``); an informer registered later starts at once. Per-resource selectors narrow what is cached, which
@@ -32,14 +31,13 @@ import asyncio
 import builtins
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kuberay_py.runtime.client import Client
 from kuberay_py.runtime.informer import Informer, Transform, default_transform
 from kuberay_py.runtime.objects import Obj
 from kuberay_py.runtime.resources import ObjectKey, Resource
 from kuberay_py.runtime.selectors import LabelSelector
-from kuberay_py.runtime.store import IndexFunc
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +59,6 @@ class InformerOptions:
     watch_timeout: tuple[float, float] = (300.0, 600.0)
     backoff_initial: float = 0.2
     backoff_max: float = 30.0
-    resync_period: float | None = None
-    indexers: Mapping[Resource, Mapping[str, IndexFunc]] = field(default_factory=dict)
 
 
 class NotCached(LookupError):
@@ -109,12 +105,10 @@ class Cache:
                 label_selector=selector.label_selector,
                 field_selector=selector.field_selector,
                 transform=self._transforms.get(resource, self._transform),
-                indexers=opts.indexers.get(resource),
                 page_size=opts.page_size,
                 watch_timeout=opts.watch_timeout,
                 backoff_initial=opts.backoff_initial,
                 backoff_max=opts.backoff_max,
-                resync_period=opts.resync_period,
             )
             self._informers[resource] = informer
             if self._started:
@@ -172,9 +166,6 @@ class Cache:
         return self._store_of(resource).store.select(
             namespace if resource.namespaced else None, selector, owner_uid
         )
-
-    def by_index(self, resource: Resource, index: str, value: str) -> builtins.list[Obj]:
-        return self._store_of(resource).store.by_index(index, value)
 
     def _store_of(self, resource: Resource) -> Informer:
         informer = self._informers.get(resource)

@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import random
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 import structlog
@@ -45,7 +45,7 @@ from kuberay_py.runtime.client import Client, EventType, WatchEvent
 from kuberay_py.runtime.errors import Gone
 from kuberay_py.runtime.objects import Obj, key_of, metadata
 from kuberay_py.runtime.resources import Resource
-from kuberay_py.runtime.store import IndexFunc, Store
+from kuberay_py.runtime.store import Store
 
 Transform = Callable[[Obj], Obj]
 
@@ -124,25 +124,22 @@ class Informer:
         label_selector: str | None = None,
         field_selector: str | None = None,
         transform: Transform | None = default_transform,
-        indexers: Mapping[str, IndexFunc] | None = None,
         page_size: int = 100,
         watch_timeout: tuple[float, float] = (300.0, 600.0),
         backoff_initial: float = 0.2,
         backoff_max: float = 30.0,
-        resync_period: float | None = None,
     ) -> None:
         self.client = client
         self.resource = resource
         self.namespace = namespace if resource.namespaced else None
         self.label_selector = label_selector
         self.field_selector = field_selector
-        self.store = Store(indexers)
+        self.store = Store()
         self._transform = transform
         self._page_size = page_size
         self._watch_timeout = watch_timeout
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
-        self._resync_period = resync_period
         self._handlers: list[EventHandler] = []
         self._synced = asyncio.Event()
         self._resource_version: str | None = None
@@ -174,25 +171,18 @@ class Informer:
 
     async def run(self) -> None:
         """List and watch until cancelled."""
-        resync = asyncio.create_task(self._resync_loop()) if self._resync_period else None
-        try:
-            while True:
-                retrying = AsyncRetrying(
-                    wait=self._reconnect_wait(),
-                    retry=retry_if_exception(_retriable),
-                    before_sleep=self._log_retry,
-                    reraise=True,
-                )
-                try:
-                    await retrying(self._list_and_watch)
-                except Exception as exc:
-                    raise_if_cancelling(exc)
-                    raise
-        finally:
-            if resync:
-                resync.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await resync
+        while True:
+            retrying = AsyncRetrying(
+                wait=self._reconnect_wait(),
+                retry=retry_if_exception(_retriable),
+                before_sleep=self._log_retry,
+                reraise=True,
+            )
+            try:
+                await retrying(self._list_and_watch)
+            except Exception as exc:
+                raise_if_cancelling(exc)
+                raise
 
     def _reconnect_wait(self) -> wait_base:
         """ "Equal jitter": half of each exponential step is fixed, half random, so a fleet of clients
@@ -309,14 +299,6 @@ class Informer:
             func(*args)
         except Exception:
             self._log.exception("event handler failed")
-
-    async def _resync_loop(self) -> None:
-        assert self._resync_period
-        while True:
-            await asyncio.sleep(self._resync_period)
-            for obj in self.store.values():
-                for handler in self._handlers:
-                    self._call(handler.on_update, obj, obj)
 
     def _log_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None

@@ -9,7 +9,6 @@ Several predicates given to ``for_``/``owns``/``watches`` must all pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Protocol
 
 from kuberay_py.runtime.objects import Obj, metadata
@@ -53,29 +52,6 @@ class AnnotationsChanged(UpdatePredicate):
         return (metadata(old).get("annotations") or {}) != (metadata(new).get("annotations") or {})
 
 
-class ResourceVersionChanged(UpdatePredicate):
-    """Drops periodic resyncs, which deliver an update with the same object twice."""
-
-    def update(self, old: Obj, new: Obj) -> bool:
-        return metadata(old).get("resourceVersion") != metadata(new).get("resourceVersion")
-
-
-class ObjectFilter:
-    """Passes events whose object (the new one, for updates) satisfies ``accept``."""
-
-    def __init__(self, accept: Callable[[Obj], bool]) -> None:
-        self._accept = accept
-
-    def create(self, obj: Obj) -> bool:
-        return self._accept(obj)
-
-    def update(self, old: Obj, new: Obj) -> bool:
-        return self._accept(new)
-
-    def delete(self, obj: Obj) -> bool:
-        return self._accept(obj)
-
-
 class _AnyOf:
     def __init__(self, predicates: tuple[Predicate, ...]) -> None:
         self._predicates = predicates
@@ -90,25 +66,9 @@ class _AnyOf:
         return any(p.delete(obj) for p in self._predicates)
 
 
-class _AllOf(_AnyOf):
-    def create(self, obj: Obj) -> bool:
-        return all(p.create(obj) for p in self._predicates)
-
-    def update(self, old: Obj, new: Obj) -> bool:
-        return all(p.update(old, new) for p in self._predicates)
-
-    def delete(self, obj: Obj) -> bool:
-        return all(p.delete(obj) for p in self._predicates)
-
-
 def any_of(*predicates: Predicate) -> Predicate:
     """Passes when at least one predicate passes."""
     return _AnyOf(predicates)
-
-
-def all_of(*predicates: Predicate) -> Predicate:
-    """Passes when every predicate passes."""
-    return _AllOf(predicates)
 
 
 def labels_or_annotations_changed() -> Predicate:

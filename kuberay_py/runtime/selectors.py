@@ -1,10 +1,9 @@
-"""Label and field selectors: parsing the API's string syntax and matching objects against it.
+"""Label selectors: parsing the API's string syntax and matching labels against it.
 
 ``LabelSelector.parse("app=ray,tier in (head,worker),!legacy")`` accepts everything ``kubectl -l`` does
 (``=``, ``==``, ``!=``, ``in``, ``notin``, existence, ``!`` non-existence, ``>``/``<``).
 ``LabelSelector.from_match_labels({"app": "ray"})`` builds one from a dict, and ``str(selector)`` gives the
-canonical text to send to the API server. Field selectors support ``=``, ``==`` and ``!=`` on dotted paths
-such as ``metadata.name`` or ``status.phase``.
+canonical text to send to the API server.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 _SET_OPERATOR = re.compile(r"^\s*(\S+)\s+(in|notin)\s*\((.*)\)\s*$")
 _BINARY_OPERATOR = re.compile(r"^\s*([^!=<>\s]+)\s*(==|!=|=|>|<)\s*(\S*)\s*$")
@@ -71,18 +69,6 @@ class LabelSelector:
     def from_match_labels(cls, labels: Mapping[str, str]) -> LabelSelector:
         return cls(tuple(Requirement(k, "=", (v,)) for k, v in sorted(labels.items())))
 
-    @classmethod
-    def from_api(cls, selector: Mapping[str, Any] | None) -> LabelSelector:
-        """From a ``metav1.LabelSelector`` object (``matchLabels`` and ``matchExpressions``)."""
-        if not selector:
-            return cls()
-        requirements = list(cls.from_match_labels(selector.get("matchLabels") or {}).requirements)
-        operators = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!"}
-        for expr in selector.get("matchExpressions") or ():
-            values = tuple(sorted(expr.get("values") or ()))
-            requirements.append(Requirement(expr["key"], operators[expr["operator"]], values))
-        return cls(tuple(requirements))
-
     def matches(self, labels: Mapping[str, str] | None) -> bool:
         labels = labels or {}
         return all(req.matches(labels) for req in self.requirements)
@@ -138,51 +124,3 @@ def _parse_requirement(text: str) -> Requirement:
 def _check_key(key: str, text: str) -> None:
     if not key or any(c in key for c in " =!()<>"):
         raise ValueError(f"invalid label selector clause: {text!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class FieldSelector:
-    """A conjunction of ``path=value`` / ``path!=value`` clauses on dotted field paths."""
-
-    terms: tuple[tuple[str, bool, str], ...] = ()  # (path, wants_equal, value)
-
-    @classmethod
-    def parse(cls, text: str | None) -> FieldSelector:
-        if not text or not text.strip():
-            return cls()
-        terms = []
-        for part in _split_top_level(text):
-            if "!=" in part:
-                path, value = part.split("!=", 1)
-                terms.append((path.strip(), False, value.strip()))
-            else:
-                path, _, value = part.replace("==", "=").partition("=")
-                if not _:
-                    raise ValueError(f"invalid field selector clause: {part!r}")
-                terms.append((path.strip(), True, value.strip()))
-        return cls(tuple(terms))
-
-    def matches(self, obj: Mapping[str, Any]) -> bool:
-        for path, wants_equal, value in self.terms:
-            if (_field_text(obj, path) == value) != wants_equal:
-                return False
-        return True
-
-    def __bool__(self) -> bool:
-        return bool(self.terms)
-
-    def __str__(self) -> str:
-        return ",".join(f"{p}{'=' if eq else '!='}{v}" for p, eq, v in self.terms)
-
-
-def _field_text(obj: Mapping[str, Any], path: str) -> str:
-    current: Any = obj
-    for part in path.split("."):
-        if not isinstance(current, Mapping):
-            return ""
-        current = current.get(part)
-    if current is None:
-        return ""
-    if isinstance(current, bool):
-        return "true" if current else "false"
-    return str(current)

@@ -8,8 +8,6 @@ Indexes map a string value to the keys of the objects that produce it. Three are
 * ``namespace``: the object's namespace;
 * ``owner``: the uid of the object's controller ownerReference;
 * ``label``: one ``key=value`` entry per label.
-
-Add your own with ``Store(indexers={"node": lambda o: [o["spec"].get("nodeName", "")]})``.
 """
 
 from __future__ import annotations
@@ -47,7 +45,7 @@ def label_index_value(key: str, value: str) -> str:
     return sys.intern(f"{key}={value}")
 
 
-DEFAULT_INDEXERS: Mapping[str, IndexFunc] = {
+INDEXERS: Mapping[str, IndexFunc] = {
     NAMESPACE_INDEX: index_by_namespace,
     OWNER_INDEX: index_by_controller_uid,
     LABEL_INDEX: index_by_label,
@@ -57,9 +55,9 @@ DEFAULT_INDEXERS: Mapping[str, IndexFunc] = {
 class Store:
     """Objects by key, with secondary indexes kept in step on every change."""
 
-    def __init__(self, indexers: Mapping[str, IndexFunc] | None = None) -> None:
+    def __init__(self) -> None:
         self._items: dict[ObjectKey, Obj] = {}
-        self._indexers: dict[str, IndexFunc] = {**DEFAULT_INDEXERS, **(indexers or {})}
+        self._indexers = INDEXERS
         # A value with one object maps to its key directly, with several to a set: many label values
         # (node ids, hashes) are unique, and an empty set costs more than the key itself.
         self._indices: dict[str, dict[str, ObjectKey | set[ObjectKey]]] = {

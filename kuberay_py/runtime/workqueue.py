@@ -8,8 +8,7 @@
   1000 s), which :meth:`WorkQueue.forget` resets after a success. A failing key therefore waits longer and
   longer while the others keep flowing.
 * :meth:`WorkQueue.shutdown` stops new adds; keys already queued are still handed out so workers can drain,
-  and :meth:`WorkQueue.wait_idle` waits for the last one to finish. :meth:`WorkQueue.get` raises
-  :class:`ShutDown` once nothing is left.
+  and :meth:`WorkQueue.get` raises :class:`ShutDown` once nothing is left.
 
 Protocol for a worker::
 
@@ -75,7 +74,6 @@ class WorkQueue(Generic[K]):
         self._processing: dict[K, float] = {}
         self._delayed: dict[K, tuple[float, asyncio.TimerHandle]] = {}
         self._getters: deque[asyncio.Future[None]] = deque()
-        self._idle_waiters: list[asyncio.Future[None]] = []
         self._shutting_down = False
         labels = (self.controller, self.name)
         self._depth = metrics.WORKQUEUE_DEPTH.labels(*labels)
@@ -89,10 +87,6 @@ class WorkQueue(Generic[K]):
     def __len__(self) -> int:
         """Keys waiting to be picked up (not counting delayed or in-progress ones)."""
         return len(self._queue)
-
-    @property
-    def shutting_down(self) -> bool:
-        return self._shutting_down
 
     def is_processing(self, key: K) -> bool:
         return key in self._processing
@@ -174,8 +168,6 @@ class WorkQueue(Generic[K]):
             self._work_duration.observe(time.monotonic() - started)
         if key in self._dirty:
             self._push(key)
-        elif not self._processing and not self._queue:
-            self._notify_idle()
 
     def shutdown(self) -> None:
         """Refuse new adds, drop delayed ones, and let workers drain what is queued."""
@@ -187,16 +179,6 @@ class WorkQueue(Generic[K]):
             waiter = self._getters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
-        if not self._processing and not self._queue:
-            self._notify_idle()
-
-    async def wait_idle(self) -> None:
-        """Wait until nothing is queued or in progress."""
-        if not self._processing and not self._queue:
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._idle_waiters.append(waiter)
-        await waiter
 
     def _fire(self, key: K) -> None:
         self._delayed.pop(key, None)
@@ -213,9 +195,3 @@ class WorkQueue(Generic[K]):
             if not waiter.done():
                 waiter.set_result(None)
                 return
-
-    def _notify_idle(self) -> None:
-        waiters, self._idle_waiters = self._idle_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)

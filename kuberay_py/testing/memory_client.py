@@ -30,7 +30,7 @@ import contextlib
 import itertools
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +55,7 @@ from kuberay_py.runtime.errors import (
 )
 from kuberay_py.runtime.objects import Obj, clone, metadata, now_rfc3339
 from kuberay_py.runtime.resources import ObjectKey, Resource
-from kuberay_py.runtime.selectors import FieldSelector, LabelSelector
+from kuberay_py.runtime.selectors import LabelSelector
 from kuberay_py.testing.patches import PatchError, apply_json_patch, apply_merge_patch
 
 _CollectionKey = tuple[str, str]  # (group, plural)
@@ -533,3 +533,48 @@ class InMemoryClient(Client):
 def _spec_of(obj: Obj) -> dict[str, Any]:
     """Everything whose change bumps ``metadata.generation``."""
     return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSelector:
+    """A field selector as the API server applies it: ``path=value`` / ``path!=value`` clauses (``==`` is
+    ``=``) on dotted paths such as ``metadata.name`` or ``status.phase``, all of which must hold."""
+
+    terms: tuple[tuple[str, bool, str], ...] = ()  # (path, wants_equal, value)
+
+    @classmethod
+    def parse(cls, text: str | None) -> FieldSelector:
+        terms = []
+        for part in (p.strip() for p in (text or "").split(",")):
+            if not part:
+                continue
+            if "!=" in part:
+                path, value = part.split("!=", 1)
+                terms.append((path.strip(), False, value.strip()))
+            else:
+                path, equals, value = part.replace("==", "=").partition("=")
+                if not equals:
+                    raise ValueError(f"invalid field selector clause: {part!r}")
+                terms.append((path.strip(), True, value.strip()))
+        return cls(tuple(terms))
+
+    def matches(self, obj: Mapping[str, Any]) -> bool:
+        return all(
+            (_field_text(obj, path) == value) == wants_equal for path, wants_equal, value in self.terms
+        )
+
+    def __str__(self) -> str:
+        return ",".join(f"{p}{'=' if eq else '!='}{v}" for p, eq, v in self.terms)
+
+
+def _field_text(obj: Mapping[str, Any], path: str) -> str:
+    current: Any = obj
+    for part in path.split("."):
+        if not isinstance(current, Mapping):
+            return ""
+        current = current.get(part)
+    if current is None:
+        return ""
+    if isinstance(current, bool):
+        return "true" if current else "false"
+    return str(current)

@@ -1,7 +1,6 @@
 """Applying JSON merge patches (RFC 7386) and JSON patches (RFC 6902) to JSON data.
 
-Used by the in-memory backend; reconcilers may also use :func:`merge_patch_diff` to compute a minimal merge
-patch between two versions of an object.
+Used by the in-memory backend.
 """
 
 from __future__ import annotations
@@ -26,24 +25,6 @@ def apply_merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = apply_merge_patch(result.get(key), value)
     return result
-
-
-def merge_patch_diff(old: Any, new: Any) -> Any:
-    """A merge patch that turns ``old`` into ``new`` (``{}`` when they are equal)."""
-    if not isinstance(old, dict) or not isinstance(new, dict):
-        return clone(new)
-    patch: dict[str, Any] = {}
-    for key in old.keys() - new.keys():
-        patch[key] = None
-    for key, value in new.items():
-        if key not in old:
-            patch[key] = clone(value)
-        elif old[key] != value:
-            if isinstance(value, dict) and isinstance(old[key], dict):
-                patch[key] = merge_patch_diff(old[key], value)
-            else:
-                patch[key] = clone(value)
-    return patch
 
 
 def apply_json_patch(target: Any, operations: list[dict[str, Any]]) -> Any:

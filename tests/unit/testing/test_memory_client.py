@@ -15,7 +15,8 @@ from kuberay_py.runtime.errors import (
 )
 from kuberay_py.runtime.objects import owner_reference
 from kuberay_py.runtime.resources import CONFIG_MAPS, NAMESPACES, PODS, Resource
-from kuberay_py.testing.memory_client import InMemoryClient
+from kuberay_py.testing.memory_client import FieldSelector, InMemoryClient
+from kuberay_py.testing.patches import PatchError, apply_json_patch, apply_merge_patch
 from tests.unit.runtime.runtime_unit_support import configmap, sample
 
 WIDGETS = Resource("example.com", "v1", "widgets", "Widget", has_status=True)
@@ -325,3 +326,48 @@ async def test_injected_faults_actions_log_and_request_metrics():
 
     assert [(a.verb, a.name) for a in client.actions] == [("create", "a"), ("create", "a")]
     assert sample("rest_client_requests_total", verb="create", code="500") == before + 1
+
+
+def test_field_selector():
+    pod = {"metadata": {"name": "p", "namespace": "ns"}, "status": {"phase": "Running"}, "spec": {"x": True}}
+    assert FieldSelector.parse("metadata.name=p,status.phase!=Failed").matches(pod)
+    assert not FieldSelector.parse("status.phase==Pending").matches(pod)
+    assert FieldSelector.parse("spec.x=true").matches(pod)
+    assert FieldSelector.parse("spec.missing=").matches(pod)
+    assert str(FieldSelector.parse("a==b")) == "a=b"
+    with pytest.raises(ValueError, match="invalid"):
+        FieldSelector.parse("nonsense")
+
+
+def test_merge_patch():
+    original = {"a": 1, "b": {"c": 2, "d": 3}, "l": [1, 2]}
+    patched = apply_merge_patch(original, {"b": {"c": None, "e": 4}, "l": [3], "n": {"x": None}})
+    assert patched == {"a": 1, "b": {"d": 3, "e": 4}, "l": [3], "n": {}}
+    assert original == {"a": 1, "b": {"c": 2, "d": 3}, "l": [1, 2]}, "inputs are not modified"
+
+
+def test_json_patch_operations():
+    doc = {"a": {"b": [1, 2]}, "c": "x"}
+    result = apply_json_patch(
+        doc,
+        [
+            {"op": "add", "path": "/a/b/-", "value": 3},
+            {"op": "add", "path": "/a/b/0", "value": 0},
+            {"op": "remove", "path": "/a/b/1"},
+            {"op": "replace", "path": "/c", "value": "y"},
+            {"op": "copy", "from": "/c", "path": "/d"},
+            {"op": "move", "from": "/d", "path": "/e~1f"},
+            {"op": "test", "path": "/e~1f", "value": "y"},
+        ],
+    )
+    assert result == {"a": {"b": [0, 2, 3]}, "c": "y", "e/f": "y"}
+    assert doc == {"a": {"b": [1, 2]}, "c": "x"}
+    for bad in (
+        [{"op": "remove", "path": "/missing"}],
+        [{"op": "test", "path": "/c", "value": "z"}],
+        [{"op": "frobnicate", "path": "/c"}],
+        [{"op": "add", "path": "no-slash", "value": 1}],
+        [{"op": "add", "path": "/a/b/9", "value": 1}],
+    ):
+        with pytest.raises(PatchError):
+            apply_json_patch(doc, bad)
