@@ -1,9 +1,9 @@
 """What the operator's cache keeps of each Ray pod: only the fields this controller reads.
 
-A pod as the API server returns it is about 12 KB of JSON (containers with their environment, probes and
-commands, volumes, tolerations, container statuses), some 20 KB as Python objects even with strings shared.
-The controller reads a handful of its fields (see `podstate` and `status`), so the cache keeps those and
-drops the rest, which is what lets one operator process hold thousands of pods. Reading another pod field in
+A pod as the API server returns it carries containers with their environment, probes and commands, volumes,
+tolerations and container statuses, most of which the controller never reads. The cache keeps the handful of
+fields `pod_facts` and `status` read and drops the rest, which is what lets one operator process hold
+thousands of pods (benchmarks/RESULTS.md has its memory at thousands of pods). Reading another pod field in
 the controller means keeping it here too.
 """
 

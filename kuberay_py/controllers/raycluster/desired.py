@@ -23,7 +23,7 @@ from kuberay_py.builders import (
     recorded_template_hash,
 )
 from kuberay_py.controllers.raycluster.capacity import desired_capacity
-from kuberay_py.controllers.raycluster.podstate import Pod
+from kuberay_py.controllers.raycluster.pod_facts import Pod
 
 # Hashes and capacity do not depend on which replica a pod is in; any slot will do to build a sample.
 _SAMPLE_HOST = HostSlot("sample", 0)

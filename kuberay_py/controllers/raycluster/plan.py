@@ -24,21 +24,19 @@ from dataclasses import dataclass, field
 from kuberay_py.api import RayCluster, RollingUpdate, UpgradeType, WorkerGroupSpec
 from kuberay_py.builders import HOST_INDEX_LABEL, REPLICA_NAME_LABEL, TEMPLATE_HASH_ANNOTATION, replica_name
 from kuberay_py.builders.names import short_hash
-from kuberay_py.controllers.raycluster.podstate import (
+from kuberay_py.controllers.raycluster.pod_facts import (
     Pod,
     created_at,
     group_of,
     is_active,
-    is_deleting,
     is_finished,
     is_head,
     is_ready,
-    labels_of,
-    name_of,
     removal_order,
     template_hash_of,
 )
 from kuberay_py.controllers.raycluster.vocabulary import DeleteReason
+from kuberay_py.runtime.objects import is_deleting, labels_of, name_of
 
 
 @dataclass(frozen=True, slots=True)

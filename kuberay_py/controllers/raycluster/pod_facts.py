@@ -6,23 +6,11 @@ from typing import Any
 
 from kuberay_py.api.constants import HEAD_GROUP_NAME
 from kuberay_py.builders import GROUP_LABEL, NODE_TYPE_LABEL, recorded_template_hash
+from kuberay_py.runtime.objects import is_deleting, labels_of, name_of
 
 Pod = dict[str, Any]
 
 TERMINAL_PHASES = frozenset({"Failed", "Succeeded"})
-
-
-def name_of(pod: Pod) -> str:
-    return str(pod["metadata"]["name"])
-
-
-def uid_of(pod: Pod) -> str:
-    return str(pod["metadata"].get("uid", ""))
-
-
-def labels_of(pod: Pod) -> dict[str, str]:
-    labels: dict[str, str] = pod["metadata"].get("labels") or {}
-    return labels
 
 
 def group_of(pod: Pod) -> str:
@@ -35,10 +23,6 @@ def group_of(pod: Pod) -> str:
 
 def is_head(pod: Pod) -> bool:
     return labels_of(pod).get(NODE_TYPE_LABEL) == "head"
-
-
-def is_deleting(pod: Pod) -> bool:
-    return bool(pod["metadata"].get("deletionTimestamp"))
 
 
 def phase_of(pod: Pod) -> str:

@@ -28,7 +28,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_e
 
 from kuberay_py.controllers.raycluster.expectations import Expectations
 from kuberay_py.controllers.raycluster.plan import Adoption, Deletion
-from kuberay_py.controllers.raycluster.podstate import Pod, name_of, uid_of
+from kuberay_py.controllers.raycluster.pod_facts import Pod
 from kuberay_py.controllers.raycluster.writes import WriteOutcome, send_writes
 from kuberay_py.runtime import (
     PODS,
@@ -41,6 +41,7 @@ from kuberay_py.runtime import (
     Preconditions,
 )
 from kuberay_py.runtime.errors import ServerError, TransportError, is_retriable
+from kuberay_py.runtime.objects import name_of, uid_of
 
 log = structlog.get_logger("kuberay_py.controllers.raycluster.podwriter")
 

@@ -56,7 +56,7 @@ from kuberay_py.controllers.raycluster.desired import DesiredPods, build_desired
 from kuberay_py.controllers.raycluster.expectations import Expectations
 from kuberay_py.controllers.raycluster.metrics import CACHE_BEHIND
 from kuberay_py.controllers.raycluster.plan import Plan, plan_pods
-from kuberay_py.controllers.raycluster.podstate import Pod, group_of, is_head, name_of, phase_of
+from kuberay_py.controllers.raycluster.pod_facts import Pod, group_of, is_head, phase_of
 from kuberay_py.controllers.raycluster.podwriter import (
     CreateOutcome,
     CreateRequest,
@@ -99,7 +99,7 @@ from kuberay_py.runtime import (
     Result,
 )
 from kuberay_py.runtime.errors import is_namespace_terminating
-from kuberay_py.runtime.objects import now_rfc3339
+from kuberay_py.runtime.objects import name_of, now_rfc3339
 
 log = structlog.get_logger("kuberay_py.controllers.raycluster")
 

@@ -29,7 +29,7 @@ from kuberay_py.builders.redis_cleanup import (
     redis_cleanup_job_name,
 )
 from kuberay_py.controllers.raycluster.plan import Deletion
-from kuberay_py.controllers.raycluster.podstate import Pod, is_deleting, is_head
+from kuberay_py.controllers.raycluster.pod_facts import Pod, is_head
 from kuberay_py.controllers.raycluster.podwriter import PodWriter
 from kuberay_py.controllers.raycluster.vocabulary import RAYCLUSTERS, DeleteReason, EventReason
 from kuberay_py.runtime import (
@@ -42,7 +42,7 @@ from kuberay_py.runtime import (
     NotFound,
     Result,
 )
-from kuberay_py.runtime.objects import job_finished, parse_time
+from kuberay_py.runtime.objects import is_deleting, job_finished, parse_time
 
 log = structlog.get_logger("kuberay_py.controllers.raycluster")
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from kuberay_py.builders import NODE_TYPE_LABEL
 from kuberay_py.builders.labels import CREATED_BY, CREATED_BY_LABEL
-from kuberay_py.controllers.raycluster.podcache import slim_pod
+from kuberay_py.controllers.raycluster.cached_pod import slim_pod
 from kuberay_py.controllers.raycluster.reconciler import RayClusterReconciler, ReconcilerOptions
 from kuberay_py.controllers.raycluster.vocabulary import RAYCLUSTERS
 from kuberay_py.runtime import (

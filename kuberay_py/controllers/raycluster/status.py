@@ -10,7 +10,14 @@ from typing import Any
 
 from kuberay_py.api import ClusterState, RayCluster
 from kuberay_py.controllers.raycluster.conditions import ConditionUpdate, merge_conditions
-from kuberay_py.controllers.raycluster.podstate import Pod, group_of, is_active, is_head, is_ready, is_running
+from kuberay_py.controllers.raycluster.pod_facts import (
+    Pod,
+    group_of,
+    is_active,
+    is_head,
+    is_ready,
+    is_running,
+)
 from kuberay_py.controllers.raycluster.vocabulary import ConditionReason, ConditionType
 
 # Fields written on every status write, whatever else changed.

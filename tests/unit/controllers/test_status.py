@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kuberay_py.controllers.raycluster.cached_pod import slim_pod
 from kuberay_py.controllers.raycluster.conditions import ConditionUpdate
-from kuberay_py.controllers.raycluster.podcache import slim_pod
 from kuberay_py.controllers.raycluster.status import Observation, compute_status, status_changed, status_patch
 from tests.unit.controllers.podfactory import cluster, pod
 
