@@ -20,7 +20,7 @@ from kuberay_py.api.enums import (
 )
 from kuberay_py.api.groups import HeadGroupSpec, RayGroupSpec, ScaleStrategy, WorkerGroupSpec
 from kuberay_py.api.markers import Rule
-from kuberay_py.api.objects import ObjectMeta
+from kuberay_py.api.metadata import ObjectMeta
 from kuberay_py.api.raycluster import RayCluster
 from kuberay_py.api.spec import RayClusterSpec
 from kuberay_py.api.status import Condition, HeadInfo, RayClusterStatus

@@ -9,7 +9,7 @@ from kuberay_py.api import messages as m
 from kuberay_py.api.base import KubeModel
 from kuberay_py.api.faulttolerance import fault_tolerance_enabled
 from kuberay_py.api.markers import Rule
-from kuberay_py.api.objects import ApiObject, ObjectMeta, name_rules
+from kuberay_py.api.metadata import ApiObject, ObjectMeta, name_rules
 from kuberay_py.api.spec import RayClusterSpec
 from kuberay_py.api.status import RayClusterStatus
 from kuberay_py.api.types import Str

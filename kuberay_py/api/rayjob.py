@@ -15,7 +15,7 @@ from kuberay_py.api import messages as m
 from kuberay_py.api.base import KubeModel
 from kuberay_py.api.enums import ManagedBy, values
 from kuberay_py.api.markers import Rule, Schema, at_least, one_of
-from kuberay_py.api.objects import ApiObject, ObjectMeta, name_rules
+from kuberay_py.api.metadata import ApiObject, ObjectMeta, name_rules
 from kuberay_py.api.spec import RayClusterSpec
 from kuberay_py.api.status import RayClusterStatus
 from kuberay_py.api.types import Bool, Int32, Int64, PodTemplateSpec, Str, StrMap, Timestamp

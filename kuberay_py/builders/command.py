@@ -8,7 +8,7 @@ from kuberay_py.api import RayCluster, WorkerGroupSpec
 from kuberay_py.builders import ports
 from kuberay_py.builders.addresses import head_address
 from kuberay_py.builders.faulttolerance import fault_tolerance_start_params
-from kuberay_py.builders.nodes import NodeGroup, node_group
+from kuberay_py.builders.node_groups import NodeGroup, node_group
 from kuberay_py.builders.options import DEFAULT_OPTIONS, BuildOptions
 from kuberay_py.builders.ray_resources import add_accelerator_resources, resource_params
 

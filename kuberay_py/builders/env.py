@@ -15,7 +15,7 @@ from kuberay_py.api import AutoscalerVersion, RayCluster
 from kuberay_py.builders.addresses import gcs_port, head_address
 from kuberay_py.builders.labels import CLUSTER_LABEL, GROUP_LABEL
 from kuberay_py.builders.names import head_service_host, head_service_name
-from kuberay_py.builders.nodes import NodeGroup
+from kuberay_py.builders.node_groups import NodeGroup
 from kuberay_py.builders.options import BuildOptions
 
 RAY_CLUSTER_NAME: Final = "RAY_CLUSTER_NAME"

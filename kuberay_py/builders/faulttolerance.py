@@ -13,7 +13,7 @@ from kuberay_py.api import RayCluster
 from kuberay_py.api.constants import EXTERNAL_STORAGE_NAMESPACE_ANNOTATION
 from kuberay_py.api.faulttolerance import RedisCredential
 from kuberay_py.builders.env import value
-from kuberay_py.builders.nodes import NodeGroup
+from kuberay_py.builders.node_groups import NodeGroup
 
 RAY_REDIS_ADDRESS: Final = "RAY_REDIS_ADDRESS"
 REDIS_USERNAME: Final = "REDIS_USERNAME"

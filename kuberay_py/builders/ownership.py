@@ -4,7 +4,7 @@ from typing import Any
 
 from kuberay_py.api import RayCluster
 from kuberay_py.api.constants import API_VERSION, KIND
-from kuberay_py.api.objects import ApiObject
+from kuberay_py.api.metadata import ApiObject
 from kuberay_py.builders.names import namespace_of
 from kuberay_py.builders.options import BuildOptions
 

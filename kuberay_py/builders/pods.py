@@ -24,14 +24,14 @@ from kuberay_py.builders.errors import BuildError
 from kuberay_py.builders.faulttolerance import fault_tolerance_annotations, fault_tolerance_env
 from kuberay_py.builders.hashing import group_template_hash, stamp_template_hash
 from kuberay_py.builders.labels import HOST_INDEX_LABEL, REPLICA_NAME_LABEL, pod_labels
+from kuberay_py.builders.loose_json import as_dict
 from kuberay_py.builders.names import (
     autoscaler_service_account_name,
     head_pod_prefix,
     label_value,
     worker_pod_prefix,
 )
-from kuberay_py.builders.nodes import NodeGroup, head_group, worker_group
-from kuberay_py.builders.objects import as_dict
+from kuberay_py.builders.node_groups import NodeGroup, head_group, worker_group
 from kuberay_py.builders.options import DEFAULT_OPTIONS, BuildOptions
 from kuberay_py.builders.ownership import object_metadata
 from kuberay_py.builders.probes import add_default_probes

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from kuberay_py.api import FieldError, RayCluster, validate_manifest
 from kuberay_py.api.constants import GROUP, JOB_KIND, KIND
-from kuberay_py.api.objects import ApiObject
+from kuberay_py.api.metadata import ApiObject
 from kuberay_py.api.rayjob import RayJob, SubmissionMode
 from kuberay_py.api.rayjob_validation import validate_job_manifest
 from kuberay_py.builders.auth import render_auth_secret

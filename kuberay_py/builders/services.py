@@ -28,8 +28,8 @@ from kuberay_py.builders.labels import (
     WORKER,
     identifier,
 )
+from kuberay_py.builders.loose_json import as_dict
 from kuberay_py.builders.names import head_service_name, headless_worker_service_name
-from kuberay_py.builders.objects import as_dict
 from kuberay_py.builders.options import DEFAULT_OPTIONS, BuildOptions
 from kuberay_py.builders.ownership import object_metadata
 
