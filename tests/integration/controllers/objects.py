@@ -94,3 +94,9 @@ async def patch(plane: ControlPlane, namespace: str, name: str, body: Any, kind:
     await kubectl(
         plane, "patch", "raycluster", name, "-n", namespace, f"--type={kind}", "-p", json.dumps(body)
     )
+
+
+async def scale(plane: ControlPlane, namespace: str, name: str, replicas: int) -> None:
+    """Set the replicas of a RayCluster's first worker group."""
+    body = [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": replicas}]
+    await patch(plane, namespace, name, body, kind="json")

@@ -18,6 +18,7 @@ from tests.integration.controllers.objects import (
     manifest,
     patch,
     raycluster,
+    scale,
     wait_state,
 )
 from tests.integration.controllers.tracking import PodTracker
@@ -44,13 +45,7 @@ async def test_sigkill_during_scale_up_never_overshoots(
         await create(control_plane, namespace, manifest(name, {"groupName": "g", "replicas": 0}))
         async with PodTracker(kube, namespace, name) as pods:
             await wait_state(control_plane, namespace, name)
-            await patch(
-                control_plane,
-                namespace,
-                name,
-                [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": target}],
-                kind="json",
-            )
+            await scale(control_plane, namespace, name, target)
             await asyncio.sleep(rng.uniform(0.0, 1.5))
             created_before_kill = len(pods.active("g"))
             operator_process.kill()
@@ -85,22 +80,10 @@ async def test_rolling_update_replaces_pods_within_max_unavailable(
         head = {p["metadata"]["name"] for p in pods.active("headgroup")}
 
         # Changing replicas alone replaces nothing.
-        await patch(
-            control_plane,
-            namespace,
-            "roll",
-            [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 7}],
-            kind="json",
-        )
+        await scale(control_plane, namespace, "roll", 7)
         await eventually(lambda: len(pods.ready("g")) == 7, what="7 workers")
         assert original <= {p["metadata"]["name"] for p in pods.active("g")}
-        await patch(
-            control_plane,
-            namespace,
-            "roll",
-            [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 6}],
-            kind="json",
-        )
+        await scale(control_plane, namespace, "roll", 6)
         await eventually(lambda: len(pods.active("g")) == 6, what="back to 6 workers")
         await wait_state(control_plane, namespace, "roll")
         before = {p["metadata"]["name"] for p in pods.active("g")}
@@ -167,12 +150,6 @@ async def test_without_strategy_nothing_is_replaced_but_status_counts_outdated_p
         condition = next(c for c in rc["status"]["conditions"] if c["type"] == "PodsUpToDate")
         assert condition["status"] == "False" and "3 pod(s)" in condition["message"]
         # New pods (a scale-up) get the new template; the old ones are still counted.
-        await patch(
-            control_plane,
-            namespace,
-            "stay",
-            [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 4}],
-            kind="json",
-        )
+        await scale(control_plane, namespace, "stay", 4)
         await eventually(lambda: len(pods.ready("g")) == 4, what="4 workers")
         assert names <= {p["metadata"]["name"] for p in pods.active()}

@@ -20,8 +20,8 @@ from tests.integration.controllers.objects import (
     create,
     kubectl,
     manifest,
-    patch,
     raycluster,
+    scale,
     wait_state,
 )
 from tests.integration.controllers.tracking import PodTracker
@@ -150,8 +150,7 @@ async def test_hostile_specs_are_reported_and_never_hold_up_a_normal_cluster(
         await create(control_plane, namespace, manifest(longest, {"groupName": "g" * 63, "replicas": 1}))
 
         began = time.monotonic()
-        replicas = [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 2}]
-        await patch(control_plane, namespace, "normal", replicas, kind="json")
+        await scale(control_plane, namespace, "normal", 2)
         await eventually(lambda: len(pods.active("g")) == 2, timeout=30, what="the normal scale-up")
         scaled_in = time.monotonic() - began
 

@@ -18,7 +18,7 @@ from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.faultproxy import FaultProxy
 from kuberay_py.testing.observer import PodObserver
 from kuberay_py.testing.operator_process import OperatorProcess
-from tests.integration.controllers.objects import create, kubectl, manifest, patch, wait_state
+from tests.integration.controllers.objects import create, kubectl, manifest, scale, wait_state
 from tests.waiting import eventually
 
 # Short leases so that a takeover after a SIGKILL takes seconds, not client-go's 15.
@@ -86,8 +86,7 @@ async def test_sigkill_of_the_leader_twenty_times_during_a_scale_up(
         await wait_state(control_plane, namespace, "takeover")
         for round_ in range(1, rounds + 1):
             target = round_ * step
-            body = [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": target}]
-            await patch(control_plane, namespace, "takeover", body, kind="json")
+            await scale(control_plane, namespace, "takeover", target)
             leader = await _leader(replicas)
             await asyncio.sleep(rng.uniform(0.0, 1.0))
             await asyncio.to_thread(leader.process.kill)

@@ -24,6 +24,7 @@ from tests.integration.controllers.objects import (
     manifest,
     patch,
     raycluster,
+    scale,
     wait_state,
 )
 from tests.integration.controllers.tracking import PodTracker, StatusTracker
@@ -155,13 +156,7 @@ async def test_autoscaler_shaped_patch_deletes_exactly_the_named_pods(
         assert sorted(pods.deleted) == victims
         assert pods.max_active["g"] == 4
         # Stale names stay in workersToDelete; they must not disturb anything later.
-        await patch(
-            control_plane,
-            namespace,
-            "auto",
-            [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 3}],
-            kind="json",
-        )
+        await scale(control_plane, namespace, "auto", 3)
         await eventually(lambda: len(pods.ready("g")) == 3, what="scale back up to 3")
         assert set(survivors) <= {p["metadata"]["name"] for p in pods.active("g")}
 

@@ -18,7 +18,7 @@ from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.faultproxy import FaultProxy
 from kuberay_py.testing.observer import PodObserver
 from kuberay_py.testing.operator_process import OperatorProcess
-from tests.integration.controllers.objects import create, kubectl, manifest, patch, wait_state
+from tests.integration.controllers.objects import create, kubectl, manifest, scale, wait_state
 from tests.waiting import eventually
 
 
@@ -42,11 +42,6 @@ async def _stop(operator: OperatorProcess) -> None:
     assert code == 0, operator.log_tail()
 
 
-async def _scale(plane: ControlPlane, namespace: str, name: str, replicas: int) -> None:
-    body = [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": replicas}]
-    await patch(plane, namespace, name, body, kind="json")
-
-
 async def _scale_up(
     plane: ControlPlane, namespace: str, observer: PodObserver, name: str, target: int, autoscaling: bool
 ) -> float:
@@ -57,7 +52,7 @@ async def _scale_up(
     )
     await wait_state(plane, namespace, name)
     began = time.monotonic()
-    await _scale(plane, namespace, name, target)
+    await scale(plane, namespace, name, target)
     await eventually(
         lambda: len(observer.ready(name, "g")) == target, timeout=240, what=f"{target} ready in {name}"
     )
@@ -105,7 +100,7 @@ async def test_slow_creates_under_leader_election_lose_no_leadership_and_no_coun
             await create(control_plane, namespace, manifest("slow", {"groupName": "g", "replicas": 0}))
             await wait_state(control_plane, namespace, "slow")
             proxy.set_rules(faultrules.delay(5.0, "pod-create"))
-            await _scale(control_plane, namespace, "slow", target)
+            await scale(control_plane, namespace, "slow", target)
             await eventually(
                 lambda: len(observer.active("slow", "g")) == target, timeout=120, what="40 workers"
             )
@@ -132,7 +127,7 @@ async def test_a_stalled_pod_watch_never_makes_the_operator_plan_on_a_stale_cach
             await wait_state(control_plane, namespace, "stalled")
             proxy.hold_watches("pods", stall)
             began = time.monotonic()
-            await _scale(control_plane, namespace, "stalled", 40)
+            await scale(control_plane, namespace, "stalled", 40)
             edits = 0
             while time.monotonic() - began < stall - 5:
                 await asyncio.sleep(10.0)
