@@ -42,6 +42,10 @@ def ready(pod: Pod) -> bool:
     return pod["status"].get("phase") == "Running" and condition(pod, "Ready") == "True"
 
 
+def ray_head_exited(pod: Pod) -> bool:
+    return "terminated" in container(pod, "ray-head")["state"]
+
+
 def wait_pod(plane: ControlPlane, namespace: str, name: str, check: Any, what: str) -> Pod:
     def current() -> Pod | None:
         pod = get_pod(plane, namespace, name)
@@ -72,13 +76,7 @@ def test_container_exit_follows_the_restart_policy(control_plane: ControlPlane, 
     terminate(control_plane, namespace, "never", "ray-head")
 
     # Always: the Ray container is seen exited while the pod stays Running, then it runs again.
-    exited = wait_pod(
-        control_plane,
-        namespace,
-        "always",
-        lambda p: "terminated" in container(p, "ray-head")["state"],
-        "ray-head terminated",
-    )
+    exited = wait_pod(control_plane, namespace, "always", ray_head_exited, "ray-head terminated")
     assert container(exited, "ray-head")["state"]["terminated"]["reason"] == "Error"
     assert exited["status"]["phase"] == "Running" and condition(exited, "Ready") == "False"
     assert condition(exited, "ContainersReady") == "False"
@@ -104,13 +102,7 @@ def test_container_exit_follows_the_restart_policy(control_plane: ControlPlane, 
     assert on_failure["status"]["phase"] == "Running" and condition(on_failure, "Ready") == "False"
 
     # Never: the exit stays; the pod fails once its other container has exited too.
-    never = wait_pod(
-        control_plane,
-        namespace,
-        "never",
-        lambda p: "terminated" in container(p, "ray-head")["state"],
-        "ray-head terminated",
-    )
+    never = wait_pod(control_plane, namespace, "never", ray_head_exited, "ray-head terminated")
     assert container(never, "ray-head")["state"]["terminated"]["exitCode"] == 1
     assert never["status"]["phase"] == "Running" and condition(never, "Ready") == "False"
     terminate(control_plane, namespace, "never", "ray-head,sidecar:0")

@@ -168,19 +168,23 @@ async def test_cancellation_is_not_retried_nor_turned_into_an_error() -> None:
     assert action.calls == 1
 
 
-def test_an_unusable_sample_fails_before_anything_starts(tmp_path: Path) -> None:
-    broken = tmp_path / "broken.yaml"
-    broken.write_text("kind: RayCluster\nmetadata: {name: [unclosed\n")
-    with pytest.raises(DemoError, match="cannot read the sample"):
-        sample_cluster_name(broken)
-    nameless = tmp_path / "nameless.yaml"
-    nameless.write_text("kind: RayCluster\nspec: {}\n")
-    with pytest.raises(DemoError, match=r"has no metadata\.name"):
-        sample_cluster_name(nameless)
-    other = tmp_path / "other.yaml"
-    other.write_text("just a string\n---\nkind: ConfigMap\nmetadata: {name: c}\n")
-    with pytest.raises(DemoError, match="holds no RayCluster"):
-        sample_cluster_name(other)
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("kind: RayCluster\nmetadata: {name: [unclosed\n", "cannot read the sample"),
+        ("kind: RayCluster\nspec: {}\n", r"has no metadata\.name"),
+        ("just a string\n---\nkind: ConfigMap\nmetadata: {name: c}\n", "holds no RayCluster"),
+    ],
+    ids=["broken", "nameless", "other"],
+)
+def test_an_unusable_sample_fails_before_anything_starts(tmp_path: Path, text: str, error: str) -> None:
+    sample = tmp_path / "sample.yaml"
+    sample.write_text(text)
+    with pytest.raises(DemoError, match=error):
+        sample_cluster_name(sample)
+
+
+def test_the_sample_names_its_first_raycluster(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text("kind: ConfigMap\nmetadata: {name: c}\n---\nkind: RayCluster\nmetadata: {name: rc}\n")
     assert sample_cluster_name(good) == "rc"

@@ -75,6 +75,11 @@ async def reasons(plane: ControlPlane, namespace: str, name: str) -> list[str]:
     return [e["reason"] for e in await job_events(plane, namespace, name)]
 
 
+async def reported(plane: ControlPlane, namespace: str, name: str, reason: str) -> bool:
+    """Whether the RayJob has an Event with this reason."""
+    return reason in await reasons(plane, namespace, name)
+
+
 async def names(plane: ControlPlane, kind: str, namespace: str) -> list[str]:
     return [o["metadata"]["name"] for o in (await get_json(plane, kind, "-n", namespace))["items"]]
 
@@ -236,19 +241,17 @@ async def test_a_slow_dashboard_holds_up_no_other_job(
     await create(control_plane, namespace, rayjob("stuck", "hang", submissionMode="HTTPMode"))
     stuck = await wait_deployment(control_plane, namespace, "stuck", "Running")
 
-    async def submitted() -> bool:
-        return bool(server.jobs())
-
-    await eventually(submitted, what="the stuck job submitted")
+    await eventually(server.jobs, what="the stuck job submitted")
     server.set_delay(stuck["status"]["dashboardURL"].split(":")[0], 600)
     await create(control_plane, namespace, rayjob("quick", "exit 0", submissionMode="HTTPMode"))
     done = await wait_deployment(control_plane, namespace, "quick", "Complete", "Failed", timeout=60)
     assert done["status"]["jobDeploymentStatus"] == "Complete"
 
-    async def timed_out() -> bool:
-        return "RayDashboardUnreachable" in await reasons(control_plane, namespace, "stuck")
-
-    await eventually(timed_out, timeout=30, what="the slow dashboard reported")
+    await eventually(
+        lambda: reported(control_plane, namespace, "stuck", "RayDashboardUnreachable"),
+        timeout=30,
+        what="the slow dashboard reported",
+    )
     stuck_now = await job_of(control_plane, namespace, "stuck")
     assert stuck_now["status"]["jobDeploymentStatus"] == "Running"
 
@@ -259,21 +262,24 @@ async def test_deleting_a_running_job_stops_it_in_ray(
     await create(control_plane, namespace, rayjob("doomed", "hang", submissionMode="HTTPMode"))
     running = await wait_deployment(control_plane, namespace, "doomed", "Running")
 
-    async def started() -> bool:
-        record = server.job(running["status"]["dashboardURL"].split(":")[0], running["status"]["jobId"])
+    head_ip, job_id = running["status"]["dashboardURL"].split(":")[0], running["status"]["jobId"]
+
+    def started() -> bool:
+        record = server.job(head_ip, job_id)
         return record is not None and record.status == "RUNNING"
 
     await eventually(started, what="the Ray job running")
     # Kept here: the head, and Ray's record with it, go with the cluster.
-    record = server.job(running["status"]["dashboardURL"].split(":")[0], running["status"]["jobId"])
+    record = server.job(head_ip, job_id)
     assert record is not None
     await kubectl(control_plane, "delete", "rayjob", "doomed", "-n", namespace, "--timeout=60s")
     assert record.stop_requested, record
 
-    async def reported() -> bool:
-        return "StoppedRayJob" in await reasons(control_plane, namespace, "doomed")
-
-    await eventually(reported, timeout=30, what="the stop reported")
+    await eventually(
+        lambda: reported(control_plane, namespace, "doomed", "StoppedRayJob"),
+        timeout=30,
+        what="the stop reported",
+    )
 
 
 async def test_admission_refuses_what_kuberay_would_fail_later(

@@ -215,32 +215,28 @@ def test_usage_stats_name_the_kind_that_made_the_cluster() -> None:
 
 
 def test_user_env_values_win() -> None:
-    user_env = [
-        {"name": "RAY_ADDRESS", "value": "auto"},
-        {"name": "RAY_PORT", "value": "7000"},
-        {"name": "RAY_USAGE_STATS_KUBERAY_IN_USE", "value": "0"},
-        {"name": "RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE", "value": "0"},
-        {"name": "RAY_CLUSTER_NAMESPACE", "value": "elsewhere"},
-        {"name": "EXTRA", "value": "x"},
-    ]
-    env = env_of(ray_container(_head_pod(_head(env=user_env))))
-    assert env["RAY_ADDRESS"] == "auto"
-    assert env["RAY_PORT"] == "7000"
-    assert env["RAY_USAGE_STATS_KUBERAY_IN_USE"] == "0"
-    assert env["RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE"] == "0"
-    assert env["RAY_CLUSTER_NAMESPACE"] == "elsewhere"
-    assert env["EXTRA"] == "x"
+    user = {
+        "RAY_ADDRESS": "auto",
+        "RAY_PORT": "7000",
+        "RAY_USAGE_STATS_KUBERAY_IN_USE": "0",
+        "RAY_DASHBOARD_ENABLE_K8S_DISK_USAGE": "0",
+        "RAY_CLUSTER_NAMESPACE": "elsewhere",
+        "EXTRA": "x",
+    }
+    env = env_of(ray_container(_head_pod(_head(env=[{"name": k, "value": v} for k, v in user.items()]))))
+    assert {name: env[name] for name in user} == user
 
 
 def test_the_operators_values_win_where_kuberay_sets_them_regardless() -> None:
-    user_env = [
-        {"name": "RAY_CLUSTER_NAME", "value": "mine"},
-        {"name": "RAY_CLOUD_INSTANCE_ID", "value": "mine"},
-        {"name": "RAY_NODE_TYPE_NAME", "value": "mine"},
-        {"name": "KUBERAY_GEN_RAY_START_CMD", "value": "mine"},
-        {"name": "RAY_USAGE_STATS_EXTRA_TAGS", "value": "mine"},
-        {"name": "FQ_RAY_IP", "value": "mine"},
-    ]
+    names = (
+        "RAY_CLUSTER_NAME",
+        "RAY_CLOUD_INSTANCE_ID",
+        "RAY_NODE_TYPE_NAME",
+        "KUBERAY_GEN_RAY_START_CMD",
+        "RAY_USAGE_STATS_EXTRA_TAGS",
+        "FQ_RAY_IP",
+    )
+    user_env = [{"name": name, "value": "mine"} for name in names]
     head = env_of(ray_container(_head_pod(_head(env=user_env))))
     for name in ("RAY_CLUSTER_NAME", "RAY_CLOUD_INSTANCE_ID", "RAY_NODE_TYPE_NAME"):
         assert head[name] != "mine" and "fieldRef" in head[name]

@@ -65,6 +65,13 @@ async def create_cluster(client: InMemoryClient, *groups: dict[str, Any], **flag
     return created
 
 
+async def reconcile_after_settling(reconciler: RayClusterReconciler) -> None:
+    """Let the cache see the last writes, reconcile the demo cluster, and send its Events."""
+    await settle()
+    await reconciler.reconcile(Request(NS, "demo"))
+    await reconciler.recorder.flush()
+
+
 def worker_pods(client: InMemoryClient) -> list[dict[str, Any]]:
     return [p for p in client.objects(PODS) if p["metadata"]["labels"]["ray.io/node-type"] == "worker"]
 
@@ -192,9 +199,7 @@ async def test_a_spec_the_builders_refuse_gets_spec_valid_false_and_an_event_nam
         "limits": {"memory": "8GB"}
     }
     await client.update(RAYCLUSTERS, rc)
-    await settle()
-    await reconciler.reconcile(Request(NS, "demo"))
-    await reconciler.recorder.flush()
+    await reconcile_after_settling(reconciler)
     assert client.objects(PODS) == []
     status = client.objects(RAYCLUSTERS)[0]["status"]
     valid = next(c for c in status["conditions"] if c["type"] == "SpecValid")
@@ -276,9 +281,7 @@ async def test_deleted_pods_get_kuberays_reasons(world: World) -> None:
     rc = client.objects(RAYCLUSTERS)[0]
     rc["spec"]["workerGroupSpecs"][0]["replicas"] = 1
     await client.update(RAYCLUSTERS, rc)
-    await settle()
-    await reconciler.reconcile(Request(NS, "demo"))
-    await reconciler.recorder.flush()
+    await reconcile_after_settling(reconciler)
     (deleted,) = events(client, "DeletedWorkerPod")
     assert deleted["note"].startswith(f"Deleted worker Pod {NS}/demo-small-worker-")
     assert deleted["note"].endswith("for group small: scaling down to the desired replicas")
@@ -286,9 +289,7 @@ async def test_deleted_pods_get_kuberays_reasons(world: World) -> None:
     rc = client.objects(RAYCLUSTERS)[0]
     rc["spec"]["suspend"] = True
     await client.update(RAYCLUSTERS, rc)
-    await settle()
-    await reconciler.reconcile(Request(NS, "demo"))
-    await reconciler.recorder.flush()
+    await reconcile_after_settling(reconciler)
     (suspended,) = events(client, "DeletedPod")
     assert suspended["note"] == f"Deleted 2 Pods for RayCluster {NS}/demo due to suspension"
     assert not events(client, "DeletedHeadPod") and not events(client, "DeletedPods")
@@ -302,9 +303,7 @@ async def test_a_failed_head_pod_is_deleted_with_its_status_in_the_event(world: 
     (head,) = client.objects(PODS)
     head["status"] = {"phase": "Failed"}
     await client.update_status(PODS, head)
-    await settle()
-    await reconciler.reconcile(Request(NS, "demo"))
-    await reconciler.recorder.flush()
+    await reconcile_after_settling(reconciler)
     (deleted,) = events(client, "DeletedHeadPod")
     assert deleted["note"].startswith(f"Deleted head Pod {NS}/{head['metadata']['name']}; Pod status: Failed")
 
@@ -349,9 +348,7 @@ async def test_a_missing_service_account_of_the_users_blocks_the_head_with_kuber
     manifest["metadata"] = {"name": "demo", "namespace": NS}
     manifest["spec"]["headGroupSpec"]["template"]["spec"]["serviceAccountName"] = "mine"
     await client.create(RAYCLUSTERS, manifest)
-    await settle()
-    await reconciler.reconcile(Request(NS, "demo"))
-    await reconciler.recorder.flush()
+    await reconcile_after_settling(reconciler)
     assert client.objects(PODS) == [] and client.objects(SERVICE_ACCOUNTS) == []
     (event,) = events(client, "AutoscalerServiceAccountNotFound")
     assert "ServiceAccount mine" in event["note"]
