@@ -12,7 +12,6 @@ import socket
 import struct
 import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -25,6 +24,7 @@ from kuberay_py.testing.podnet import (
     list_namespaces,
     remove_leftovers,
 )
+from tests.integration.processes import process_state
 from tests.waiting import eventually
 
 pytestmark = [
@@ -186,11 +186,7 @@ async def host_echo_through(host: str, port: int, payload: bytes) -> bytes | Non
 
 
 def is_dead(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")  # a zombie has finished; only its parent is late
+    return process_state(pid) in (None, "Z", "X")  # a zombie has finished; only its parent is late
 
 
 async def all_dead(pids: list[int]) -> bool:

@@ -23,6 +23,7 @@ import pytest
 
 from kuberay_py.testing.controlplane import die_with_parent
 from kuberay_py.testing.redis import RedisServer
+from tests.integration.processes import process_state
 from tests.waiting import blocking, eventually
 
 RAY = str(Path(sys.executable).parent / "ray")
@@ -223,11 +224,7 @@ def _netns(pid: int) -> str | None:
 
 
 def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] == "Z"
+    return process_state(pid) == "Z"
 
 
 def _is_running(pid: int) -> bool:

@@ -10,7 +10,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from kuberay_py.runtime import Informer, KubeClient
 from kuberay_py.testing.observer import PodObserver
@@ -100,17 +100,17 @@ class PodTracker:
 
 
 @dataclass
-class StatusTracker(_Following):
-    """Every `status.state` a RayCluster has had since tracking began, in order, from a watch."""
+class ClusterFollower(_Following):
+    """Follows one RayCluster, by name, through a watch; subclasses record what they need of it in
+    `on_add` and `on_update`."""
 
     client: KubeClient
     namespace: str
     name: str
-    states: list[str | None] = field(default_factory=list)
     _informer: Informer | None = None
     _task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> StatusTracker:
+    async def __aenter__(self) -> Self:
         from kuberay_py.controllers.raycluster import RAYCLUSTERS
 
         selector = f"metadata.name={self.name}"
@@ -118,6 +118,16 @@ class StatusTracker(_Following):
             Informer(self.client, RAYCLUSTERS, namespace=self.namespace, field_selector=selector)
         )
         return self
+
+    def on_delete(self, obj: Obj) -> None:
+        pass
+
+
+@dataclass
+class StatusTracker(ClusterFollower):
+    """Every `status.state` a RayCluster has had since tracking began, in order, from a watch."""
+
+    states: list[str | None] = field(default_factory=list)
 
     def mark(self) -> int:
         return len(self.states)
@@ -131,9 +141,6 @@ class StatusTracker(_Following):
     def on_update(self, old: Obj, new: Obj) -> None:
         if (old.get("status") or {}).get("state") != (new.get("status") or {}).get("state"):
             self._record(new)
-
-    def on_delete(self, obj: Obj) -> None:
-        pass
 
     def _record(self, obj: Obj) -> None:
         self.states.append((obj.get("status") or {}).get("state"))

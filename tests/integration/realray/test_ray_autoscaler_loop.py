@@ -4,16 +4,14 @@ operator deletes exactly those pods. Both autoscaler versions; at most four Ray 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from kuberay_py.controllers.raycluster.vocabulary import RAYCLUSTERS
-from kuberay_py.runtime import Informer, KubeClient, connect
-from tests.integration.controllers.tracking import PodTracker, _Following
+from kuberay_py.runtime import connect
+from tests.integration.controllers.tracking import ClusterFollower, PodTracker
 from tests.integration.realray.cluster import RayStack, is_head, ready, sample
 
 Obj = dict[str, Any]
@@ -43,32 +41,17 @@ print("HOSTS=" + json.dumps(hosts))
 
 
 @dataclass
-class ScaleTracker(_Following):
+class ScaleTracker(ClusterFollower):
     """Every worker-group scale the RayCluster's spec has had since tracking began, from a watch."""
 
-    client: KubeClient
-    namespace: str
-    name: str
     max_replicas: int = 0
     to_delete: set[str] = field(default_factory=set)
-    _informer: Informer | None = None
-    _task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> ScaleTracker:
-        selector = f"metadata.name={self.name}"
-        await self._follow(
-            Informer(self.client, RAYCLUSTERS, namespace=self.namespace, field_selector=selector)
-        )
-        return self
 
     def on_add(self, obj: Obj) -> None:
         self._record(obj)
 
     def on_update(self, old: Obj, new: Obj) -> None:
         self._record(new)
-
-    def on_delete(self, obj: Obj) -> None:
-        pass
 
     def _record(self, obj: Obj) -> None:
         group = obj["spec"]["workerGroupSpecs"][0]
