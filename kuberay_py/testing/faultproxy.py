@@ -46,6 +46,7 @@ from kuberay_py.testing.faultrules import (
     select,
     status_body,
 )
+from kuberay_py.testing.lifecycle import StartStop
 from kuberay_py.testing.pki import KeyPair, issue_serving_cert
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ class _Watch:
     held_until: float = 0.0
 
 
-class FaultProxy:
+class FaultProxy(StartStop):
     """The proxy; :meth:`start`/:meth:`stop` or ``async with``. Counts live in :attr:`requests` and
     :attr:`faults` (keyed by ``(Rule.kind, RequestClass)``, e.g. ``("error-429", RequestClass.POD_CREATE)``).
     """
@@ -116,13 +117,6 @@ class FaultProxy:
         return f"https://127.0.0.1:{self.port}"
 
     # -- lifecycle -----------------------------------------------------------------------------------------
-    async def __aenter__(self) -> FaultProxy:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
     async def start(self) -> None:
         if self._runner is not None:
             raise RuntimeError("the fault proxy is already running")

@@ -78,6 +78,7 @@ from kuberay_py.runtime.objects import Obj
 from kuberay_py.runtime.resources import PODS, SERVICES
 from kuberay_py.runtime.selectors import LabelSelector
 from kuberay_py.testing.kubelet import FAIL_ANNOTATION, SUCCEED_ANNOTATION
+from kuberay_py.testing.lifecycle import StartStop
 
 log = logging.getLogger("kuberay_py.testing.jobserver")
 
@@ -580,7 +581,7 @@ class _Submitter:
 
 
 # -- the server ----------------------------------------------------------------------------------------------
-class JobServer:
+class JobServer(StartStop):
     """Ray's job server for every head pod (with ``kubeconfig`` or ``client``), or at addresses given to
     :meth:`serve_at`. Start and stop it with ``async with`` or :meth:`start`/:meth:`stop`.
 
@@ -620,13 +621,6 @@ class JobServer:
         self._started = False
 
     # -- lifecycle -------------------------------------------------------------------------------------------
-    async def __aenter__(self) -> JobServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
     async def start(self) -> None:
         if self._started:
             raise RuntimeError("the job server is already running")

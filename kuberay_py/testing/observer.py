@@ -26,6 +26,7 @@ from kuberay_py.runtime.client import Client, ObjectList, WatchEvent
 from kuberay_py.runtime.informer import Informer
 from kuberay_py.runtime.objects import Obj
 from kuberay_py.runtime.resources import PODS
+from kuberay_py.testing.lifecycle import StartStop
 
 CLUSTER_LABEL = "ray.io/cluster"
 GROUP_LABEL = "ray.io/group"
@@ -74,7 +75,7 @@ class _Counted:
         return cls(slot_of(pod), active, active and is_head(pod), is_ready(pod))
 
 
-class PodObserver:
+class PodObserver(StartStop):
     """Watches the pods of `namespace` (None: every namespace) that match `label_selector` while it runs;
     ``async with`` it, or :meth:`start` and :meth:`stop`."""
 
@@ -101,13 +102,6 @@ class PodObserver:
         self._task: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------------
-    async def __aenter__(self) -> PodObserver:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
     async def start(self) -> None:
         """Run the watch and return once the first list has been counted."""
         self._task = asyncio.create_task(self.informer.run(), name="pod-observer")
