@@ -108,7 +108,22 @@ class Watching:
                 self._waiters.remove(waiter)
 
 
-class _PodCounts:
+class _LevelHandler:
+    """An informer handler that only needs each object as it is now: adds and updates are one `_set`."""
+
+    owner: Watching
+
+    def _set(self, obj: Obj) -> None:
+        raise NotImplementedError
+
+    def on_add(self, obj: Obj) -> None:
+        self._set(obj)
+
+    def on_update(self, old: Obj, new: Obj) -> None:
+        self._set(new)
+
+
+class _PodCounts(_LevelHandler):
     """Live (not deleting) pods per cluster, kept exact on every event."""
 
     def __init__(self, owner: Watching) -> None:
@@ -132,12 +147,6 @@ class _PodCounts:
         if cluster is not None:
             self.per_cluster[cluster] -= 1
 
-    def on_add(self, obj: Obj) -> None:
-        self._set(obj)
-
-    def on_update(self, old: Obj, new: Obj) -> None:
-        self._set(new)
-
     def on_delete(self, obj: Obj) -> None:
         self._drop(obj["metadata"]["name"])
         self.owner.check()
@@ -147,7 +156,7 @@ class _PodCounts:
         return len(self._counted)
 
 
-class _ClusterStates:
+class _ClusterStates(_LevelHandler):
     """Each cluster's state, and whether it is ready for its current generation."""
 
     def __init__(self, owner: Watching) -> None:
@@ -163,12 +172,6 @@ class _ClusterStates:
         else:
             self.ready_generation.pop(name, None)
         self.owner.check()
-
-    def on_add(self, obj: Obj) -> None:
-        self._set(obj)
-
-    def on_update(self, old: Obj, new: Obj) -> None:
-        self._set(new)
 
     def on_delete(self, obj: Obj) -> None:
         self.ready_generation.pop(obj["metadata"]["name"], None)
@@ -211,7 +214,7 @@ class Observer(Watching):
 Reached = Callable[[Obj], bool]
 
 
-class _FirstReached:
+class _FirstReached(_LevelHandler):
     """Each object's name -> the monotonic time it was first seen meeting a condition."""
 
     def __init__(self, owner: Watching) -> None:
@@ -223,12 +226,6 @@ class _FirstReached:
         if obj["reached"] and name not in self.first:
             self.first[name] = time.monotonic()
             self.owner.check()
-
-    def on_add(self, obj: Obj) -> None:
-        self._set(obj)
-
-    def on_update(self, old: Obj, new: Obj) -> None:
-        self._set(new)
 
     def on_delete(self, obj: Obj) -> None:
         pass  # a milestone once reached stays reached
