@@ -39,7 +39,7 @@ test-integration: setup binaries kuberay redis
 
 # Set up and run every test: lint, unit tests, then integration tests against the real control plane.
 test: setup binaries kuberay redis lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q tests
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q --durations=15 tests
 
 # Real Ray: pods run as processes in namespaces of their own (root), a job, the autoscaler scaling for it.
 demo: setup binaries redis

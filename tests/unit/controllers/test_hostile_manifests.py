@@ -109,7 +109,7 @@ def _names_a_field(message: str) -> bool:
 
 
 @settings(
-    max_examples=10_000,
+    max_examples=2_500,
     deadline=timedelta(seconds=2),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     derandomize=True,
