@@ -21,6 +21,21 @@ NAMES_WARNING = (
 )
 
 
+def example_cluster(head: dict[str, Any], workers: list[dict[str, Any]]) -> dict[str, Any]:
+    """The RayCluster that an example named example-cluster converts to, around its groups."""
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": "example-cluster"},
+        "spec": {
+            "enableInTreeAutoscaling": True,
+            "autoscalerOptions": {"idleTimeoutSeconds": 300, "upscalingMode": "Conservative"},
+            "headGroupSpec": head,
+            "workerGroupSpecs": workers,
+        },
+    }
+
+
 def _legacy_container(**extra: Any) -> dict[str, Any]:
     return {
         "name": "ray-node",
@@ -35,45 +50,38 @@ def _legacy_container(**extra: Any) -> dict[str, Any]:
 def test_example_cluster() -> None:
     result = convert(fixture_text("example-cluster.yaml"))
     assert result.manifests == [
-        {
-            "apiVersion": "ray.io/v1",
-            "kind": "RayCluster",
-            "metadata": {"name": "example-cluster"},
-            "spec": {
-                "enableInTreeAutoscaling": True,
-                "autoscalerOptions": {"idleTimeoutSeconds": 300, "upscalingMode": "Conservative"},
-                "headGroupSpec": {
-                    # --head, the default --port and --no-monitor are the operator's own.
-                    "rayStartParams": {"dashboard-host": "0.0.0.0"},
+        example_cluster(
+            head={
+                # --head, the default --port and --no-monitor are the operator's own.
+                "rayStartParams": {"dashboard-host": "0.0.0.0"},
+                "template": {
+                    "metadata": {"labels": {"component": "example-cluster-ray-head"}},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "volumes": [SHM],
+                        "containers": [
+                            _legacy_container(ports=[{"containerPort": p} for p in (6379, 10001, 8265)])
+                        ],
+                    },
+                },
+            },
+            workers=[
+                {
+                    "groupName": "worker-nodes",
+                    "replicas": 2,
+                    "minReplicas": 2,
+                    "maxReplicas": 3,
+                    "rayStartParams": {},
                     "template": {
-                        "metadata": {"labels": {"component": "example-cluster-ray-head"}},
                         "spec": {
                             "restartPolicy": "Never",
                             "volumes": [SHM],
-                            "containers": [
-                                _legacy_container(ports=[{"containerPort": p} for p in (6379, 10001, 8265)])
-                            ],
-                        },
+                            "containers": [_legacy_container()],
+                        }
                     },
-                },
-                "workerGroupSpecs": [
-                    {
-                        "groupName": "worker-nodes",
-                        "replicas": 2,
-                        "minReplicas": 2,
-                        "maxReplicas": 3,
-                        "rayStartParams": {},
-                        "template": {
-                            "spec": {
-                                "restartPolicy": "Never",
-                                "volumes": [SHM],
-                                "containers": [_legacy_container()],
-                            }
-                        },
-                    }
-                ],
-            },
-        }
+                }
+            ],
+        )
     ]
     # The legacy default speed is exactly Conservative's and maxWorkers is the groups' sum: nothing to say.
     assert result.warnings == [NAMES_WARNING]
@@ -120,26 +128,19 @@ def test_chart_values() -> None:
         }
 
     assert result.manifests == [
-        {
-            "apiVersion": "ray.io/v1",
-            "kind": "RayCluster",
-            "metadata": {"name": "example-cluster"},
-            "spec": {
-                "enableInTreeAutoscaling": True,
-                "autoscalerOptions": {"idleTimeoutSeconds": 300, "upscalingMode": "Conservative"},
-                "headGroupSpec": {"rayStartParams": {}, "template": pod("ray-head")},
-                "workerGroupSpecs": [
-                    {
-                        "groupName": "ray-worker-type",
-                        "replicas": 2,
-                        "minReplicas": 2,
-                        "maxReplicas": 3,
-                        "rayStartParams": {},
-                        "template": pod("ray-worker"),
-                    }
-                ],
-            },
-        }
+        example_cluster(
+            head={"rayStartParams": {}, "template": pod("ray-head")},
+            workers=[
+                {
+                    "groupName": "ray-worker-type",
+                    "replicas": 2,
+                    "minReplicas": 2,
+                    "maxReplicas": 3,
+                    "rayStartParams": {},
+                    "template": pod("ray-worker"),
+                }
+            ],
+        )
     ]
     operator_settings = [
         "operatorOnly",
