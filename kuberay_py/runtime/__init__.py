@@ -1,11 +1,14 @@
 """A level-triggered controller runtime for asyncio, modelled on Go's controller-runtime.
 
-It knows nothing about any particular resource; reconcilers plug into it. The pieces, each in its module:
+It knows nothing about any particular resource; reconcilers plug into it. This package exports what a
+controller is written against; the machinery behind it (watch events, the work queue, the leader elector...)
+stays in its modules. The pieces, each in its module:
 
-* :mod:`.resources`: :class:`Resource` (group, version, plural, kind) and constants for core resources.
-* :mod:`.client`: the :class:`Client` protocol (get/list/watch/create/update/patch/delete on JSON dicts), with
-  its backend :mod:`.kube_client` (a real API server; :func:`connect`); an in-memory fake for unit tests is in
-  :mod:`kuberay_py.testing.memory_client`. Errors are in :mod:`.errors`.
+* :mod:`.resources`: :class:`Resource` (group, version, plural, kind) and constants for the resources in use.
+* :mod:`.client`: the :class:`Client` protocol (get/list/watch/create/update/patch/delete on JSON dicts, and
+  ``patch_status`` for the status subresource), with its backend :mod:`.kube_client` (a real API server;
+  :func:`connect`); an in-memory fake for unit tests is in :mod:`kuberay_py.testing.memory_client`. Errors
+  are in :mod:`.errors`.
 * :mod:`.informer` and :mod:`.cache`: list+watch into indexed stores; reconcilers read from :class:`Cache`.
 * :mod:`.workqueue`: deduplicating, per-key exclusive, rate-limited :class:`WorkQueue`.
 * :mod:`.fairshare`: :class:`FairShare`, a concurrency limit that serves the owner holding least first.
@@ -35,21 +38,16 @@ A complete controller::
 from kuberay_py.runtime.cache import Cache, InformerOptions, NotCached, ResourceSelector
 from kuberay_py.runtime.client import (
     Client,
-    EventType,
-    ObjectList,
     PatchType,
     Preconditions,
     PropagationPolicy,
-    WatchEvent,
 )
-from kuberay_py.runtime.controller import Builder, Controller
+from kuberay_py.runtime.controller import Controller
 from kuberay_py.runtime.errors import (
     AlreadyExists,
     ApiError,
-    BadRequest,
     Conflict,
     Forbidden,
-    Gone,
     Invalid,
     NotFound,
     ServerError,
@@ -61,7 +59,6 @@ from kuberay_py.runtime.events import EventRecorder
 from kuberay_py.runtime.fairshare import FairShare
 from kuberay_py.runtime.informer import Informer, default_transform
 from kuberay_py.runtime.kube_client import KubeClient, connect
-from kuberay_py.runtime.leader import LeaderElector
 from kuberay_py.runtime.logs import configure_logging
 from kuberay_py.runtime.manager import (
     CacheSyncTimeout,
@@ -93,11 +90,10 @@ from kuberay_py.runtime.resources import (
     SECRETS,
     SERVICE_ACCOUNTS,
     SERVICES,
-    ObjectKey,
     Resource,
 )
 from kuberay_py.runtime.selectors import LabelSelector
-from kuberay_py.runtime.workqueue import ExponentialBackoff, WorkQueue
+from kuberay_py.runtime.workqueue import ExponentialBackoff
 
 __all__ = [
     "CLUSTER_ROLE_BINDINGS",
@@ -116,20 +112,16 @@ __all__ = [
     "AlreadyExists",
     "AnnotationsChanged",
     "ApiError",
-    "BadRequest",
-    "Builder",
     "Cache",
     "CacheSyncTimeout",
     "Client",
     "Conflict",
     "Controller",
     "EventRecorder",
-    "EventType",
     "ExponentialBackoff",
     "FairShare",
     "Forbidden",
     "GenerationChanged",
-    "Gone",
     "Informer",
     "InformerOptions",
     "Invalid",
@@ -137,13 +129,10 @@ __all__ = [
     "LabelSelector",
     "LabelsChanged",
     "LeaderElectionLost",
-    "LeaderElector",
     "Manager",
     "ManagerOptions",
     "NotCached",
     "NotFound",
-    "ObjectKey",
-    "ObjectList",
     "PatchType",
     "Preconditions",
     "Predicate",
@@ -158,8 +147,6 @@ __all__ = [
     "TooManyRequests",
     "TransportError",
     "Unauthorized",
-    "WatchEvent",
-    "WorkQueue",
     "WriteFence",
     "any_of",
     "configure_logging",

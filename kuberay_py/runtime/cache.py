@@ -5,15 +5,15 @@ cached dicts themselves: never mutate them; ``objects.clone`` first.
 
 ::
 
-    pod = cache.get(PODS, "head-0", "default")                       # Obj | None
-    pods = cache.list(PODS, "default", labels="ray.io/cluster=demo")  # str, dict or LabelSelector
-    children = cache.list(PODS, owner_uid=cluster_uid)                # by controller ownerReference
+    pod = cache.get(PODS, "web-0", "default")                          # Obj | None
+    pods = cache.list(PODS, "default", labels="example.com/widget=demo")  # str, dict or LabelSelector
+    children = cache.list(PODS, owner_uid=widget_uid)                    # by controller ownerReference
 
 Informers are registered before the cache starts (the controller builder does it for ``for_``/``owns``/
 ``watches``); an informer registered later starts at once. Per-resource selectors narrow what is cached, which
 is how an operator keeps memory flat in a busy cluster::
 
-    Cache(client, selectors={PODS: ResourceSelector(label_selector="app.kubernetes.io/created-by=kuberay")})
+    Cache(client, selectors={PODS: ResourceSelector(label_selector="app.kubernetes.io/managed-by=widgets")})
 
 ``transforms`` replaces the default transform for chosen resources, e.g. to drop pod fields a controller
 never reads (start from ``default_transform`` so managedFields still go)::
@@ -54,8 +54,8 @@ class InformerOptions:
     """Tuning shared by all informers of a cache (see :class:`~kuberay_py.runtime.informer.Informer`)."""
 
     page_size: int = 100
-    """Objects per list request. Decoded JSON takes about six times its size in Python objects, and the
-    allocator keeps what a page's peak took: at 500 pods a page holds some 35 MB, at 100 about 7 MB."""
+    """Objects per list request. A page is decoded whole, its Python objects take several times the size of
+    the JSON, and the allocator keeps what a page's peak took: smaller pages keep the resident size down."""
     watch_timeout: tuple[float, float] = (300.0, 600.0)
     backoff_initial: float = 0.2
     backoff_max: float = 30.0

@@ -87,7 +87,8 @@ class Client(Protocol):
     """What the runtime and reconcilers need from the API server.
 
     The backends subclass it, so that they share :meth:`patch_status`; they restate the other methods'
-    signatures because an implementation has to spell out its parameters.
+    signatures because an implementation has to spell out its parameters. ``list`` and ``watch`` take the
+    same collection and selector parameters, as the API does.
     """
 
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> Obj:

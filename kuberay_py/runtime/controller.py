@@ -2,13 +2,13 @@
 
 Build one with :class:`Builder` (usually through ``Manager.controller(name)``)::
 
-    manager.controller("raycluster") \\
-        .for_(RAYCLUSTERS, predicates=[any_of(GenerationChanged(), labels_or_annotations_changed())]) \\
+    manager.controller("widget") \\
+        .for_(WIDGETS, predicates=[any_of(GenerationChanged(), labels_or_annotations_changed())]) \\
         .owns(PODS) \\
         .owns(SERVICES) \\
-        .watches(CONFIG_MAPS, clusters_using_config_map) \\
+        .watches(CONFIG_MAPS, widgets_using_config_map) \\
         .with_options(max_concurrent_reconciles=8) \\
-        .complete(RayClusterReconciler(manager.client, manager.cache, recorder))
+        .complete(WidgetReconciler(manager.client, manager.cache, recorder))
 
 ``for_`` enqueues the object itself, ``owns`` enqueues the controlling owner (by the child's controller
 ownerReference, which must point at the ``for_`` kind), ``watches`` enqueues whatever the mapper returns.

@@ -2,9 +2,9 @@
 
 ::
 
-    recorder = manager.event_recorder("raycluster-controller")
-    recorder.normal(cluster, "Created", "Created head pod demo-head", action="CreatePod")
-    recorder.warning(cluster, "FailedCreate", f"Failed to create pod: {err}", action="CreatePod")
+    recorder = manager.event_recorder("widget-controller")
+    recorder.normal(widget, "Created", "Created pod demo-web-0", action="CreatePod")
+    recorder.warning(widget, "FailedCreate", f"Failed to create pod: {err}", action="CreatePod")
 
 Recording never blocks and never raises: events are queued and written by a background task. The first
 occurrence creates an Event. Identical ones (same object, type, reason, action, note and related object)

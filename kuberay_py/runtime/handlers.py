@@ -4,7 +4,7 @@ A :class:`Mapper` says which requests an object stands for:
 
 * :func:`map_to_self`: the object itself (used by ``for_``);
 * :func:`map_to_controller`: the object's controller ownerReference, if it is of the owner's kind (``owns``);
-* any ``Callable[[Obj], Iterable[Request]]`` of your own (``watches``), e.g. all clusters using a ConfigMap.
+* any ``Callable[[Obj], Iterable[Request]]`` of your own (``watches``), e.g. all widgets using a ConfigMap.
 
 :class:`EnqueueHandler` joins a mapper, predicates and a work queue into an informer event handler. On an
 update both the old and the new object are mapped, so a child that changes owner wakes up both owners.

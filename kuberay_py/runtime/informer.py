@@ -14,8 +14,8 @@ The loop is client-go's reflector:
 Every object passes through ``transform`` before it is stored or handed to handlers. The default
 (:func:`default_transform`) drops ``metadata.managedFields`` and the
 ``kubectl.kubernetes.io/last-applied-configuration`` annotation, then interns keys and short strings so that
-all cached objects share them; together that roughly halves a typical pod's footprint. A custom transform can
-also drop fields its controller never reads (compose it with :func:`default_transform`).
+all cached objects share them, which shrinks every cached object. A custom transform can also drop fields its
+controller never reads (compose it with :func:`default_transform`).
 
 Handlers get the stored objects themselves (no copies): do not mutate them. A handler added after the
 informer started first gets ``on_add`` for everything already cached.
@@ -66,7 +66,7 @@ def share_strings(obj: Obj) -> Obj:
     """A copy whose keys and short string values are interned, so all cached objects share one copy of each.
 
     Every watch event is decoded on its own, so without this each cached pod would carry its own copies of
-    ``"metadata"``, ``"containerPort"``, ``"Running"``...: about half of a typical pod's memory.
+    ``"metadata"``, ``"containerPort"``, ``"Running"``..., repeated in every object.
     """
     shared: Obj = _share(obj)
     return shared

@@ -7,7 +7,7 @@ JSON: no model classes are built, and watch streams are parsed line by line as t
 Create one client per process with :func:`connect` (inside the event loop) and share it::
 
     client = await connect()                      # --kubeconfig / $KUBECONFIG / in-cluster / ~/.kube/config
-    pod = await client.get(PODS, "head-0", "default")
+    pod = await client.get(PODS, "web-0", "default")
     await client.close()
 
 Every request is counted in ``rest_client_requests_total{verb,code}``.
@@ -109,9 +109,8 @@ class KubeClient(Client):
     """A client on one aiohttp connection pool of at most ``max_connections`` connections.
 
     Open watches hold one connection each for their lifetime; keep ``max_connections`` well above the number
-    of informers. Each connection costs asyncio's 256 KiB TLS read buffer, which stays resident after a burst
-    (100 connections: some 25 MB), so the default is modest. ``request_timeout`` bounds every non-watch
-    request.
+    of informers. Each connection costs asyncio's TLS read buffer, which stays resident after a burst, so the
+    default is modest. ``request_timeout`` bounds every non-watch request.
     """
 
     def __init__(
@@ -134,7 +133,8 @@ class KubeClient(Client):
         self._session = aiohttp.ClientSession(
             connector=self._api.rest_client.pool_manager.connector,
             connector_owner=False,
-            read_bufsize=2**21,  # one watch event can hold an object of up to 1.5 MiB
+            # One watch event line holds a whole object, up to the API server's size limit.
+            read_bufsize=2**21,
         )
         self._proxy = configuration.proxy
         self._proxy_headers = configuration.proxy_headers
@@ -167,6 +167,8 @@ class KubeClient(Client):
         await self.close()
 
     # -- reads -------------------------------------------------------------------------------------------
+    # These restate the signatures of Client's methods, as an implementation must; they are the same on
+    # purpose.
 
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> Obj:
         result: Obj = await self._call("get", "GET", resource.path(namespace, name))

@@ -5,7 +5,7 @@ carries ``controller``, ``namespace``, ``name`` and ``reconcile_id`` (bound by t
 contextvars), so a reconciler just logs::
 
     log = structlog.get_logger(__name__)
-    log.info("created head pod", pod=pod_name)
+    log.info("created pod", pod=pod_name)
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 ::
 
     client = await connect()
-    manager = Manager(client, ManagerOptions(leader_election=True, leader_election_namespace="ray-system"))
-    manager.controller("raycluster").for_(RAYCLUSTERS).owns(PODS).complete(reconciler)
+    manager = Manager(client, ManagerOptions(leader_election=True, leader_election_namespace="widget-system"))
+    manager.controller("widget").for_(WIDGETS).owns(PODS).complete(reconciler)
     await manager.run()          # until SIGTERM/SIGINT or manager.stop()
 
 :meth:`Manager.run`, in order: serves ``/metrics`` and ``/healthz``/``/readyz`` (ready once every cache has

@@ -2,7 +2,7 @@
 
 A predicate answers per event kind. The built-ins pass creates and deletes and judge updates::
 
-    for_(RAYCLUSTERS, predicates=[any_of(GenerationChanged(), LabelsChanged(), AnnotationsChanged())])
+    for_(WIDGETS, predicates=[any_of(GenerationChanged(), LabelsChanged(), AnnotationsChanged())])
 
 Several predicates given to ``for_``/``owns``/``watches`` must all pass.
 """

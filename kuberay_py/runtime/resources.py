@@ -6,7 +6,7 @@ and a namespace/name pair, never through generated model classes: objects are pl
 
 Constants exist for the core resources a controller usually needs; define others the same way::
 
-    RAYCLUSTERS = Resource("ray.io", "v1", "rayclusters", "RayCluster", has_status=True)
+    WIDGETS = Resource("example.com", "v1", "widgets", "Widget", has_status=True)
 """
 
 from __future__ import annotations

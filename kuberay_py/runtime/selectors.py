@@ -1,8 +1,8 @@
 """Label selectors: parsing the API's string syntax and matching labels against it.
 
-``LabelSelector.parse("app=ray,tier in (head,worker),!legacy")`` accepts everything ``kubectl -l`` does
+``LabelSelector.parse("app=web,tier in (frontend,backend),!legacy")`` accepts everything ``kubectl -l`` does
 (``=``, ``==``, ``!=``, ``in``, ``notin``, existence, ``!`` non-existence, ``>``/``<``).
-``LabelSelector.from_match_labels({"app": "ray"})`` builds one from a dict, and ``str(selector)`` gives the
+``LabelSelector.from_match_labels({"app": "web"})`` builds one from a dict, and ``str(selector)`` gives the
 canonical text to send to the API server.
 """
 

@@ -183,6 +183,8 @@ class InMemoryClient(Client):
         return [clone(o) for o in self._collection(resource).values()]
 
     # -- reads -------------------------------------------------------------------------------------------
+    # These restate the signatures of Client's methods, as an implementation must; they are the same on
+    # purpose.
 
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> Obj:
         with self._request("get", resource, namespace, name):

@@ -16,13 +16,13 @@ from kuberay_py.runtime import (
     AlreadyExists,
     Client,
     Conflict,
-    EventType,
     KubeClient,
     NotFound,
     PatchType,
     Preconditions,
     Resource,
 )
+from kuberay_py.runtime.client import EventType
 from kuberay_py.runtime.objects import owner_reference
 from kuberay_py.testing.memory_client import InMemoryClient
 from tests.waiting import eventually

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 from typing import Any
 
-from kuberay_py.runtime import CONFIG_MAPS, Gone, Informer, KubeClient, Resource, TransportError
+from kuberay_py.runtime import CONFIG_MAPS, Informer, KubeClient, Resource, TransportError
+from kuberay_py.runtime.errors import Gone
 from kuberay_py.testing.controlplane import ControlPlane
 from tests.integration.runtime.support import compact_etcd, retrying
 from tests.waiting import eventually

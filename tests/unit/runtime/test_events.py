@@ -18,10 +18,14 @@ def recorder_for(client: InMemoryClient, **kwargs) -> EventRecorder:
     )
 
 
-async def test_first_occurrence_creates_a_complete_events_k8s_io_event():
+async def recording(**kwargs) -> tuple[InMemoryClient, dict, EventRecorder]:
+    """A client, an object to record events about, and a recorder (built with ``kwargs``) writing to it."""
     client = InMemoryClient()
-    regarding = await subject(client)
-    recorder = recorder_for(client)
+    return client, await subject(client), recorder_for(client, **kwargs)
+
+
+async def test_first_occurrence_creates_a_complete_events_k8s_io_event():
+    client, regarding, recorder = await recording()
     recorder.normal(regarding, "Created", "created the thing", action="Create")
     await recorder.flush()
 
@@ -41,9 +45,7 @@ async def test_first_occurrence_creates_a_complete_events_k8s_io_event():
 
 
 async def test_repeats_become_one_event_with_a_series_count():
-    client = InMemoryClient()
-    regarding = await subject(client)
-    recorder = recorder_for(client)
+    client, regarding, recorder = await recording()
     recorder.warning(regarding, "FailedCreate", "quota exceeded")
     await recorder.flush()
     for _ in range(4):
@@ -74,9 +76,7 @@ async def test_different_notes_reasons_or_objects_are_separate_events():
 
 
 async def test_repeats_seen_before_the_first_write_create_the_event_with_its_series():
-    client = InMemoryClient()
-    regarding = await subject(client)
-    recorder = recorder_for(client)
+    client, regarding, recorder = await recording()
     for _ in range(3):
         recorder.normal(regarding, "Synced", "ok")
     await recorder.flush()
@@ -85,9 +85,7 @@ async def test_repeats_seen_before_the_first_write_create_the_event_with_its_ser
 
 
 async def test_an_expired_event_is_recreated_and_failures_do_not_raise():
-    client = InMemoryClient()
-    regarding = await subject(client)
-    recorder = recorder_for(client)
+    client, regarding, recorder = await recording()
     recorder.normal(regarding, "Synced", "ok")
     await recorder.flush()
     [event] = client.objects(EVENTS)
@@ -101,12 +99,13 @@ async def test_an_expired_event_is_recreated_and_failures_do_not_raise():
     client.fail_next("patch", ServerError("etcd unavailable"))
     recorder.normal(regarding, "Synced", "ok")
     await recorder.flush()  # logged and dropped, never raised into the reconciler
+    assert [a.verb for a in client.actions if a.resource == EVENTS][-1] == "patch", "the write was tried"
+    [unchanged] = client.objects(EVENTS)
+    assert unchanged["series"]["count"] == 2, "the failed write is dropped, not retried"
 
 
 async def test_a_new_series_starts_after_the_window_and_the_background_task_flushes():
-    client = InMemoryClient()
-    regarding = await subject(client)
-    recorder = recorder_for(client, series_window=0.0, flush_interval=0.01)
+    client, regarding, recorder = await recording(series_window=0.0, flush_interval=0.01)
     recorder.start()
     try:
         recorder.normal(regarding, "Tick", "again")
@@ -119,9 +118,7 @@ async def test_a_new_series_starts_after_the_window_and_the_background_task_flus
 
 
 async def test_stop_writes_what_is_pending():
-    client = InMemoryClient()
-    regarding = await subject(client)
-    recorder = recorder_for(client, flush_interval=10)
+    client, regarding, recorder = await recording(flush_interval=10)
     recorder.start()
     recorder.normal(regarding, "First", "x")
     await eventually(lambda: len(client.objects(EVENTS)) == 1, timeout=5.0, interval=0.005)
@@ -142,9 +139,7 @@ async def test_long_notes_are_truncated_and_cluster_scoped_objects_use_default()
 
 
 async def test_events_of_a_namespace_that_is_gone_are_dropped_not_tried_one_by_one():
-    client = InMemoryClient()
-    regarding = await subject(client)
-    recorder = recorder_for(client)
+    client, regarding, recorder = await recording()
     for attempt in range(50):  # notes that differ make series of their own, as failures naming pods do
         recorder.warning(regarding, "FailedCreateHeadPod", f"pod head-{attempt}: namespace is gone")
     client.fail_next("create", NotFound('namespaces "default" not found'), resource=EVENTS, times=100)
@@ -155,9 +150,7 @@ async def test_events_of_a_namespace_that_is_gone_are_dropped_not_tried_one_by_o
 
 
 async def test_stop_gives_up_on_pending_events_after_its_timeout():
-    client = InMemoryClient()
-    regarding = await subject(client)
-    recorder = recorder_for(client, stop_flush_timeout=0.2)
+    client, regarding, recorder = await recording(stop_flush_timeout=0.2)
     recorder.start()
 
     async def slow_write(*args, **kwargs):
@@ -172,9 +165,7 @@ async def test_stop_gives_up_on_pending_events_after_its_timeout():
 
 
 async def test_a_thousand_similar_events_become_a_handful_of_writes():
-    client = InMemoryClient()
-    regarding = await subject(client)
-    recorder = recorder_for(client)
+    client, regarding, recorder = await recording()
     for index in range(1000):  # one per pod created, each naming its pod
         recorder.normal(regarding, "CreatedWorkerPod", f"Created worker Pod default/w-{index}")
     await recorder.flush()
@@ -199,9 +190,7 @@ async def test_a_thousand_similar_events_become_a_handful_of_writes():
 
 
 async def test_folding_is_per_object_reason_and_type_and_ends_with_its_window():
-    client = InMemoryClient()
-    regarding = await subject(client)
-    recorder = recorder_for(client, max_similar=3, similar_window=0.0)
+    client, regarding, recorder = await recording(max_similar=3, similar_window=0.0)
     for index in range(5):
         recorder.normal(regarding, "Deleted", f"pod {index}")
     await recorder.flush()

@@ -33,6 +33,14 @@ class Recorder:
         self.events.append(("delete", obj["metadata"]["name"]))
 
 
+def recorded(client: InMemoryClient, **kwargs) -> tuple[Informer, Recorder]:
+    """An informer of config maps (fast backoff, and ``kwargs``) and a handler recording its events."""
+    informer = Informer(client, CONFIG_MAPS, **FAST, **kwargs)
+    recorder = Recorder()
+    informer.add_handler(recorder)
+    return informer, recorder
+
+
 @contextlib.asynccontextmanager
 async def running(informer: Informer):
     task = asyncio.create_task(informer.run())
@@ -57,9 +65,7 @@ async def test_initial_list_fills_the_store_in_pages_and_reports_adds():
     client = InMemoryClient()
     for i in range(5):
         await client.create(CONFIG_MAPS, configmap(f"cm-{i}"))
-    informer = Informer(client, CONFIG_MAPS, page_size=2, **FAST)
-    recorder = Recorder()
-    informer.add_handler(recorder)
+    informer, recorder = recorded(client, page_size=2)
 
     assert not informer.has_synced
     async with running(informer):
@@ -72,9 +78,7 @@ async def test_initial_list_fills_the_store_in_pages_and_reports_adds():
 
 async def test_watch_delivers_adds_updates_and_deletes_with_old_and_new_objects():
     client = InMemoryClient()
-    informer = Informer(client, CONFIG_MAPS, **FAST)
-    recorder = Recorder()
-    informer.add_handler(recorder)
+    informer, recorder = recorded(client)
     async with running(informer):
         await client.create(CONFIG_MAPS, configmap("a", data={"v": "1"}))
         await client.patch(CONFIG_MAPS, "a", {"data": {"v": "2"}}, "default")
@@ -119,9 +123,7 @@ async def test_gone_forces_a_relist_that_loses_no_change_and_reports_missed_dele
     client = InMemoryClient()
     for name in ("kept", "changed", "deleted"):
         await client.create(CONFIG_MAPS, configmap(name, data={"v": "1"}))
-    informer = Informer(client, CONFIG_MAPS, **FAST)
-    recorder = Recorder()
-    informer.add_handler(recorder)
+    informer, recorder = recorded(client)
 
     async with running(informer):
         recorder.events.clear()
@@ -160,9 +162,7 @@ async def test_gone_in_the_middle_of_a_stream_relists():
 
 async def test_transport_errors_reconnect_from_the_last_resource_version_without_relisting():
     client = InMemoryClient()
-    informer = Informer(client, CONFIG_MAPS, **FAST)
-    recorder = Recorder()
-    informer.add_handler(recorder)
+    informer, recorder = recorded(client)
     async with running(informer):
         await client.create(CONFIG_MAPS, configmap("a"))
         await eventually(lambda: names(informer) == {"a"}, timeout=5.0, interval=0.005)

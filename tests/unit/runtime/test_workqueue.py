@@ -1,11 +1,28 @@
 import asyncio
 import itertools
+from collections.abc import Awaitable, Callable, Hashable
+from typing import TypeVar
 
 import pytest
 
 from kuberay_py.runtime.workqueue import ExponentialBackoff, ShutDown, WorkQueue
 from tests.unit.runtime.runtime_unit_support import sample
 from tests.waiting import eventually
+
+K = TypeVar("K", bound=Hashable)
+
+
+async def serve(queue: WorkQueue[K], process: Callable[[K], Awaitable[None]]) -> None:
+    """A worker: process keys one at a time, marking each done, until the queue shuts down."""
+    while True:
+        try:
+            key = await queue.get()
+        except ShutDown:
+            return
+        try:
+            await process(key)
+        finally:
+            queue.done(key)
 
 
 async def test_adds_of_a_waiting_key_are_deduplicated():
@@ -56,21 +73,15 @@ async def test_many_workers_never_process_one_key_concurrently():
     overlaps: list[int] = []
     processed: list[int] = []
 
-    async def worker() -> None:
-        while True:
-            try:
-                key = await queue.get()
-            except ShutDown:
-                return
-            if key in running:
-                overlaps.append(key)
-            running.add(key)
-            await asyncio.sleep(0.001)
-            running.discard(key)
-            processed.append(key)
-            queue.done(key)
+    async def process(key: int) -> None:
+        if key in running:
+            overlaps.append(key)
+        running.add(key)
+        await asyncio.sleep(0.001)
+        running.discard(key)
+        processed.append(key)
 
-    workers = [asyncio.create_task(worker()) for _ in range(8)]
+    workers = [asyncio.create_task(serve(queue, process)) for _ in range(8)]
     for round_ in range(20):
         for key in range(5):
             queue.add(key)
@@ -201,21 +212,15 @@ async def test_fairness_a_key_that_keeps_failing_does_not_starve_others():
     queue: WorkQueue[str] = WorkQueue("fairness")
     processed: list[str] = []
 
-    async def worker() -> None:
-        while True:
-            try:
-                key = await queue.get()
-            except ShutDown:
-                return
-            processed.append(key)
-            if key == "bad":
-                queue.add_rate_limited(key)
-            else:
-                queue.forget(key)
-            queue.done(key)
+    async def process(key: str) -> None:
+        processed.append(key)
+        if key == "bad":
+            queue.add_rate_limited(key)
+        else:
+            queue.forget(key)
 
     queue.add("bad")
-    task = asyncio.create_task(worker())  # a single worker: the failing key competes for it
+    task = asyncio.create_task(serve(queue, process))  # a single worker: the failing key competes for it
     for i in range(50):
         queue.add(f"good-{i}")
         await asyncio.sleep(0.001)
