@@ -54,6 +54,22 @@ def labels_of(obj: Obj) -> dict[str, str]:
     return labels
 
 
+def version_number(resource_version: str | None) -> int:
+    """A resourceVersion as a number, to order what one API server returned (0 when absent or not a number).
+
+    The API calls them opaque, but kube-apiserver's are etcd revisions: a later write has a larger one.
+    """
+    try:
+        return int(resource_version or 0)
+    except ValueError:
+        return 0
+
+
+def resource_version_number(obj: Obj) -> int:
+    """The object's resourceVersion as a number (see :func:`version_number`)."""
+    return version_number(metadata(obj).get("resourceVersion"))
+
+
 def key_of(obj: Obj) -> ObjectKey:
     """The namespace/name key of an object."""
     meta = metadata(obj)

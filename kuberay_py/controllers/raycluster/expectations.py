@@ -17,12 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-
-def _version(resource_version: str | None) -> int:
-    try:
-        return int(resource_version or 0)
-    except ValueError:
-        return 0
+from kuberay_py.runtime.objects import version_number
 
 
 @dataclass(slots=True)
@@ -48,7 +43,7 @@ class Expectations:
 
     def expect(self, key: str, resource_version: str | None) -> None:
         """Remember that the cache must reach `resource_version` before `key` is acted on again."""
-        version = _version(resource_version)
+        version = version_number(resource_version)
         if version <= 0:
             return
         pending = self._pending.get(key)
@@ -62,7 +57,7 @@ class Expectations:
         pending = self._pending.get(key)
         if pending is None:
             return True
-        if _version(self._observed_version()) >= pending.resource_version:
+        if version_number(self._observed_version()) >= pending.resource_version:
             del self._pending[key]
             return True
         return False

@@ -99,7 +99,7 @@ from kuberay_py.runtime import (
     Result,
 )
 from kuberay_py.runtime.errors import is_namespace_terminating
-from kuberay_py.runtime.objects import name_of, now_rfc3339
+from kuberay_py.runtime.objects import name_of, now_rfc3339, resource_version_number
 
 log = structlog.get_logger("kuberay_py.controllers.raycluster")
 
@@ -620,7 +620,7 @@ class RayClusterReconciler:
         """The cluster's status as it is on the server: the cached one, or our own later write."""
         cached: dict[str, Any] = obj.get("status") or {}
         written = self._written.get(_key_of(obj))
-        if written is not None and _version(obj) < written[0]:
+        if written is not None and resource_version_number(obj) < written[0]:
             return written[1]
         return cached
 
@@ -655,7 +655,7 @@ class RayClusterReconciler:
                 obj, EventReason.FAILED_UPDATE_STATUS, f"writing the status failed: {error}"
             )
             return False
-        self._written[_key_of(obj)] = (_version(updated), updated.get("status") or {})
+        self._written[_key_of(obj)] = (resource_version_number(updated), updated.get("status") or {})
         return True
 
 
@@ -688,10 +688,3 @@ def _failure_of(error: ApiError) -> WriteFailure:
 
 def _key_of(obj: Obj) -> str:
     return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
-
-
-def _version(obj: Obj) -> int:
-    try:
-        return int(obj["metadata"].get("resourceVersion") or 0)
-    except ValueError:
-        return 0

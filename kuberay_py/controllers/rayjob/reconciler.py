@@ -73,7 +73,13 @@ from kuberay_py.runtime import (
     Request,
     Result,
 )
-from kuberay_py.runtime.objects import controller_of, is_deleting, job_finished, parse_time
+from kuberay_py.runtime.objects import (
+    controller_of,
+    is_deleting,
+    job_finished,
+    parse_time,
+    resource_version_number,
+)
 
 log = structlog.get_logger("kuberay_py.controllers.rayjob")
 
@@ -182,7 +188,7 @@ class RayJobReconciler:
         managed_by = (obj.get("spec") or {}).get("managedBy")
         if managed_by and managed_by != ManagedBy.KUBERAY_OPERATOR:
             return Result()
-        if _version(obj) < self._written.get(key, 0):
+        if resource_version_number(obj) < self._written.get(key, 0):
             return Result(requeue_after=_CACHE_BEHIND_RETRY)  # our own last write is not cached yet
         if is_deleting(obj):
             return await self._finalize(obj)
@@ -754,7 +760,7 @@ class RayJobReconciler:
                 step.obj, EventReason.FAILED_UPDATE_STATUS, f"writing the status failed: {error}"
             )
             return False
-        self._written[_key(step.obj)] = _version(updated)
+        self._written[_key(step.obj)] = resource_version_number(updated)
         return True
 
     async def _patch_job(self, obj: Obj, patch: dict[str, Any]) -> Obj | None:
@@ -770,7 +776,7 @@ class RayJobReconciler:
         except ApiError as error:
             log.info("patching the RayJob failed", job=meta["name"], error=str(error))
             return None
-        self._written[_key(obj)] = _version(updated)
+        self._written[_key(obj)] = resource_version_number(updated)
         return updated
 
     # --- deletion of the RayJob -----------------------------------------------------------------
@@ -843,10 +849,3 @@ def _finalizers(obj: Obj) -> list[str]:
 
 def _meta(obj: Obj) -> ObjectMeta:
     return ObjectMeta.from_dict(obj.get("metadata") or {})
-
-
-def _version(obj: Obj) -> int:
-    try:
-        return int(obj["metadata"].get("resourceVersion") or 0)
-    except ValueError:
-        return 0
