@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict, Unpack
 
 from kuberay_py.runtime.objects import Obj
 from kuberay_py.runtime.resources import Resource
@@ -57,7 +57,7 @@ class ObjectList:
     """One page (or all) of a list: the items, the collection's resourceVersion and the continue token."""
 
     items: list[Obj]
-    resource_version: str
+    resource_version: str | None
     continue_token: str | None = None
 
 
@@ -77,6 +77,28 @@ class Preconditions:
         return body
 
 
+class SelectorOptions(TypedDict, total=False):
+    """What ``list`` and ``watch`` share: which objects, and from which resourceVersion."""
+
+    label_selector: str | None
+    field_selector: str | None
+    resource_version: str | None
+
+
+class ListOptions(SelectorOptions, total=False):
+    """``list``'s keyword arguments: the selectors, and paging (``limit``, ``continue_token``)."""
+
+    limit: int | None
+    continue_token: str | None
+
+
+class WatchOptions(SelectorOptions, total=False):
+    """``watch``'s keyword arguments; bookmarks are asked for unless ``allow_bookmarks`` is False."""
+
+    timeout_seconds: float | None
+    allow_bookmarks: bool
+
+
 class PropagationPolicy(enum.StrEnum):
     ORPHAN = "Orphan"
     BACKGROUND = "Background"
@@ -86,9 +108,9 @@ class PropagationPolicy(enum.StrEnum):
 class Client(Protocol):
     """What the runtime and reconcilers need from the API server.
 
-    The backends subclass it, so that they share :meth:`patch_status`; they restate the other methods'
-    signatures because an implementation has to spell out its parameters. ``list`` and ``watch`` take the
-    same collection and selector parameters, as the API does.
+    The backends subclass it, so that they share :meth:`patch_status`. ``list`` and ``watch`` take their
+    keyword arguments as :class:`ListOptions` and :class:`WatchOptions`, so that the selectors and paging
+    are named once, here, and not again in each backend.
     """
 
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> Obj:
@@ -96,29 +118,13 @@ class Client(Protocol):
         ...
 
     async def list(
-        self,
-        resource: Resource,
-        namespace: str | None = None,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        limit: int | None = None,
-        continue_token: str | None = None,
-        resource_version: str | None = None,
+        self, resource: Resource, namespace: str | None = None, **options: Unpack[ListOptions]
     ) -> ObjectList:
         """Objects of a collection (all namespaces when ``namespace`` is None), paged by ``limit``."""
         ...
 
     def watch(
-        self,
-        resource: Resource,
-        namespace: str | None = None,
-        *,
-        resource_version: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        timeout_seconds: float | None = None,
-        allow_bookmarks: bool = True,
+        self, resource: Resource, namespace: str | None = None, **options: Unpack[WatchOptions]
     ) -> AsyncIterator[WatchEvent]:
         """Changes after ``resource_version``; ends when the server closes the stream (timeout)."""
         ...

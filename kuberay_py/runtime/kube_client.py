@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import urlencode
 
 import aiohttp
@@ -33,11 +33,14 @@ from kuberay_py.runtime import metrics
 from kuberay_py.runtime.client import (
     Client,
     EventType,
+    ListOptions,
     ObjectList,
     PatchType,
     Preconditions,
     PropagationPolicy,
+    SelectorOptions,
     WatchEvent,
+    WatchOptions,
 )
 from kuberay_py.runtime.errors import ApiError, TransportError, error_from_status
 from kuberay_py.runtime.kubernetes_config import (
@@ -167,30 +170,20 @@ class KubeClient(Client):
         await self.close()
 
     # -- reads -------------------------------------------------------------------------------------------
-    # These restate the signatures of Client's methods, as an implementation must; they are the same on
-    # purpose.
 
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> Obj:
         result: Obj = await self._call("get", "GET", resource.path(namespace, name))
         return result
 
     async def list(
-        self,
-        resource: Resource,
-        namespace: str | None = None,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        limit: int | None = None,
-        continue_token: str | None = None,
-        resource_version: str | None = None,
+        self, resource: Resource, namespace: str | None = None, **options: Unpack[ListOptions]
     ) -> ObjectList:
-        query = _selector_query(label_selector, field_selector)
-        if limit:
+        query = _selector_query(options)
+        if limit := options.get("limit"):
             query["limit"] = str(limit)
-        if continue_token:
+        if continue_token := options.get("continue_token"):
             query["continue"] = continue_token
-        if resource_version is not None:
+        if (resource_version := options.get("resource_version")) is not None:
             query["resourceVersion"] = resource_version
         body = await self._call("list", "GET", resource.path(namespace), query=query)
         meta = body.get("metadata") or {}
@@ -199,23 +192,15 @@ class KubeClient(Client):
         )
 
     async def watch(
-        self,
-        resource: Resource,
-        namespace: str | None = None,
-        *,
-        resource_version: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        timeout_seconds: float | None = None,
-        allow_bookmarks: bool = True,
+        self, resource: Resource, namespace: str | None = None, **options: Unpack[WatchOptions]
     ) -> AsyncIterator[WatchEvent]:
-        query = _selector_query(label_selector, field_selector)
+        query = _selector_query(options)
         query["watch"] = "true"
-        if resource_version:
+        if resource_version := options.get("resource_version"):
             query["resourceVersion"] = resource_version
-        if allow_bookmarks:
+        if options.get("allow_bookmarks", True):
             query["allowWatchBookmarks"] = "true"
-        if timeout_seconds:
+        if timeout_seconds := options.get("timeout_seconds"):
             query["timeoutSeconds"] = str(max(1, round(timeout_seconds)))
         timeout = aiohttp.ClientTimeout(
             total=timeout_seconds + _WATCH_GRACE_SECONDS if timeout_seconds else None,
@@ -358,11 +343,11 @@ class KubeClient(Client):
             metrics.REST_CLIENT_DURATION.labels(verb).observe(time.monotonic() - started)
 
 
-def _selector_query(label_selector: str | None, field_selector: str | None) -> dict[str, str]:
+def _selector_query(options: SelectorOptions) -> dict[str, str]:
     query: dict[str, str] = {}
-    if label_selector:
+    if label_selector := options.get("label_selector"):
         query["labelSelector"] = label_selector
-    if field_selector:
+    if field_selector := options.get("field_selector"):
         query["fieldSelector"] = field_selector
     return query
 

@@ -32,17 +32,20 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 from kuberay_py.runtime import metrics
 from kuberay_py.runtime.client import (
     Client,
     EventType,
+    ListOptions,
     ObjectList,
     PatchType,
     Preconditions,
     PropagationPolicy,
+    SelectorOptions,
     WatchEvent,
+    WatchOptions,
 )
 from kuberay_py.runtime.errors import (
     AlreadyExists,
@@ -183,8 +186,6 @@ class InMemoryClient(Client):
         return [clone(o) for o in self._collection(resource).values()]
 
     # -- reads -------------------------------------------------------------------------------------------
-    # These restate the signatures of Client's methods, as an implementation must; they are the same on
-    # purpose.
 
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> Obj:
         with self._request("get", resource, namespace, name):
@@ -192,19 +193,12 @@ class InMemoryClient(Client):
             return clone(self._existing(resource, name, namespace))
 
     async def list(
-        self,
-        resource: Resource,
-        namespace: str | None = None,
-        *,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        limit: int | None = None,
-        continue_token: str | None = None,
-        resource_version: str | None = None,
+        self, resource: Resource, namespace: str | None = None, **options: Unpack[ListOptions]
     ) -> ObjectList:
+        continue_token, limit = options.get("continue_token"), options.get("limit")
         with self._request("list", resource, namespace, ""):
             await asyncio.sleep(0)
-            labels, fields = LabelSelector.parse(label_selector), FieldSelector.parse(field_selector)
+            labels, fields = _selectors(options)
             list_rv, after = self._rv, ObjectKey("", "")
             if continue_token:
                 rv_text, _, rest = continue_token.partition(":")
@@ -228,24 +222,17 @@ class InMemoryClient(Client):
             return ObjectList(items, str(list_rv), token)
 
     async def watch(
-        self,
-        resource: Resource,
-        namespace: str | None = None,
-        *,
-        resource_version: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        timeout_seconds: float | None = None,
-        allow_bookmarks: bool = True,
+        self, resource: Resource, namespace: str | None = None, **options: Unpack[WatchOptions]
     ) -> AsyncIterator[WatchEvent]:
+        timeout_seconds = options.get("timeout_seconds")
+        allow_bookmarks = options.get("allow_bookmarks", True)
         with self._request("watch", resource, namespace, ""):
             watcher = _Watcher(
                 self._collection_key(resource),
                 namespace if resource.namespaced else None,
-                LabelSelector.parse(label_selector),
-                FieldSelector.parse(field_selector),
+                *_selectors(options),
             )
-            backlog = self._backlog(watcher, resource, resource_version)
+            backlog = self._backlog(watcher, resource, options.get("resource_version"))
         self._watchers.add(watcher)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_seconds if timeout_seconds else None
@@ -530,6 +517,12 @@ class InMemoryClient(Client):
                 refs = metadata(obj).get("ownerReferences") or ()
                 if any(ref.get("uid") == owner_uid for ref in refs):
                     self._delete(resource, obj, PropagationPolicy.BACKGROUND)
+
+
+def _selectors(options: SelectorOptions) -> tuple[LabelSelector, FieldSelector]:
+    return LabelSelector.parse(options.get("label_selector")), FieldSelector.parse(
+        options.get("field_selector")
+    )
 
 
 def _spec_of(obj: Obj) -> dict[str, Any]:
