@@ -105,12 +105,34 @@ class PropagationPolicy(enum.StrEnum):
     FOREGROUND = "Foreground"
 
 
+class WriteOptions(TypedDict, total=False):
+    """``patch_status``'s keyword arguments: a merge patch unless ``patch_type`` says otherwise."""
+
+    patch_type: PatchType
+    field_manager: str | None
+
+
+class PatchOptions(WriteOptions, total=False):
+    """``patch``'s keyword arguments: those of ``patch_status``, and which subresource (none: the object)."""
+
+    subresource: str | None
+
+
+class DeleteOptions(TypedDict, total=False):
+    """``delete``'s keyword arguments: what must still hold, what happens to dependents, how long pods get."""
+
+    preconditions: Preconditions | None
+    propagation_policy: PropagationPolicy | None
+    grace_period_seconds: int | None
+
+
 class Client(Protocol):
     """What the runtime and reconcilers need from the API server.
 
     The backends subclass it, so that they share :meth:`patch_status`. ``list`` and ``watch`` take their
-    keyword arguments as :class:`ListOptions` and :class:`WatchOptions`, so that the selectors and paging
-    are named once, here, and not again in each backend.
+    keyword arguments as :class:`ListOptions` and :class:`WatchOptions`, ``patch`` and ``delete`` as
+    :class:`PatchOptions` and :class:`DeleteOptions`: each option is named once, here, not again in each
+    backend.
     """
 
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> Obj:
@@ -145,10 +167,7 @@ class Client(Protocol):
         name: str,
         patch: Any,
         namespace: str | None = None,
-        *,
-        patch_type: PatchType = PatchType.MERGE,
-        field_manager: str | None = None,
-        subresource: str | None = None,
+        **options: Unpack[PatchOptions],
     ) -> Obj:
         """Patch one object, or one of its subresources."""
         ...
@@ -159,30 +178,13 @@ class Client(Protocol):
         name: str,
         patch: Any,
         namespace: str | None = None,
-        *,
-        patch_type: PatchType = PatchType.MERGE,
-        field_manager: str | None = None,
+        **options: Unpack[WriteOptions],
     ) -> Obj:
         """Patch ``.status`` through the status subresource. Backends inherit this from :class:`Client`."""
-        return await self.patch(
-            resource,
-            name,
-            patch,
-            namespace,
-            patch_type=patch_type,
-            field_manager=field_manager,
-            subresource="status",
-        )
+        return await self.patch(resource, name, patch, namespace, **options, subresource="status")
 
     async def delete(
-        self,
-        resource: Resource,
-        name: str,
-        namespace: str | None = None,
-        *,
-        preconditions: Preconditions | None = None,
-        propagation_policy: PropagationPolicy | None = None,
-        grace_period_seconds: int | None = None,
+        self, resource: Resource, name: str, namespace: str | None = None, **options: Unpack[DeleteOptions]
     ) -> Obj | None:
         """Delete one object; returns the object (still there when finalizers hold it) or None."""
         ...

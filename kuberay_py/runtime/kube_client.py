@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any, Unpack
+from typing import Any, TypedDict, Unpack
 from urllib.parse import urlencode
 
 import aiohttp
@@ -32,12 +32,12 @@ import aiohttp
 from kuberay_py.runtime import metrics
 from kuberay_py.runtime.client import (
     Client,
+    DeleteOptions,
     EventType,
     ListOptions,
     ObjectList,
+    PatchOptions,
     PatchType,
-    Preconditions,
-    PropagationPolicy,
     SelectorOptions,
     WatchEvent,
     WatchOptions,
@@ -206,9 +206,7 @@ class KubeClient(Client):
             total=timeout_seconds + _WATCH_GRACE_SECONDS if timeout_seconds else None,
             sock_connect=self._request_timeout,
         )
-        response = await self._send(
-            "watch", "GET", resource.path(namespace), query=query, client_timeout=timeout
-        )
+        response = await self._send("watch", "GET", resource.path(namespace), timeout, query=query)
         try:
             if response.status >= 400:
                 raise await _error_of(response)
@@ -242,59 +240,38 @@ class KubeClient(Client):
         name: str,
         patch: Any,
         namespace: str | None = None,
-        *,
-        patch_type: PatchType = PatchType.MERGE,
-        field_manager: str | None = None,
-        subresource: str | None = None,
+        **options: Unpack[PatchOptions],
     ) -> Obj:
-        query = {"fieldManager": field_manager or self.field_manager}
+        query = {"fieldManager": options.get("field_manager") or self.field_manager}
         result: Obj = await self._call(
             "patch",
             "PATCH",
-            resource.path(namespace, name, subresource),
+            resource.path(namespace, name, options.get("subresource")),
             query=query,
             body=patch,
-            content_type=str(patch_type),
+            content_type=str(options.get("patch_type", PatchType.MERGE)),
         )
         return result
 
     async def delete(
-        self,
-        resource: Resource,
-        name: str,
-        namespace: str | None = None,
-        *,
-        preconditions: Preconditions | None = None,
-        propagation_policy: PropagationPolicy | None = None,
-        grace_period_seconds: int | None = None,
+        self, resource: Resource, name: str, namespace: str | None = None, **options: Unpack[DeleteOptions]
     ) -> Obj | None:
-        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
-        if preconditions:
-            options["preconditions"] = preconditions.to_api()
-        if propagation_policy:
-            options["propagationPolicy"] = str(propagation_policy)
-        if grace_period_seconds is not None:
-            options["gracePeriodSeconds"] = grace_period_seconds
-        body: Obj = await self._call("delete", "DELETE", resource.path(namespace, name), body=options)
-        return None if body.get("kind") == "Status" else body
+        body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if preconditions := options.get("preconditions"):
+            body["preconditions"] = preconditions.to_api()
+        if propagation_policy := options.get("propagation_policy"):
+            body["propagationPolicy"] = str(propagation_policy)
+        if (grace_period_seconds := options.get("grace_period_seconds")) is not None:
+            body["gracePeriodSeconds"] = grace_period_seconds
+        status: Obj = await self._call("delete", "DELETE", resource.path(namespace, name), body=body)
+        return None if status.get("kind") == "Status" else status
 
     # -- plumbing ----------------------------------------------------------------------------------------
 
-    async def _call(
-        self,
-        verb: str,
-        method: str,
-        path: str,
-        *,
-        query: Mapping[str, str] | None = None,
-        body: Any = None,
-        content_type: str | None = None,
-    ) -> Any:
+    async def _call(self, verb: str, method: str, path: str, **request: Unpack[_Request]) -> Any:
         """Send one request and return its decoded JSON body, or raise the mapped error."""
         timeout = aiohttp.ClientTimeout(total=self._request_timeout)
-        response = await self._send(
-            verb, method, path, query=query, body=body, content_type=content_type, client_timeout=timeout
-        )
+        response = await self._send(verb, method, path, timeout, **request)
         try:
             if response.status >= 400:
                 raise await _error_of(response)
@@ -310,16 +287,14 @@ class KubeClient(Client):
         verb: str,
         method: str,
         path: str,
-        *,
-        query: Mapping[str, str] | None = None,
-        body: Any = None,
-        content_type: str | None = None,
         client_timeout: aiohttp.ClientTimeout,
+        **request: Unpack[_Request],
     ) -> aiohttp.ClientResponse:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         data = None
+        query, body = request.get("query"), request.get("body")
         if body is not None:
-            headers["Content-Type"] = content_type or "application/json"
+            headers["Content-Type"] = request.get("content_type") or "application/json"
             data = json.dumps(body, separators=(",", ":")).encode()
         await self._api.update_params_for_auth(headers, [], ["BearerToken"])
         url = self._host + path + ("?" + urlencode(query) if query else "")
@@ -341,6 +316,14 @@ class KubeClient(Client):
         finally:
             metrics.REST_CLIENT_REQUESTS.labels(verb, code).inc()
             metrics.REST_CLIENT_DURATION.labels(verb).observe(time.monotonic() - started)
+
+
+class _Request(TypedDict, total=False):
+    """What a request carries besides its verb, method and path."""
+
+    query: Mapping[str, str]
+    body: Any
+    content_type: str
 
 
 def _selector_query(options: SelectorOptions) -> dict[str, str]:

@@ -37,11 +37,12 @@ from typing import Any, Unpack
 from kuberay_py.runtime import metrics
 from kuberay_py.runtime.client import (
     Client,
+    DeleteOptions,
     EventType,
     ListOptions,
     ObjectList,
+    PatchOptions,
     PatchType,
-    Preconditions,
     PropagationPolicy,
     SelectorOptions,
     WatchEvent,
@@ -290,11 +291,9 @@ class InMemoryClient(Client):
         name: str,
         patch: Any,
         namespace: str | None = None,
-        *,
-        patch_type: PatchType = PatchType.MERGE,
-        field_manager: str | None = None,
-        subresource: str | None = None,
+        **options: Unpack[PatchOptions],
     ) -> Obj:
+        patch_type, subresource = options.get("patch_type", PatchType.MERGE), options.get("subresource")
         with self._request("patch", resource, namespace, name):
             await asyncio.sleep(0)
             existing = self._existing(resource, name, namespace)
@@ -309,15 +308,9 @@ class InMemoryClient(Client):
             return clone(self._replace(resource, existing, patched, status_only=subresource == "status"))
 
     async def delete(
-        self,
-        resource: Resource,
-        name: str,
-        namespace: str | None = None,
-        *,
-        preconditions: Preconditions | None = None,
-        propagation_policy: PropagationPolicy | None = None,
-        grace_period_seconds: int | None = None,
+        self, resource: Resource, name: str, namespace: str | None = None, **options: Unpack[DeleteOptions]
     ) -> Obj | None:
+        preconditions, propagation_policy = options.get("preconditions"), options.get("propagation_policy")
         with self._request("delete", resource, namespace, name):
             await asyncio.sleep(0)
             existing = self._existing(resource, name, namespace)
