@@ -13,8 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kuberay_py.runtime import default_transform
-
-Obj = dict[str, Any]
+from kuberay_py.runtime.objects import Obj
 
 METADATA_FIELDS = (
     "name",

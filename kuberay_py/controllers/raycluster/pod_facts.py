@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from kuberay_py.api.constants import HEAD_GROUP_NAME
 from kuberay_py.builders import GROUP_LABEL, NODE_TYPE_LABEL, recorded_template_hash
-from kuberay_py.runtime.objects import is_deleting, labels_of, name_of
+from kuberay_py.runtime.objects import Obj, is_deleting, labels_of, name_of
 
-Pod = dict[str, Any]
+Pod = Obj
 
 TERMINAL_PHASES = frozenset({"Failed", "Succeeded"})
 

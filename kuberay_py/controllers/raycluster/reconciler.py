@@ -27,7 +27,6 @@ from pydantic import ValidationError
 
 from kuberay_py.api import RayCluster, reconcile_errors, unsupported_fields
 from kuberay_py.api.constants import HEAD_GROUP_NAME
-from kuberay_py.api.enums import ManagedBy
 from kuberay_py.builders import (
     CLUSTER_LABEL,
     BuildError,
@@ -51,6 +50,7 @@ from kuberay_py.builders.auth import (
     operator_makes_auth_secret,
     token_auth,
 )
+from kuberay_py.controllers.common import controlled_by, managed_elsewhere
 from kuberay_py.controllers.raycluster.conditions import ConditionUpdate
 from kuberay_py.controllers.raycluster.desired import DesiredPods, build_desired
 from kuberay_py.controllers.raycluster.expectations import Expectations
@@ -99,7 +99,7 @@ from kuberay_py.runtime import (
     Result,
 )
 from kuberay_py.runtime.errors import is_namespace_terminating
-from kuberay_py.runtime.objects import name_of, now_rfc3339, resource_version_number
+from kuberay_py.runtime.objects import Obj, key_of, name_of, now_rfc3339, resource_version_number
 
 log = structlog.get_logger("kuberay_py.controllers.raycluster")
 
@@ -109,8 +109,6 @@ _NAMESPACE_GOING_RETRY: Final = 10.0
 # A pass that stopped early to let other clusters run comes back at the end of the queue. Not the
 # rate-limited requeue: yielding is no failure, and that backoff would grow with every yield.
 _YIELDED = Result(requeue_after=0.05)
-
-Obj = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -246,8 +244,7 @@ class RayClusterReconciler:
             self._failures.pop(key, None)
             self._written.pop(key, None)
             return Result()
-        managed_by = (obj.get("spec") or {}).get("managedBy")
-        if managed_by and managed_by != ManagedBy.KUBERAY_OPERATOR:
+        if managed_elsewhere(obj):
             return Result()
         if obj["metadata"].get("deletionTimestamp"):
             if not has_finalizer(obj):
@@ -455,8 +452,7 @@ class RayClusterReconciler:
         metadata = service.get("metadata") or {}
         if CLUSTER_LABEL in (metadata.get("labels") or {}):
             return
-        controller = next((r for r in metadata.get("ownerReferences") or [] if r.get("controller")), None)
-        if controller is None or controller.get("uid") != cluster.metadata.uid:
+        if not controlled_by(service, cluster.metadata.uid):
             return
         patch = {"metadata": {"labels": {CLUSTER_LABEL: cluster.name}}}
         try:
@@ -619,7 +615,7 @@ class RayClusterReconciler:
     def _previous_status(self, obj: Obj) -> dict[str, Any]:
         """The cluster's status as it is on the server: the cached one, or our own later write."""
         cached: dict[str, Any] = obj.get("status") or {}
-        written = self._written.get(_key_of(obj))
+        written = self._written.get(str(key_of(obj)))
         if written is not None and resource_version_number(obj) < written[0]:
             return written[1]
         return cached
@@ -655,7 +651,7 @@ class RayClusterReconciler:
                 obj, EventReason.FAILED_UPDATE_STATUS, f"writing the status failed: {error}"
             )
             return False
-        self._written[_key_of(obj)] = (resource_version_number(updated), updated.get("status") or {})
+        self._written[str(key_of(obj))] = (resource_version_number(updated), updated.get("status") or {})
         return True
 
 
@@ -684,7 +680,3 @@ def _auth_condition(cluster: RayCluster) -> ConditionUpdate | None:
 def _failure_of(error: ApiError) -> WriteFailure:
     """A request of the pass that failed otherwise (a lookup): no condition of KubeRay's says so."""
     return WriteFailure(EventReason.FAILED_RECONCILE, f"reconciling failed: {error}", cause=error)
-
-
-def _key_of(obj: Obj) -> str:
-    return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"

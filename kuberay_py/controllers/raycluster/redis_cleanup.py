@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 import structlog
 
@@ -28,6 +28,7 @@ from kuberay_py.builders.redis_cleanup import (
     deletion_timeout_seconds,
     redis_cleanup_job_name,
 )
+from kuberay_py.controllers.common import finalizers_of, guarded_patch
 from kuberay_py.controllers.raycluster.plan import Deletion
 from kuberay_py.controllers.raycluster.pod_facts import Pod, is_head
 from kuberay_py.controllers.raycluster.podwriter import PodWriter
@@ -42,18 +43,16 @@ from kuberay_py.runtime import (
     NotFound,
     Result,
 )
-from kuberay_py.runtime.objects import is_deleting, job_finished, parse_time
+from kuberay_py.runtime.objects import Obj, is_deleting, job_finished, parse_time
 
 log = structlog.get_logger("kuberay_py.controllers.raycluster")
-
-Obj = dict[str, Any]
 
 # How often a deletion in progress is looked at again; pod and Job events wake it sooner.
 _POLL_SECONDS: Final = 2.0
 
 
 def has_finalizer(obj: Obj) -> bool:
-    return REDIS_CLEANUP_FINALIZER in (obj["metadata"].get("finalizers") or [])
+    return REDIS_CLEANUP_FINALIZER in finalizers_of(obj)
 
 
 def _seconds_since(timestamp: str) -> float:
@@ -73,7 +72,7 @@ class RedisCleanup:
         """Put the finalizer on a fault-tolerant cluster; False when the write failed (the pass retries)."""
         if has_finalizer(obj):
             return True
-        finalizers = [*(obj["metadata"].get("finalizers") or []), REDIS_CLEANUP_FINALIZER]
+        finalizers = [*finalizers_of(obj), REDIS_CLEANUP_FINALIZER]
         if not await self._set_finalizers(obj, finalizers):
             return False
         log.info("added the Redis cleanup finalizer", finalizer=REDIS_CLEANUP_FINALIZER)
@@ -156,13 +155,13 @@ class RedisCleanup:
         return Result()
 
     async def _remove_finalizer(self, obj: Obj) -> bool:
-        kept = [f for f in obj["metadata"].get("finalizers") or [] if f != REDIS_CLEANUP_FINALIZER]
+        kept = [f for f in finalizers_of(obj) if f != REDIS_CLEANUP_FINALIZER]
         return await self._set_finalizers(obj, kept)
 
     async def _set_finalizers(self, obj: Obj, finalizers: list[str]) -> bool:
         meta = obj["metadata"]
         # The resourceVersion makes the write fail rather than drop a finalizer someone else added meanwhile.
-        patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}}
+        patch = guarded_patch(obj, {"metadata": {"finalizers": finalizers}})
         try:
             await self.client.patch(
                 RAYCLUSTERS, meta["name"], patch, meta["namespace"], field_manager=self.field_manager

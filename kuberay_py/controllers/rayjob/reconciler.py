@@ -33,7 +33,6 @@ from pydantic import ValidationError
 
 from kuberay_py.api import ObjectMeta, RayCluster
 from kuberay_py.api.constants import JOB_STOP_FINALIZER
-from kuberay_py.api.enums import ManagedBy
 from kuberay_py.api.rayjob import (
     DELETION_ORDER,
     DeletionPolicyType,
@@ -57,6 +56,7 @@ from kuberay_py.builders.rayjob import (
     new_submission_id,
     submit_request,
 )
+from kuberay_py.controllers.common import controlled_by, finalizers_of, guarded_patch, managed_elsewhere
 from kuberay_py.controllers.raycluster.vocabulary import RAYCLUSTERS
 from kuberay_py.controllers.rayjob.dashboard import DashboardError, JobInfo, JobsApi
 from kuberay_py.controllers.rayjob.vocabulary import RAYJOBS, EventReason
@@ -74,16 +74,15 @@ from kuberay_py.runtime import (
     Result,
 )
 from kuberay_py.runtime.objects import (
-    controller_of,
+    Obj,
     is_deleting,
     job_finished,
+    key_of,
     parse_time,
     resource_version_number,
 )
 
 log = structlog.get_logger("kuberay_py.controllers.rayjob")
-
-Obj = dict[str, Any]
 
 # Seconds a job's end may wait for its deployment status before it is ended anyway, as in KubeRay.
 TRANSITION_GRACE_SECONDS: Final = 300
@@ -185,8 +184,7 @@ class RayJobReconciler:
             self._written.pop(key, None)
             self._failures.pop(key, None)
             return Result()
-        managed_by = (obj.get("spec") or {}).get("managedBy")
-        if managed_by and managed_by != ManagedBy.KUBERAY_OPERATOR:
+        if managed_elsewhere(obj):
             return Result()
         if resource_version_number(obj) < self._written.get(key, 0):
             return Result(requeue_after=_CACHE_BEHIND_RETRY)  # our own last write is not cached yet
@@ -244,9 +242,9 @@ class RayJobReconciler:
     # --- New and Initializing -------------------------------------------------------------------
 
     async def _start(self, step: _Pass) -> None:
-        if JOB_STOP_FINALIZER not in (step.obj["metadata"].get("finalizers") or []):
+        if JOB_STOP_FINALIZER not in finalizers_of(step.obj):
             updated = await self._patch_job(
-                step.obj, {"metadata": {"finalizers": [*_finalizers(step.obj), JOB_STOP_FINALIZER]}}
+                step.obj, {"metadata": {"finalizers": [*finalizers_of(step.obj), JOB_STOP_FINALIZER]}}
             )
             if updated is None:
                 step.poll(self.options.poll_seconds)
@@ -334,7 +332,7 @@ class RayJobReconciler:
             return None
         port = dashboard_port(cluster.spec)
         if self.options.dashboard_address == "pod-ip":
-            ip = ((cluster_obj.get("status") or {}).get("head") or {}).get("podIP")
+            ip = _head_ip(cluster_obj)
             return f"{ip}:{port}" if ip else None
         host = f"{head_service_name(cluster)}.{cluster.namespace}.svc.{self.options.cluster_domain}"
         return f"{host}:{port}"
@@ -372,7 +370,7 @@ class RayJobReconciler:
         cluster = await self._cluster(step, create=True)
         if cluster is None:
             return
-        head_ip = ((cluster.get("status") or {}).get("head") or {}).get("podIP")
+        head_ip = _head_ip(cluster)
         known = str(step.status.get("dashboardURL") or "")
         if self.options.dashboard_address == "pod-ip" and head_ip and not known.startswith(f"{head_ip}:"):
             # A new head has a new IP: follow it, or the job server is asked at an address nobody has. Only
@@ -422,7 +420,7 @@ class RayJobReconciler:
         except BuildError as error:
             step.events.append((True, EventReason.FAILED_TO_SUBMIT, str(error)))
             return
-        self._failures.pop(_key(step.obj), None)
+        self._failures.pop(str(key_of(step.obj)), None)
         if info is None:
             if finished_at is not None:
                 step.fail(
@@ -434,7 +432,7 @@ class RayJobReconciler:
     def _unreachable(self, step: _Pass, submission_id: str, error: DashboardError) -> None:
         """Report a dashboard that did not answer once, then ask it less and less often: a cluster whose
         dashboard is gone for good must not cost an Event and a pass every few seconds."""
-        key = _key(step.obj)
+        key = str(key_of(step.obj))
         failures = self._failures.get(key, 0) + 1
         self._failures[key] = failures
         if failures == 1:
@@ -540,7 +538,7 @@ class RayJobReconciler:
         cluster = self.cache.get(RAYCLUSTERS, name, job.namespace)
         if cluster is None:
             return not self._is_expected("rayclusters", job.namespace, name)
-        if not _controlled_by(cluster, job):
+        if not controlled_by(cluster, job.uid):
             return True
         if is_deleting(cluster):
             return False
@@ -565,7 +563,7 @@ class RayJobReconciler:
         submitter = self.cache.get(JOBS, job.name, job.namespace)
         if submitter is None:
             return not self._is_expected("jobs", job.namespace, job.name)
-        if not _controlled_by(submitter, job):
+        if not controlled_by(submitter, job.uid):
             return True
         if is_deleting(submitter):
             return False
@@ -669,15 +667,12 @@ class RayJobReconciler:
     async def _suspend_workers(self, step: _Pass) -> None:
         job, name = step.job, step.status.get("rayClusterName") or ""
         cluster = self.cache.get(RAYCLUSTERS, name, job.namespace)
-        if cluster is None or not _controlled_by(cluster, job):
+        if cluster is None or not controlled_by(cluster, job.uid):
             return
         groups = [
             {**group, "suspend": True} for group in (cluster.get("spec") or {}).get("workerGroupSpecs") or []
         ]
-        patch = {
-            "metadata": {"resourceVersion": cluster["metadata"]["resourceVersion"]},
-            "spec": {"workerGroupSpecs": groups},
-        }
+        patch = guarded_patch(cluster, {"spec": {"workerGroupSpecs": groups}})
         try:
             await self.client.patch(
                 RAYCLUSTERS, name, patch, job.namespace, field_manager=self.options.field_manager
@@ -730,7 +725,7 @@ class RayJobReconciler:
         status["observedGeneration"] = obj["metadata"].get("generation")
         step = _Pass(obj, job, status)
         if await self._write_status(step):
-            note = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}: {problems}"
+            note = f"{key_of(obj)}: {problems}"
             self.recorder.warning(obj, EventReason.INVALID_SPEC, note)
             return Result()
         return Result(requeue=True)
@@ -744,7 +739,7 @@ class RayJobReconciler:
             key: value for key, value in step.status.items() if previous.get(key) != value
         }
         patch.update({key: None for key in previous if key not in step.status})
-        body = {"metadata": {"resourceVersion": step.obj["metadata"]["resourceVersion"]}, "status": patch}
+        body = guarded_patch(step.obj, {"status": patch})
         meta = step.obj["metadata"]
         try:
             updated = await self.client.patch_status(
@@ -760,15 +755,11 @@ class RayJobReconciler:
                 step.obj, EventReason.FAILED_UPDATE_STATUS, f"writing the status failed: {error}"
             )
             return False
-        self._written[_key(step.obj)] = resource_version_number(updated)
+        self._written[str(key_of(step.obj))] = resource_version_number(updated)
         return True
 
     async def _patch_job(self, obj: Obj, patch: dict[str, Any]) -> Obj | None:
-        meta = obj["metadata"]
-        body = {
-            **patch,
-            "metadata": {**patch.get("metadata", {}), "resourceVersion": meta["resourceVersion"]},
-        }
+        meta, body = obj["metadata"], guarded_patch(obj, patch)
         try:
             updated = await self.client.patch(
                 RAYJOBS, meta["name"], body, meta["namespace"], field_manager=self.options.field_manager
@@ -776,7 +767,7 @@ class RayJobReconciler:
         except ApiError as error:
             log.info("patching the RayJob failed", job=meta["name"], error=str(error))
             return None
-        self._written[_key(obj)] = resource_version_number(updated)
+        self._written[str(key_of(obj))] = resource_version_number(updated)
         return updated
 
     # --- deletion of the RayJob -----------------------------------------------------------------
@@ -784,7 +775,7 @@ class RayJobReconciler:
     async def _finalize(self, obj: Obj) -> Result:
         """Ask Ray to stop a job that may still run, then let the RayJob go (once Ray answered, or after
         `STOP_RETRY_SECONDS` of asking)."""
-        if JOB_STOP_FINALIZER not in _finalizers(obj):
+        if JOB_STOP_FINALIZER not in finalizers_of(obj):
             return Result()
         status = obj.get("status") or {}
         address, submission_id = status.get("dashboardURL"), status.get("jobId")
@@ -801,7 +792,7 @@ class RayJobReconciler:
                 deleted = parse_time(obj["metadata"]["deletionTimestamp"])
                 if self.clock() - deleted < timedelta(seconds=STOP_RETRY_SECONDS):
                     return Result(requeue_after=self.options.poll_seconds)
-        remaining = [f for f in _finalizers(obj) if f != JOB_STOP_FINALIZER]
+        remaining = [f for f in finalizers_of(obj) if f != JOB_STOP_FINALIZER]
         if await self._patch_job(obj, {"metadata": {"finalizers": remaining}}) is None:
             return Result(requeue_after=self.options.poll_seconds)
         return Result()
@@ -834,17 +825,10 @@ def _submitter_outcome(submitter: Obj) -> tuple[str | None, datetime | None, str
     return str(condition["type"]), at, why
 
 
-def _controlled_by(obj: Obj, job: RayJob) -> bool:
-    owner = controller_of(obj)
-    return owner is not None and owner.get("uid") == job.uid
-
-
-def _key(obj: Obj) -> str:
-    return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
-
-
-def _finalizers(obj: Obj) -> list[str]:
-    return list(obj["metadata"].get("finalizers") or [])
+def _head_ip(cluster: Obj) -> str | None:
+    """The head pod's IP as the RayCluster's status reports it."""
+    ip: str | None = ((cluster.get("status") or {}).get("head") or {}).get("podIP")
+    return ip
 
 
 def _meta(obj: Obj) -> ObjectMeta:
