@@ -18,7 +18,8 @@ from benchmarks.settings import Settings
 from benchmarks.stack import NODES, PODS_PER_NODE, CpuMeter, Operators, Stack, StackOptions
 from kuberay_py.testing.binaries import KubeRay, ensure_kuberay
 
-Body = Callable[[Stack, CaseResult], Awaitable[None]]
+Scenario = Callable[..., Awaitable[None]]
+"""A scenario's entry point, awaited as ``entry(stack, result, **arguments)``."""
 SCENARIOS = (
     "scale-up",
     "many clusters",
@@ -35,16 +36,25 @@ SCENARIOS = (
 class Case:
     scenario: str
     label: str
-    body: Body
-    parameters: dict[str, Any] = field(default_factory=dict)
+    entry: Scenario
+    arguments: dict[str, Any] = field(default_factory=dict)
     repeats: int = 1
     operator: str = Operators.OURS
     stack: StackOptions | None = None
+    recorded: dict[str, Any] | None = None
+    """The parameters the results record, where they are not the arguments under the same names."""
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self.arguments if self.recorded is None else self.recorded
 
     @property
     def slug(self) -> str:
         text = f"{self.operator} {self.scenario} {self.label}".lower()
         return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+    async def body(self, stack: Stack, result: CaseResult) -> None:
+        await self.entry(stack, result, **self.arguments)
 
 
 def cases(settings: Settings) -> list[Case]:
@@ -60,33 +70,36 @@ def cases(settings: Settings) -> list[Case]:
 
 
 def _cases(settings: Settings) -> list[Case]:
-    found: list[Case] = []
     repeats = settings.repeats
-    for n in settings.scale_up_workers:
-        found.append(Case("scale-up", f"N={n}", _bind(scale_up.run, workers=n), {"workers": n}, repeats))
+    found = [
+        Case("scale-up", f"N={n}", scale_up.run, {"workers": n}, repeats) for n in settings.scale_up_workers
+    ]
     n = max(settings.scale_up_workers)
     found.append(
         Case(
             "scale-up",
             f"N={n}, plain client (reference)",
-            _bind(scale_up.run_reference, workers=n),
-            {"workers": n, "reference": True},
+            scale_up.run_reference,
+            {"workers": n},
             repeats,
+            recorded={"workers": n, "reference": True},
         )
     )
     for m in settings.many_clusters:
-        body = _bind(many_clusters.run, clusters=m)
-        found.append(Case("many clusters", f"M={m}", body, {"clusters": m}, repeats))
+        found.append(Case("many clusters", f"M={m}", many_clusters.run, {"clusters": m}, repeats))
     a = settings.fairness_workers
-    found.append(Case("fairness", f"A=0→{a}", _bind(fairness.run, workers=a), {"a_workers": a}, repeats))
+    found.append(
+        Case("fairness", f"A=0→{a}", fairness.run, {"workers": a}, repeats, recorded={"a_workers": a})
+    )
     storm, size = settings.storm_clusters, settings.storm_workers
     found.append(
         Case(
             "fairness",
             f"{storm} clusters of {size + 1} pods at once",
-            _bind(fairness.run_storm, clusters=storm, workers=size),
-            {"storm_clusters": storm, "storm_workers": size},
+            fairness.run_storm,
+            {"clusters": storm, "workers": size},
             repeats,
+            recorded={"storm_clusters": storm, "storm_workers": size},
         )
     )
     clusters, seconds = settings.steady_clusters, settings.steady_seconds
@@ -94,17 +107,18 @@ def _cases(settings: Settings) -> list[Case]:
         Case(
             "steady state",
             f"{clusters} clusters, {seconds:g} s",
-            _bind(steady.run, clusters=clusters, seconds=seconds),
+            steady.run,
             {"clusters": clusters, "seconds": seconds},
         )
     )
     levels, per_cluster = settings.memory_pods, settings.pods_per_memory_cluster
+    idle = settings.memory_idle_seconds
     found.append(
         Case(
             "memory",
             "pods=" + "/".join(str(level) for level in levels),
-            _bind(memory.run, levels=levels, pods_per_cluster=per_cluster, idle=settings.memory_idle_seconds),
-            {"levels": list(levels), "pods_per_cluster": per_cluster, "idle": settings.memory_idle_seconds},
+            memory.run,
+            {"levels": levels, "pods_per_cluster": per_cluster, "idle": idle},
         )
     )
     workers, kills = settings.fault_workers, settings.fault_kills
@@ -112,7 +126,7 @@ def _cases(settings: Settings) -> list[Case]:
         Case(
             "faults",
             f"0→{workers} under each kind of fault",
-            _bind(faults.run, workers=workers, kills=kills),
+            faults.run,
             {"workers": workers, "kills": kills},
         )
     )
@@ -121,20 +135,14 @@ def _cases(settings: Settings) -> list[Case]:
         Case(
             "rayjobs",
             f"{jobs} RayJobs at once",
-            _bind(rayjobs.run, jobs=jobs, after=after),
-            {"rayjobs": jobs, "after_seconds": after},
+            rayjobs.run,
+            {"jobs": jobs, "after": after},
             repeats,
             stack=StackOptions(rayjobs=True, operator_identity=True, dashboards_refused=True),
+            recorded={"rayjobs": jobs, "after_seconds": after},
         )
     )
     return found
-
-
-def _bind(func: Callable[..., Awaitable[None]], **kwargs: Any) -> Body:
-    async def body(stack: Stack, result: CaseResult) -> None:
-        await func(stack, result, **kwargs)
-
-    return body
 
 
 async def run_case(
