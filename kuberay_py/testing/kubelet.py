@@ -46,6 +46,7 @@ from typing import Any
 
 from kuberay_py.runtime.objects import now_rfc3339
 from kuberay_py.testing.kubenodes import (
+    config_from_args,
     heartbeat,
     list_and_watch,
     node_status,
@@ -653,21 +654,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Path, KubeletConfig]:
     parser.add_argument("--fail-rate", type=float, default=defaults.fail_rate)
     parser.add_argument("--workers", type=int, default=defaults.workers)
     args = parser.parse_args(argv)
-    config = KubeletConfig(
-        nodes=args.nodes,
-        node_prefix=args.node_prefix,
-        cpu=args.cpu,
-        memory=args.memory,
-        pods_per_node=args.pods_per_node,
-        gpus_per_node=args.gpus_per_node,
-        start_delay=args.start_delay,
-        ready_delay=args.ready_delay,
-        stop_delay=args.stop_delay,
-        restart_delay=args.restart_delay,
-        fail_rate=args.fail_rate,
-        workers=args.workers,
-    )
-    return args.kubeconfig, config
+    return args.kubeconfig, config_from_args(KubeletConfig, args)
 
 
 async def run(kubeconfig: Path, config: KubeletConfig) -> None:

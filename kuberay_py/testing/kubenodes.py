@@ -1,17 +1,19 @@
-"""What every kubelet here does with the API server: register its Nodes, keep them Ready, list and watch.
+"""What every kubelet here does: read its options, register its Nodes, keep them Ready, list and watch.
 
 Shared by the simulated kubelet and the process kubelet (tests only).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kuberay_py.runtime.objects import now_rfc3339
 from kuberay_py.testing.binaries import pinned_versions
@@ -20,6 +22,18 @@ from kuberay_py.testing.rawapi import ApiError, RawApi
 log = logging.getLogger("kuberay_py.kubelet")
 
 Obj = dict[str, Any]
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Config = TypeVar("Config", bound="DataclassInstance")
+
+
+def config_from_args(config_type: type[Config], args: argparse.Namespace, **converted: Any) -> Config:
+    """A kubelet's config from its parsed options: every field that an option of the same name sets, but
+    those in `converted`, whose options parse to another type than the field's."""
+    given = {f.name: getattr(args, f.name) for f in fields(config_type) if hasattr(args, f.name)}
+    return config_type(**{**given, **converted})
 
 
 def node_status(name: str, ip: str, resources: Mapping[str, str], runtime: str, message: str) -> Obj:

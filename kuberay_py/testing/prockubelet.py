@@ -34,6 +34,7 @@ from urllib.parse import urlparse
 import yaml
 
 from kuberay_py.testing.kubenodes import (
+    config_from_args,
     heartbeat,
     list_and_watch,
     node_status,
@@ -411,14 +412,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Path, Path, ProcessKubele
     )
     args = parser.parse_args(argv)
     image_env = tuple((name, value) for name, _, value in (e.partition("=") for e in args.image_env) if value)
-    config = ProcessKubeletConfig(
-        node_name=args.node_name,
-        cpu=args.cpu,
-        memory=args.memory,
-        gpus=args.gpus,
-        restart_backoff=args.restart_backoff,
-        image_env=image_env,
-        extra_path=tuple(args.extra_path),
+    config = config_from_args(
+        ProcessKubeletConfig, args, image_env=image_env, extra_path=tuple(args.extra_path)
     )
     return args.kubeconfig, args.log_dir, config
 
