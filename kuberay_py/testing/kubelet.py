@@ -418,7 +418,10 @@ def _differs(current: dict[str, Any], desired: dict[str, Any]) -> bool:
 
 
 class KeyedWorkQueue:
-    """Runs `handle(key)` for queued keys on a few workers, never the same key twice at once."""
+    """Runs `handle(key)` for queued keys on a few workers, never the same key twice at once.
+
+    Its own rather than the runtime's WorkQueue: the kubelet plays the cluster the operator is tested
+    against, so a fault in the operator's runtime must not be able to hide itself in the kubelet too."""
 
     def __init__(self, handle: Callable[[str], Awaitable[None]], workers: int) -> None:
         self._handle = handle
