@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection
+from typing import Any, TypeVar
 
 from kuberay_py.controllers.raycluster import RAYCLUSTERS
 from kuberay_py.controllers.rayjob import RAYJOBS
@@ -15,6 +15,8 @@ from kuberay_py.runtime import KubeClient, PatchType
 IMAGE = "rayproject/ray:2.60.0"
 GROUP = "workers"
 MAX_REPLICAS = 10_000
+
+T = TypeVar("T")
 
 
 def _template(container: str) -> dict[str, Any]:
@@ -62,6 +64,20 @@ def rayjob(name: str) -> dict[str, Any]:
     }
 
 
+async def concurrently(items: Collection[T], parallel: int, each: Callable[[T], Awaitable[object]]) -> None:
+    """`each(item)` for every item, with up to `parallel` of them awaited at once, as a user's script or
+    GitOps tool would send its requests."""
+    pending = iter(items)
+
+    async def worker() -> None:
+        for item in pending:
+            await each(item)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(min(parallel, len(items))):
+            group.create_task(worker())
+
+
 async def create_rayjobs(
     client: KubeClient,
     namespace: str,
@@ -71,17 +87,13 @@ async def create_rayjobs(
 ) -> dict[str, float]:
     """Create RayJobs with a few requests in flight, as `create_many` does RayClusters; returns when each
     create was answered (by `clock`)."""
-    pending = iter(names)
     answered: dict[str, float] = {}
 
-    async def creator() -> None:
-        for name in pending:
-            await client.create(RAYJOBS, rayjob(name), namespace)
-            answered[name] = clock()
+    async def create_one(name: str) -> None:
+        await client.create(RAYJOBS, rayjob(name), namespace)
+        answered[name] = clock()
 
-    async with asyncio.TaskGroup() as group:
-        for _ in range(min(parallel, len(names))):
-            group.create_task(creator())
+    await concurrently(names, parallel, create_one)
     return answered
 
 
@@ -92,16 +104,8 @@ async def create(client: KubeClient, namespace: str, name: str, workers: int) ->
 async def create_many(
     client: KubeClient, namespace: str, names: list[str], workers: int, parallel: int = 16
 ) -> None:
-    """Create clusters with a few requests in flight, as a user's script or GitOps tool would."""
-    pending = iter(names)
-
-    async def creator() -> None:
-        for name in pending:
-            await create(client, namespace, name, workers)
-
-    async with asyncio.TaskGroup() as group:
-        for _ in range(min(parallel, len(names))):
-            group.create_task(creator())
+    """Create clusters with a few requests in flight."""
+    await concurrently(names, parallel, lambda name: create(client, namespace, name, workers))
 
 
 async def set_workers(client: KubeClient, namespace: str, name: str, workers: int) -> int:

@@ -8,11 +8,10 @@ benchmark's watch see them, as they would see its own) but no owner, so the oper
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
-from benchmarks.manifests import create, raycluster
+from benchmarks.manifests import concurrently, create, raycluster
 from benchmarks.observe import Observer
 from benchmarks.results import CaseResult
 from benchmarks.scenarios.common import NAMESPACE, timeout_for
@@ -51,17 +50,10 @@ async def run_reference(stack: Stack, result: CaseResult, workers: int) -> None:
     name = "reference"
     pod = _unowned_worker(name)
     in_flight = ReconcilerOptions().max_parallel_writes
-    remaining = iter(range(workers))
-
-    async def creator() -> None:
-        for _ in remaining:
-            await stack.client.create(PODS, pod, NAMESPACE)
 
     async with Observer(stack.client, NAMESPACE) as seen:
         began = time.monotonic()
-        async with asyncio.TaskGroup() as group:
-            for _ in range(in_flight):
-                group.create_task(creator())
+        await concurrently(range(workers), in_flight, lambda _: stack.client.create(PODS, pod, NAMESPACE))
         answered = time.monotonic()
         created = await seen.wait(lambda: seen.pods_of(name) >= workers, timeout_for(workers), "all pods")
     result.add("time to all pods created", created - began, "s")
