@@ -78,7 +78,7 @@ from kuberay_py.runtime.objects import Obj
 from kuberay_py.runtime.resources import PODS, SERVICES
 from kuberay_py.runtime.selectors import LabelSelector
 from kuberay_py.testing.kubelet import FAIL_ANNOTATION, SUCCEED_ANNOTATION
-from kuberay_py.testing.lifecycle import StartStop
+from kuberay_py.testing.lifecycle import StartStop, cancel_and_wait
 
 log = logging.getLogger("kuberay_py.testing.jobserver")
 
@@ -641,9 +641,7 @@ class JobServer(StartStop):
     async def stop(self) -> None:
         """Stop polling, close every listener and end every job's task; safe to call twice."""
         if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
+            await cancel_and_wait(self._poller)
             self._poller = None
         for ip in list(self._clusters):
             await self._drop(ip)

@@ -1,9 +1,12 @@
-"""The `async with` protocol of the test parts that are started and stopped."""
+"""The `async with` protocol of the test parts that are started and stopped, and ending the task a part runs
+in the background."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from abc import ABC, abstractmethod
-from typing import Self
+from typing import Any, Self
 
 
 class StartStop(ABC):
@@ -21,3 +24,10 @@ class StartStop(ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and wait until it has ended; an error it ended with before is raised here."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

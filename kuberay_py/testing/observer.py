@@ -16,7 +16,6 @@ records only between relists (when the informer starts watching again).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from kuberay_py.runtime.client import Client, ObjectList, WatchEvent
 from kuberay_py.runtime.informer import Informer
 from kuberay_py.runtime.objects import Obj
 from kuberay_py.runtime.resources import PODS
-from kuberay_py.testing.lifecycle import StartStop
+from kuberay_py.testing.lifecycle import StartStop, cancel_and_wait
 
 CLUSTER_LABEL = "ray.io/cluster"
 GROUP_LABEL = "ray.io/group"
@@ -115,9 +114,7 @@ class PodObserver(StartStop):
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     # -- what tests read -----------------------------------------------------------------------------------
