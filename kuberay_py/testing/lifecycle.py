@@ -1,5 +1,5 @@
-"""The `async with` protocol of the test parts that are started and stopped, and ending the task a part runs
-in the background."""
+"""The `async with` protocols of the test parts that are started and stopped, or closed, and ending the
+task a part runs in the background."""
 
 from __future__ import annotations
 
@@ -24,6 +24,20 @@ class StartStop(ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+class CloseOnExit(ABC):
+    """`async with part:` closes it however the block ends; a part that has to start first does that in an
+    `__aenter__` of its own."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
 
 async def cancel_and_wait(task: asyncio.Task[Any]) -> None:

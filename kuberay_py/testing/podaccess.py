@@ -12,9 +12,9 @@ import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
+from kuberay_py.testing.lifecycle import CloseOnExit
 from kuberay_py.testing.podnet_forward import Connections, Stream
 from kuberay_py.testing.podruntime import exec_argv
 from kuberay_py.testing.prockubelet import describe_all
@@ -89,7 +89,7 @@ def logs(key: str, container: str, log_root: Path | None = None) -> str:
     return ""
 
 
-class PortForward:
+class PortForward(CloseOnExit):
     """127.0.0.1:`local_port` on the host leads to `port` on the pod's address, through its sandbox."""
 
     def __init__(self, key: str, port: int) -> None:
@@ -102,15 +102,10 @@ class PortForward:
     async def _connect(self) -> Stream:
         return await connect_to(describe(self.key), self.port)
 
-    async def __aenter__(self) -> PortForward:
+    async def __aenter__(self) -> Self:
         self._server = await asyncio.start_server(self._connections.accept, "127.0.0.1", 0)
         self.local_port = int(self._server.sockets[0].getsockname()[1])
         return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     async def close(self) -> None:
         if self._server is not None:

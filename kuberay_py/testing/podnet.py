@@ -42,8 +42,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from types import TracebackType
+from typing import Self
 
+from kuberay_py.testing.lifecycle import CloseOnExit
 from kuberay_py.testing.podnet_forward import READY, Connect, Connections
 
 log = logging.getLogger("kuberay_py.podnet")
@@ -260,7 +261,7 @@ async def _log_lines(stream: asyncio.StreamReader, where: str) -> None:
         log.warning("relay forwarder in %s: %s", where, line.decode(errors="replace").rstrip())
 
 
-class Relay:
+class Relay(CloseOnExit):
     """A way between the host's loopback and a pod's: a listener in the host process and a forwarder inside
     the pod's namespace, joined by a Unix socket. `close()` stops both and every connection they carry."""
 
@@ -273,14 +274,6 @@ class Relay:
         self._forwarder: asyncio.subprocess.Process | None = None
         self._stderr_task: asyncio.Task[None] | None = None
         self._closed = False
-
-    async def __aenter__(self) -> Relay:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     async def _serve_unix(self) -> None:
         self._server = await asyncio.start_unix_server(self._connections.accept, str(self.socket_path))
@@ -348,7 +341,7 @@ class _Pod:
     plumbed: bool = False
 
 
-class PodNetwork:
+class PodNetwork(CloseOnExit):
     """A switch (a bridge in a namespace of its own) and a namespace per pod, all named
     `<prefix><run id>-...`; `start()` before use and `close()` after (or `async with`)."""
 
@@ -373,14 +366,9 @@ class PodNetwork:
         self._closed = False
         self._teardown_slots = asyncio.Semaphore(_TEARDOWN_CONCURRENCY)
 
-    async def __aenter__(self) -> PodNetwork:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     @property
     def pods(self) -> dict[str, PodSandbox]:
