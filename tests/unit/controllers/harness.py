@@ -1,13 +1,15 @@
-"""The RayCluster controller on the in-memory API backend: a started cache of what it watches; settle()."""
+"""The RayCluster controller on the in-memory API backend: a started cache of what it watches, the reconciler
+on it, and settle()."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
-from kuberay_py.controllers.raycluster import RAYCLUSTERS, cache_selectors
-from kuberay_py.runtime import PODS, ROLE_BINDINGS, ROLES, SERVICE_ACCOUNTS, SERVICES, Cache
+from kuberay_py.controllers.raycluster import RAYCLUSTERS, RayClusterReconciler, cache_selectors
+from kuberay_py.runtime import PODS, ROLE_BINDINGS, ROLES, SERVICE_ACCOUNTS, SERVICES, Cache, EventRecorder
 from kuberay_py.testing.memory_client import InMemoryClient
 
 
@@ -29,3 +31,19 @@ async def watching(client: InMemoryClient) -> AsyncIterator[Cache]:
         yield cache
     finally:
         await cache.stop()
+
+
+@dataclass
+class World:
+    client: InMemoryClient
+    cache: Cache
+    reconciler: RayClusterReconciler
+
+
+@asynccontextmanager
+async def reconciling(client: InMemoryClient) -> AsyncIterator[World]:
+    """`client`, a started and synced cache of what the RayCluster controller watches, and the reconciler on
+    them, recording its events as controller "test"."""
+    async with watching(client) as cache:
+        recorder = EventRecorder(client, reporting_controller="test", reporting_instance="test")
+        yield World(client, cache, RayClusterReconciler(client, cache, recorder))

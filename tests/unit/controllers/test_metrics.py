@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,13 +13,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kuberay_py.cli import build_parser
-from kuberay_py.controllers.raycluster import RAYCLUSTERS, RayClusterReconciler
+from kuberay_py.controllers.raycluster import RAYCLUSTERS
 from kuberay_py.controllers.raycluster.metrics import RayClusterCollector, report_rayclusters
 from kuberay_py.operator import OperatorConfig, build_manager
 from kuberay_py.runtime import (
     PODS,
     Cache,
-    EventRecorder,
     Manager,
     ManagerOptions,
     Request,
@@ -28,7 +26,7 @@ from kuberay_py.runtime import (
 from kuberay_py.runtime.metrics import REGISTRY
 from kuberay_py.testing.memory_client import InMemoryClient
 from tests.managers import running
-from tests.unit.controllers.harness import settle, watching
+from tests.unit.controllers.harness import World, reconciling, settle
 from tests.unit.controllers.podfactory import cluster
 
 NS = "default"
@@ -61,22 +59,24 @@ class JsonClient(InMemoryClient):
         return await super().patch(resource, name, json.loads(json.dumps(patch)), *args, **kwargs)
 
 
-@dataclass
-class World:
-    client: InMemoryClient
-    cache: Cache
-    registry: CollectorRegistry
+def collecting(cache: Cache) -> CollectorRegistry:
+    """A registry of its own with the RayCluster collector reading `cache`."""
+    collector = RayClusterCollector()
+    collector.add(cache)
+    registry = CollectorRegistry()
+    registry.register(collector)
+    return registry
 
 
 @pytest.fixture
 async def world() -> AsyncIterator[World]:
-    client = JsonClient()
-    async with watching(client) as cache:
-        collector = RayClusterCollector()
-        collector.add(cache)
-        registry = CollectorRegistry()
-        registry.register(collector)
-        yield World(client, cache, registry)
+    async with reconciling(JsonClient()) as world:
+        yield world
+
+
+@pytest.fixture
+def registry(world: World) -> CollectorRegistry:
+    return collecting(world.cache)
 
 
 async def create(
@@ -107,8 +107,10 @@ def provisioned(status: str, when: str = "2026-01-01T00:00:00Z") -> dict[str, An
     return {"type": "RayClusterProvisioned", "status": status, "reason": reason, "lastTransitionTime": when}
 
 
-async def test_exposition_has_kuberays_names_help_types_and_labels(world: World) -> None:
-    client, registry = world.client, world.registry
+async def test_exposition_has_kuberays_names_help_types_and_labels(
+    world: World, registry: CollectorRegistry
+) -> None:
+    client = world.client
     # No clusters, no families: KubeRay's scrape has none of them either.
     assert "kuberay_cluster" not in generate_latest(registry).decode()
 
@@ -150,8 +152,8 @@ async def test_exposition_has_kuberays_names_help_types_and_labels(world: World)
     ) in text
 
 
-async def test_each_state_gets_its_series(world: World) -> None:
-    client, registry = world.client, world.registry
+async def test_each_state_gets_its_series(world: World, registry: CollectorRegistry) -> None:
+    client = world.client
     fresh = await create(client, "fresh")
     pending = await create(client, "pending", conditions=[provisioned("False")])
     job = await create(client, "from-job", origin="RayJob")
@@ -183,9 +185,9 @@ async def test_each_state_gets_its_series(world: World) -> None:
 
 
 async def test_the_duration_is_set_once_and_a_later_condition_change_moves_it_as_kuberays_would(
-    world: World,
+    world: World, registry: CollectorRegistry
 ) -> None:
-    client, registry = world.client, world.registry
+    client = world.client
     rc = await create(client, "demo")
     created = rc["metadata"]["creationTimestamp"]
     first = provisioned("True", after(created, 10))
@@ -210,8 +212,8 @@ async def test_the_duration_is_set_once_and_a_later_condition_change_moves_it_as
     assert scrape(registry)["kuberay_cluster_provisioned_duration_seconds"] == {ids: 30.0}
 
 
-async def test_a_deleted_clusters_series_disappear(world: World) -> None:
-    client, registry = world.client, world.registry
+async def test_a_deleted_clusters_series_disappear(world: World, registry: CollectorRegistry) -> None:
+    client = world.client
     gone = await create(client, "gone")
     kept = await create(client, "kept")
     await client.patch_status(
@@ -232,8 +234,10 @@ async def test_a_deleted_clusters_series_disappear(world: World) -> None:
     assert series["kuberay_cluster_provisioned_duration_seconds"] == {}
 
 
-async def test_a_recreated_cluster_is_reported_under_its_new_uid_only(world: World) -> None:
-    client, registry = world.client, world.registry
+async def test_a_recreated_cluster_is_reported_under_its_new_uid_only(
+    world: World, registry: CollectorRegistry
+) -> None:
+    client = world.client
     old = await create(client, "demo")
     await client.delete(RAYCLUSTERS, "demo", NS)
     new = await create(client, "demo")
@@ -241,8 +245,10 @@ async def test_a_recreated_cluster_is_reported_under_its_new_uid_only(world: Wor
     assert uids == {new["metadata"]["uid"]} != {old["metadata"]["uid"]}
 
 
-async def test_an_unreadable_timestamp_drops_only_the_duration(world: World) -> None:
-    client, registry = world.client, world.registry
+async def test_an_unreadable_timestamp_drops_only_the_duration(
+    world: World, registry: CollectorRegistry
+) -> None:
+    client = world.client
     await create(client, "odd", conditions=[provisioned("True", "not a time")])
     series = scrape(registry)
     assert len(series["kuberay_cluster_info"]) == 1
@@ -255,17 +261,13 @@ async def test_nothing_is_reported_before_the_informer_has_synced() -> None:
     await client.create(RAYCLUSTERS, {**cluster().to_manifest(), "metadata": {"name": "a", "namespace": NS}})
     cache = Cache(client)
     cache.informer(RAYCLUSTERS)  # registered, never started
-    collector = RayClusterCollector()
-    collector.add(cache)
-    registry = CollectorRegistry()
-    registry.register(collector)
-    assert scrape(registry) == {name: {} for name in NAMES}
+    assert scrape(collecting(cache)) == {name: {} for name in NAMES}
 
 
-async def test_the_reconciler_provisioning_a_cluster_sets_the_duration_from_its_status(world: World) -> None:
-    client, cache, registry = world.client, world.cache, world.registry
-    recorder = EventRecorder(client, reporting_controller="test", reporting_instance="test")
-    reconciler = RayClusterReconciler(client, cache, recorder)
+async def test_the_reconciler_provisioning_a_cluster_sets_the_duration_from_its_status(
+    world: World, registry: CollectorRegistry
+) -> None:
+    client, cache, reconciler = world.client, world.cache, world.reconciler
     rc = await create(client, "demo")
     await reconciler.reconcile(Request(NS, "demo"))
     await settle()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -18,31 +17,20 @@ from kuberay_py.runtime import (
     PODS,
     SERVICE_ACCOUNTS,
     SERVICES,
-    Cache,
-    EventRecorder,
     Request,
 )
 from kuberay_py.runtime.errors import ServerError
 from kuberay_py.testing.memory_client import InMemoryClient
-from tests.unit.controllers.harness import settle, watching
+from tests.unit.controllers.harness import World, reconciling, settle
 from tests.unit.controllers.podfactory import cluster
 
 NS = "default"
 
 
-@dataclass
-class World:
-    client: InMemoryClient
-    cache: Cache
-    reconciler: RayClusterReconciler
-
-
 @pytest.fixture
 async def world() -> AsyncIterator[World]:
-    client = InMemoryClient()
-    async with watching(client) as cache:
-        recorder = EventRecorder(client, reporting_controller="test", reporting_instance="test")
-        yield World(client, cache, RayClusterReconciler(client, cache, recorder))
+    async with reconciling(InMemoryClient()) as world:
+        yield world
 
 
 @pytest.fixture
