@@ -77,6 +77,18 @@ async def lease_spec(client: InMemoryClient, name: str) -> dict[str, Any]:
     return dict((await client.get(LEASES, name, "default"))["spec"])
 
 
+async def leader_then_standby(
+    stack: contextlib.AsyncExitStack, leader: Manager, standby: Manager
+) -> asyncio.Task[None]:
+    """Runs `leader` until it leads, and only then `standby` (either could win otherwise) until it is ready;
+    returns the leader's run."""
+    leader_run = await stack.enter_async_context(running(leader, stop_timeout=10))
+    await eventually(lambda: leader.is_leader, timeout=5.0, interval=0.005)
+    await stack.enter_async_context(running(standby, stop_timeout=10))
+    await asyncio.wait_for(standby.wait_ready(), 5)
+    return leader_run
+
+
 async def test_without_leader_election_the_fence_is_open_until_stop():
     client = InMemoryClient(bookmark_interval=0.05)
     manager = manager_with(client, Busy(client, 0), options())
@@ -94,12 +106,7 @@ async def test_the_fence_is_open_only_for_a_leader_whose_last_renewal_is_recent(
     standby = manager_with(client, Busy(client, 0), options("fence"))
     assert not leader.write_fence.allowed(), "closed before the lease is acquired"
     async with contextlib.AsyncExitStack() as stack:
-        leader_run = await stack.enter_async_context(running(leader, stop_timeout=10))
-        await eventually(
-            lambda: leader.is_leader, timeout=5.0, interval=0.005
-        )  # before the standby starts: either could win otherwise
-        await stack.enter_async_context(running(standby, stop_timeout=10))
-        await asyncio.wait_for(standby.wait_ready(), 5)
+        leader_run = await leader_then_standby(stack, leader, standby)
         assert leader.write_fence.allowed() and not standby.write_fence.allowed()
 
         assert leader.elector is not None
@@ -230,12 +237,7 @@ async def test_a_new_leader_reconciles_only_once_its_cache_has_caught_up_with_th
     sight.manager = new
 
     async with contextlib.AsyncExitStack() as stack:
-        old_run = await stack.enter_async_context(running(old, stop_timeout=10))
-        await eventually(
-            lambda: old.is_leader, timeout=5.0, interval=0.005
-        )  # before the standby starts: either could win otherwise
-        await stack.enter_async_context(running(new, stop_timeout=10))
-        await asyncio.wait_for(new.wait_ready(), 5)  # listed v=1; its watch now lags
+        old_run = await leader_then_standby(stack, old, new)  # the new one listed v=1; its watch now lags
         await client.patch(CONFIG_MAPS, "a", {"data": {"v": "2"}}, "default")  # the old leader's last write
         old.stop()
         await asyncio.wait_for(old_run, 5)
