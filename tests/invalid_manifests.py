@@ -7,7 +7,7 @@ server; both must reject it with the expected message at the expected path.
 import copy
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from kuberay_py.api import FieldError, validate_manifest
 from kuberay_py.api import messages as m
@@ -67,6 +67,10 @@ class Edit:
 
 @dataclass(frozen=True)
 class InvalidCase:
+    # The valid manifest the edits apply to, and the Python validator of its kind.
+    base: ClassVar[dict[str, Any]] = BASE_MANIFEST
+    validate = staticmethod(validate_manifest)
+
     id: str
     edits: tuple[Edit, ...]
     # A substring of the rejection, and the path it is reported at (None: the API server names no path).
@@ -76,14 +80,14 @@ class InvalidCase:
     before: tuple[Edit, ...] | None = field(default=None)
 
     def manifest(self) -> dict[str, Any]:
-        return apply_edits(BASE_MANIFEST, self.edits)
+        return apply_edits(self.base, self.edits)
 
     def old_manifest(self) -> dict[str, Any] | None:
-        return None if self.before is None else apply_edits(BASE_MANIFEST, self.before)
+        return None if self.before is None else apply_edits(self.base, self.before)
 
     def python_errors(self) -> list[FieldError]:
         """The Python validator's verdict on the case."""
-        return validate_manifest(self.manifest(), old=self.old_manifest())
+        return self.validate(self.manifest(), old=self.old_manifest())
 
 
 def _parts(path: str) -> list[str | int]:

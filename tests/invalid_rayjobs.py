@@ -4,12 +4,11 @@ tests, with the same message at the same path."""
 
 import copy
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from kuberay_py.api import FieldError
 from kuberay_py.api import messages as m
 from kuberay_py.api.rayjob_validation import validate_job_manifest
-from tests.invalid_manifests import BASE_MANIFEST, Edit, InvalidCase, apply_edits
+from tests.invalid_manifests import BASE_MANIFEST, Edit, InvalidCase
 
 JOB_BASE: dict[str, Any] = {
     "apiVersion": "ray.io/v1",
@@ -21,14 +20,8 @@ JOB_BASE: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class JobCase(InvalidCase):
-    def manifest(self) -> dict[str, Any]:
-        return apply_edits(JOB_BASE, self.edits)
-
-    def old_manifest(self) -> dict[str, Any] | None:
-        return None if self.before is None else apply_edits(JOB_BASE, self.before)
-
-    def python_errors(self) -> list[FieldError]:
-        return validate_job_manifest(self.manifest(), old=self.old_manifest())
+    base: ClassVar[dict[str, Any]] = JOB_BASE
+    validate = staticmethod(validate_job_manifest)
 
 
 def _case(id: str, message: str, path: str | None, *edits: Edit) -> JobCase:
