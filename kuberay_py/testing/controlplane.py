@@ -327,17 +327,13 @@ class ControlPlane:
 
     def _start_controller_manager(self) -> None:
         assert self._binaries is not None
-        self._spawn(
+        self._start_api_client(
             "kube-controller-manager",
+            self._binaries.kube_controller_manager,
+            self.ports.controller_manager,
             [
-                str(self._binaries.kube_controller_manager),
-                f"--kubeconfig={self.kubeconfig}",
                 f"--controllers={','.join(self._controllers())}",
                 f"--root-ca-file={self.pki.ca.cert}",
-                "--leader-elect=false",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={self.ports.controller_manager}",
-                f"--cert-dir={self.workdir / 'controller-manager-certs'}",
                 "--concurrent-gc-syncs=10",
                 "--kube-api-qps=200",
                 "--kube-api-burst=400",
@@ -346,17 +342,27 @@ class ControlPlane:
 
     def _start_scheduler(self) -> None:
         assert self._binaries is not None
-        self._spawn(
+        self._start_api_client(
             "kube-scheduler",
+            self._binaries.kube_scheduler,
+            self.ports.scheduler,
+            ["--kube-api-qps=500", "--kube-api-burst=1000"],
+        )
+
+    def _start_api_client(self, name: str, binary: Path, port: int, flags: Sequence[str]) -> None:
+        """A component that works through the API server with the admin's kubeconfig, as its only instance (so
+        without leader election), and serves its health checks on loopback with certificates of its own."""
+        certs = self.workdir / f"{name.removeprefix('kube-')}-certs"
+        self._spawn(
+            name,
             [
-                str(self._binaries.kube_scheduler),
+                str(binary),
                 f"--kubeconfig={self.kubeconfig}",
                 "--leader-elect=false",
                 "--bind-address=127.0.0.1",
-                f"--secure-port={self.ports.scheduler}",
-                f"--cert-dir={self.workdir / 'scheduler-certs'}",
-                "--kube-api-qps=500",
-                "--kube-api-burst=1000",
+                f"--secure-port={port}",
+                f"--cert-dir={certs}",
+                *flags,
             ],
         )
 
