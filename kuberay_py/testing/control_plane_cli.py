@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Final
 
 from kuberay_py.testing.binaries import BinariesError
 from kuberay_py.testing.controlplane import (
@@ -37,32 +38,35 @@ def _up(state_dir: Path, nodes: int, kubelet: str, kubelet_args: list[str]) -> i
     return 0
 
 
+# Each command's answer when no control plane is running: (message, exit code, on stderr). Stopping nothing
+# is no failure; `env` runs under `eval`, so its complaint goes to stderr.
+_NONE_RUNNING: Final = {
+    "down": ("no control plane is running", 0, False),
+    "env": ("no control plane is running; start one with `hack/control-plane up`", 1, True),
+    "status": ("no control plane is running", 1, False),
+}
+
+
 def _down(state_dir: Path) -> int:
-    if not (state_dir / STATE_FILE).exists():
-        print("no control plane is running")
-        return 0
     ControlPlane.attach(state_dir).stop()
     print("control plane stopped and its files removed")
     return 0
 
 
 def _env(state_dir: Path) -> int:
-    if not (state_dir / STATE_FILE).exists():
-        print("no control plane is running; start one with `hack/control-plane up`", file=sys.stderr)
-        return 1
     print(f"export KUBECONFIG={state_dir / 'admin.kubeconfig'}")
     return 0
 
 
 def _status(state_dir: Path) -> int:
-    if not (state_dir / STATE_FILE).exists():
-        print("no control plane is running")
-        return 1
     plane = ControlPlane.attach(state_dir)
     for name, pid in plane.pids.items():
         alive = Path(f"/proc/{pid}").exists()
         print(f"{name:<24} pid {pid:<8} {'running' if alive else 'gone'}")
     return 0
+
+
+_COMMANDS: Final = {"down": _down, "env": _env, "status": _status}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,11 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         return _up(args.state_dir, args.nodes, args.kubelet, extra)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.command == "down":
-        return _down(args.state_dir)
-    if args.command == "env":
-        return _env(args.state_dir)
-    return _status(args.state_dir)
+    if not (args.state_dir / STATE_FILE).exists():
+        message, code, to_stderr = _NONE_RUNNING[args.command]
+        print(message, file=sys.stderr if to_stderr else sys.stdout)
+        return code
+    return _COMMANDS[args.command](args.state_dir)
 
 
 if __name__ == "__main__":
