@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -215,27 +215,28 @@ class PodWriter:
         `unanswered`: an earlier attempt with this name may have made the pod."""
         pod = request.pod
         namespace = pod["metadata"]["namespace"]
-        async for attempt in self._retrying():
-            with attempt:
-                self._check_fence()
-                try:
-                    return await self.client.create(
-                        PODS, pod, namespace, field_manager=self.options.field_manager
-                    )
-                except AlreadyExists:
-                    if unanswered:
-                        ours, existing = await self._made_earlier(pod, owner_uid)
-                        if ours:
-                            return existing
-                    # The random suffix matched another pod's name: try another one. In place, so that a
-                    # request kept in doubt holds the name last sent.
-                    _rename(pod)
-                    unanswered = False
-                    raise
-                except ApiError as error:
-                    unanswered = unanswered or is_ambiguous(error)
-                    raise
-        raise AssertionError("unreachable: tenacity reraises the last error")
+
+        async def create() -> Pod | None:
+            nonlocal unanswered
+            try:
+                return await self.client.create(
+                    PODS, pod, namespace, field_manager=self.options.field_manager
+                )
+            except AlreadyExists:
+                if unanswered:
+                    ours, existing = await self._made_earlier(pod, owner_uid)
+                    if ours:
+                        return existing
+                # The random suffix matched another pod's name: try another one. In place, so that a
+                # request kept in doubt holds the name last sent.
+                _rename(pod)
+                unanswered = False
+                raise
+            except ApiError as error:
+                unanswered = unanswered or is_ambiguous(error)
+                raise
+
+        return await self._retried(create)
 
     async def _made_earlier(self, pod: Pod, owner_uid: str) -> tuple[bool, Pod | None]:
         """After AlreadyExists for a create sent before without an answer: whether the pod of that name is
@@ -266,20 +267,20 @@ class PodWriter:
 
     async def _delete_one(self, pod: Pod) -> dict[str, Any] | None:
         """Delete exactly this pod (by UID); None when it is gone already."""
-        async for attempt in self._retrying():
-            with attempt:
-                self._check_fence()
-                try:
-                    result = await self.client.delete(
-                        PODS,
-                        name_of(pod),
-                        pod["metadata"]["namespace"],
-                        preconditions=Preconditions(uid=uid_of(pod)),
-                    )
-                except (NotFound, Conflict):
-                    return None  # gone, or the name now belongs to a newer pod that is not ours to delete
-                return result or {}
-        raise AssertionError("unreachable: tenacity reraises the last error")
+
+        async def delete() -> dict[str, Any] | None:
+            try:
+                result = await self.client.delete(
+                    PODS,
+                    name_of(pod),
+                    pod["metadata"]["namespace"],
+                    preconditions=Preconditions(uid=uid_of(pod)),
+                )
+            except (NotFound, Conflict):
+                return None  # gone, or the name now belongs to a newer pod that is not ours to delete
+            return result or {}
+
+        return await self._retried(delete)
 
     # -- adoption ------------------------------------------------------------------------------------------
     async def stamp(self, key: str, adoptions: list[Adoption]) -> ApiError | None:
@@ -295,30 +296,37 @@ class PodWriter:
 
     async def _stamp_one(self, adoption: Adoption) -> dict[str, Any] | None:
         pod = adoption.pod
-        async for attempt in self._retrying():
-            with attempt:
-                self._check_fence()
-                try:
-                    result: dict[str, Any] | None = await self.client.patch(
-                        PODS, name_of(pod), adoption.patch(), pod["metadata"]["namespace"]
-                    )
-                except NotFound:
-                    return None
-                return result or {}
-        raise AssertionError("unreachable: tenacity reraises the last error")
+
+        async def patch() -> dict[str, Any] | None:
+            try:
+                result: dict[str, Any] | None = await self.client.patch(
+                    PODS, name_of(pod), adoption.patch(), pod["metadata"]["namespace"]
+                )
+            except NotFound:
+                return None
+            return result or {}
+
+        return await self._retried(patch)
 
     # -- plumbing ------------------------------------------------------------------------------------------
     def _check_fence(self) -> None:
         if not self.may_write():
             raise WritesFenced("this process does not hold the leader lease: no pod writes")
 
-    def _retrying(self) -> AsyncRetrying:
-        return AsyncRetrying(
+    async def _retried(self, write: Callable[[], Awaitable[T]]) -> T:
+        """One pod write, retried on transient errors (and a taken name); the fence is checked before each
+        attempt, so a lease lost meanwhile stops the retries."""
+        retrying = AsyncRetrying(
             retry=retry_if_exception(lambda e: is_retriable(e) or isinstance(e, AlreadyExists)),
             stop=stop_after_delay(self.options.retry_seconds),
             wait=wait_exponential_jitter(multiplier=0.05, max=2.0),
             reraise=True,
         )
+        async for attempt in retrying:
+            with attempt:
+                self._check_fence()
+                return await write()
+        raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def _send(
         self,
