@@ -1,4 +1,4 @@
-"""The words the RayJob controller writes: its resource, Event reasons, and its timings' names."""
+"""The words the RayJob controller writes: its resource and its Event reasons."""
 
 from enum import StrEnum
 
