@@ -13,7 +13,8 @@ from pydantic import Field, StrictFloat, StrictInt
 from kuberay_py.api import constants as c
 from kuberay_py.api import messages as m
 from kuberay_py.api.base import KubeModel
-from kuberay_py.api.enums import ManagedBy, values
+from kuberay_py.api.enums import values
+from kuberay_py.api.managed_by import ManagedByName, managed_by_kept
 from kuberay_py.api.markers import Rule, Schema, at_least, one_of
 from kuberay_py.api.metadata import ApiObject, ObjectMeta, name_rules
 from kuberay_py.api.spec import RayClusterSpec
@@ -250,10 +251,6 @@ def _rules_without_shutdown(spec: "RayJobSpec") -> bool:
     return strategy is None or not strategy.uses_rules() or not spec.shutdown_after_job_finishes
 
 
-def _managed_by_kept(new: "RayJobSpec", old: "RayJobSpec") -> bool:
-    return new.managed_by == old.managed_by
-
-
 _MODE = "(has(self.submissionMode) ? self.submissionMode : 'K8sJobMode')"
 _SELECTOR = "has(self.clusterSelector) && size(self.clusterSelector) > 0"
 
@@ -275,7 +272,7 @@ class RayJobSpec(KubeModel):
     """Run on an existing RayCluster instead, named under 'ray.io/cluster'; it is never deleted."""
     submitter_config: SubmitterConfig | None = None
     """Settings of the submitter Job."""
-    managed_by: Annotated[Str, one_of(values(ManagedBy), m.MANAGED_BY_UNKNOWN)] | None = None
+    managed_by: ManagedByName | None = None
     """Who reconciles the job: 'ray.io/kuberay-operator' (this operator, the default) or
     'kueue.x-k8s.io/multikueue'. Cannot change after creation."""
     deletion_strategy: DeletionStrategy | None = None
@@ -373,15 +370,7 @@ class RayJobSpec(KubeModel):
             check=_rules_without_shutdown,
             field_path=".deletionStrategy.deletionRules",
         ),
-        Rule(
-            cel=(
-                "(has(self.managedBy) ? self.managedBy : '') == "
-                "(has(oldSelf.managedBy) ? oldSelf.managedBy : '')"
-            ),
-            message=m.JOB_MANAGED_BY_CHANGED,
-            transition=_managed_by_kept,
-            field_path=".managedBy",
-        ),
+        managed_by_kept(m.JOB_MANAGED_BY_CHANGED),
     )
 
     def mode(self) -> SubmissionMode:

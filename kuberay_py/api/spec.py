@@ -10,10 +10,11 @@ from kuberay_py.api import messages as m
 from kuberay_py.api.auth import AuthOptions
 from kuberay_py.api.autoscaler import AutoscalerOptions
 from kuberay_py.api.base import KubeModel
-from kuberay_py.api.enums import ManagedBy, UpgradeType, values
+from kuberay_py.api.enums import UpgradeType
 from kuberay_py.api.faulttolerance import GcsFaultToleranceOptions
 from kuberay_py.api.groups import HeadGroupSpec, WorkerGroupSpec
-from kuberay_py.api.markers import Rule, Schema, one_of
+from kuberay_py.api.managed_by import ManagedByName, managed_by_kept
+from kuberay_py.api.markers import Rule, Schema
 from kuberay_py.api.types import Bool, KubeObject, Str, StrMap
 from kuberay_py.api.upgrade import UpgradeStrategy
 
@@ -63,10 +64,6 @@ _HEAD_PARAM = (
 )
 
 
-def _managed_by_kept(new: "RayClusterSpec", old: "RayClusterSpec") -> bool:
-    return new.managed_by == old.managed_by
-
-
 class RayClusterSpec(KubeModel):
     """A Ray cluster: one head group, any number of worker groups, and how to run and scale them."""
 
@@ -84,7 +81,7 @@ class RayClusterSpec(KubeModel):
     """Annotations of the head Service."""
     suspend: Bool | None = None
     """Delete every pod of the cluster and create none until it is false again."""
-    managed_by: Annotated[Str, one_of(values(ManagedBy), m.MANAGED_BY_UNKNOWN)] | None = None
+    managed_by: ManagedByName | None = None
     """Who reconciles the cluster: 'ray.io/kuberay-operator' (this operator, the default) or
     'kueue.x-k8s.io/multikueue'. Cannot change after creation."""
     upgrade_strategy: UpgradeStrategy | None = None
@@ -111,15 +108,7 @@ class RayClusterSpec(KubeModel):
             check=_no_suspended_group_with_autoscaler,
             field_path=".workerGroupSpecs",
         ),
-        Rule(
-            cel=(
-                "(has(self.managedBy) ? self.managedBy : '') == "
-                "(has(oldSelf.managedBy) ? oldSelf.managedBy : '')"
-            ),
-            message=m.MANAGED_BY_CHANGED,
-            transition=_managed_by_kept,
-            field_path=".managedBy",
-        ),
+        managed_by_kept(m.MANAGED_BY_CHANGED),
         Rule(
             cel=f"!has(self.gcsFaultToleranceOptions) || !({_HEAD_PARAM.format('redis-password')})",
             message=m.REDIS_PASSWORD_TWICE,
