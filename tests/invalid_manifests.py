@@ -7,7 +7,7 @@ server; both must reject it with the expected message at the expected path.
 import copy
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from kuberay_py.api import FieldError, validate_manifest
 from kuberay_py.api import messages as m
@@ -79,6 +79,18 @@ class InvalidCase:
     # Edits giving the stored object when the case is an update rather than a create.
     before: tuple[Edit, ...] | None = field(default=None)
 
+    @classmethod
+    def of(cls, id: str, message: str, path: str | None, *edits: Edit) -> Self:
+        return cls(id=id, edits=edits, message=message, path=path)
+
+    @classmethod
+    def setting(
+        cls, id: str, message: str, path: str, value: Any = _DELETE, before: tuple[Edit, ...] | None = None
+    ) -> Self:
+        """The case of one edit, setting `path` to `value` (deleting it when `value` is left out), rejected
+        at that path."""
+        return cls(id=id, edits=(Edit(path, value),), message=message, path=path, before=before)
+
     def manifest(self) -> dict[str, Any]:
         return apply_edits(self.base, self.edits)
 
@@ -113,17 +125,20 @@ W1 = "spec.workerGroupSpecs[1]"
 HEAD = "spec.headGroupSpec"
 
 
-def _case(id: str, message: str, path: str | None, *edits: Edit) -> InvalidCase:
-    return InvalidCase(id=id, edits=edits, message=message, path=path)
+_case, _set = InvalidCase.of, InvalidCase.setting
+
+
+def _twice(id: str, message: str, group: str, field: str, value: Any, params: dict[str, str]) -> InvalidCase:
+    """A group's `field` set, and the same again in its rayStartParams: rejected at the field."""
+    at = f"{group}.{field}"
+    return _case(id, message, at, Edit(at, value), Edit(f"{group}.rayStartParams", params))
 
 
 CASES: tuple[InvalidCase, ...] = (
     # The cluster's name.
-    _case("name-too-long", m.CLUSTER_NAME_TOO_LONG, "metadata.name", Edit("metadata.name", "r" * 54)),
-    _case(
-        "name-starts-with-digit", m.CLUSTER_NAME_NOT_DNS1035, "metadata.name", Edit("metadata.name", "1-ray")
-    ),
-    _case("name-with-dot", m.CLUSTER_NAME_NOT_DNS1035, "metadata.name", Edit("metadata.name", "ray.cluster")),
+    _set("name-too-long", m.CLUSTER_NAME_TOO_LONG, "metadata.name", "r" * 54),
+    _set("name-starts-with-digit", m.CLUSTER_NAME_NOT_DNS1035, "metadata.name", "1-ray"),
+    _set("name-with-dot", m.CLUSTER_NAME_NOT_DNS1035, "metadata.name", "ray.cluster"),
     # Worker group names.
     _case(
         "duplicate-group-names",
@@ -131,34 +146,18 @@ CASES: tuple[InvalidCase, ...] = (
         "spec.workerGroupSpecs",
         Edit(f"{W1}.groupName", "small-group"),
     ),
-    _case(
-        "group-name-not-dns-label",
-        m.GROUP_NAME_NOT_DNS_LABEL,
-        f"{W0}.groupName",
-        Edit(f"{W0}.groupName", "Small_Group"),
-    ),
-    _case(
-        "group-name-headgroup", m.GROUP_NAME_RESERVED, f"{W0}.groupName", Edit(f"{W0}.groupName", "headgroup")
-    ),
-    _case("group-name-too-long", m.TOO_LONG, f"{W0}.groupName", Edit(f"{W0}.groupName", "g" * 64)),
-    _case("group-name-missing", m.REQUIRED, f"{W0}.groupName", Edit(f"{W0}.groupName")),
+    _set("group-name-not-dns-label", m.GROUP_NAME_NOT_DNS_LABEL, f"{W0}.groupName", "Small_Group"),
+    _set("group-name-headgroup", m.GROUP_NAME_RESERVED, f"{W0}.groupName", "headgroup"),
+    _set("group-name-too-long", m.TOO_LONG, f"{W0}.groupName", "g" * 64),
+    _set("group-name-missing", m.REQUIRED, f"{W0}.groupName"),
     # Counts.
-    _case("min-above-max", m.MIN_ABOVE_MAX, f"{W0}.minReplicas", Edit(f"{W0}.minReplicas", 4)),
-    _case("negative-replicas", m.REPLICAS_NEGATIVE, f"{W0}.replicas", Edit(f"{W0}.replicas", -1)),
-    _case(
-        "negative-min-replicas", m.MIN_REPLICAS_NEGATIVE, f"{W0}.minReplicas", Edit(f"{W0}.minReplicas", -1)
-    ),
-    _case(
-        "negative-max-replicas", m.MAX_REPLICAS_NEGATIVE, f"{W1}.maxReplicas", Edit(f"{W1}.maxReplicas", -2)
-    ),
-    _case("zero-hosts", m.NUM_OF_HOSTS_TOO_SMALL, f"{W0}.numOfHosts", Edit(f"{W0}.numOfHosts", 0)),
-    _case("replicas-as-string", m.MUST_BE_INTEGER, f"{W0}.replicas", Edit(f"{W0}.replicas", "3")),
-    _case(
-        "negative-group-idle-timeout",
-        m.IDLE_TIMEOUT_NEGATIVE,
-        f"{W1}.idleTimeoutSeconds",
-        Edit(f"{W1}.idleTimeoutSeconds", -1),
-    ),
+    _set("min-above-max", m.MIN_ABOVE_MAX, f"{W0}.minReplicas", 4),
+    _set("negative-replicas", m.REPLICAS_NEGATIVE, f"{W0}.replicas", -1),
+    _set("negative-min-replicas", m.MIN_REPLICAS_NEGATIVE, f"{W0}.minReplicas", -1),
+    _set("negative-max-replicas", m.MAX_REPLICAS_NEGATIVE, f"{W1}.maxReplicas", -2),
+    _set("zero-hosts", m.NUM_OF_HOSTS_TOO_SMALL, f"{W0}.numOfHosts", 0),
+    _set("replicas-as-string", m.MUST_BE_INTEGER, f"{W0}.replicas", "3"),
+    _set("negative-group-idle-timeout", m.IDLE_TIMEOUT_NEGATIVE, f"{W1}.idleTimeoutSeconds", -1),
     _case(
         "empty-worker-to-delete",
         m.WORKER_TO_DELETE_EMPTY,
@@ -172,9 +171,7 @@ CASES: tuple[InvalidCase, ...] = (
         f"{HEAD}.template",
         Edit(f"{HEAD}.template.spec.containers", []),
     ),
-    _case(
-        "worker-template-empty", m.TEMPLATE_WITHOUT_CONTAINERS, f"{W1}.template", Edit(f"{W1}.template", {})
-    ),
+    _set("worker-template-empty", m.TEMPLATE_WITHOUT_CONTAINERS, f"{W1}.template", {}),
     _case(
         "ray-container-without-image",
         m.RAY_CONTAINER_WITHOUT_IMAGE,
@@ -182,32 +179,23 @@ CASES: tuple[InvalidCase, ...] = (
         Edit(f"{W0}.template.spec.containers[0].image"),
     ),
     # Ray start parameters, resources and labels.
-    _case(
-        "head-resources-twice",
-        m.RESOURCES_IN_BOTH_PLACES,
-        f"{HEAD}.resources",
-        Edit(f"{HEAD}.resources", {"CPU": "1"}),
-        Edit(f"{HEAD}.rayStartParams", {"num-cpus": "1"}),
+    _twice(
+        "head-resources-twice", m.RESOURCES_IN_BOTH_PLACES, HEAD, "resources", {"CPU": "1"}, {"num-cpus": "1"}
     ),
-    _case(
+    _twice(
         "worker-memory-twice",
         m.RESOURCES_IN_BOTH_PLACES,
-        f"{W1}.resources",
-        Edit(f"{W1}.resources", {"memory": "1Gi"}),
-        Edit(f"{W1}.rayStartParams", {"memory": "1000000000"}),
+        W1,
+        "resources",
+        {"memory": "1Gi"},
+        {"memory": "1000000000"},
     ),
-    _case(
-        "labels-twice",
-        m.LABELS_IN_BOTH_PLACES,
-        f"{W0}.labels",
-        Edit(f"{W0}.labels", {"zone": "a"}),
-        Edit(f"{W0}.rayStartParams", {"labels": "zone=b"}),
-    ),
-    _case(
+    _twice("labels-twice", m.LABELS_IN_BOTH_PLACES, W0, "labels", {"zone": "a"}, {"labels": "zone=b"}),
+    _set(
         "ray-start-param-with-dashes",
         m.RAY_START_PARAM_WITH_DASHES,
         f"{HEAD}.rayStartParams",
-        Edit(f"{HEAD}.rayStartParams", {"--num-cpus": "0"}),
+        {"--num-cpus": "0"},
     ),
     _case(
         "ray-start-param-not-string",
@@ -215,36 +203,11 @@ CASES: tuple[InvalidCase, ...] = (
         f"{HEAD}.rayStartParams.num-cpus",
         Edit(f"{HEAD}.rayStartParams", {"num-cpus": 0}),
     ),
-    _case(
-        "resource-not-quantity",
-        m.RESOURCE_NOT_QUANTITY,
-        f"{W0}.resources",
-        Edit(f"{W0}.resources", {"CPU": "two"}),
-    ),
-    _case(
-        "resource-quantity-bomb",
-        m.RESOURCE_NOT_QUANTITY,
-        f"{W0}.resources",
-        Edit(f"{W0}.resources", {"CPU": "1e30000000"}),
-    ),
-    _case(
-        "label-key-invalid",
-        m.LABEL_KEY_INVALID,
-        f"{HEAD}.labels",
-        Edit(f"{HEAD}.labels", {"bad key": "x"}),
-    ),
-    _case(
-        "label-value-invalid",
-        m.LABEL_VALUE_INVALID,
-        f"{W1}.labels",
-        Edit(f"{W1}.labels", {"example.com/zone": "-west"}),
-    ),
-    _case(
-        "service-type-unknown",
-        m.SERVICE_TYPE_UNKNOWN,
-        f"{HEAD}.serviceType",
-        Edit(f"{HEAD}.serviceType", "Internal"),
-    ),
+    _set("resource-not-quantity", m.RESOURCE_NOT_QUANTITY, f"{W0}.resources", {"CPU": "two"}),
+    _set("resource-quantity-bomb", m.RESOURCE_NOT_QUANTITY, f"{W0}.resources", {"CPU": "1e30000000"}),
+    _set("label-key-invalid", m.LABEL_KEY_INVALID, f"{HEAD}.labels", {"bad key": "x"}),
+    _set("label-value-invalid", m.LABEL_VALUE_INVALID, f"{W1}.labels", {"example.com/zone": "-west"}),
+    _set("service-type-unknown", m.SERVICE_TYPE_UNKNOWN, f"{HEAD}.serviceType", "Internal"),
     # Autoscaler.
     _case(
         "suspended-group-with-autoscaler",
@@ -253,29 +216,19 @@ CASES: tuple[InvalidCase, ...] = (
         Edit("spec.enableInTreeAutoscaling", True),
         Edit(f"{W1}.suspend", True),
     ),
-    _case(
-        "upscaling-mode-unknown",
-        m.UPSCALING_MODE_UNKNOWN,
-        "spec.autoscalerOptions.upscalingMode",
-        Edit("spec.autoscalerOptions.upscalingMode", "Fast"),
-    ),
-    _case(
-        "autoscaler-version-unknown",
-        m.AUTOSCALER_VERSION_UNKNOWN,
-        "spec.autoscalerOptions.version",
-        Edit("spec.autoscalerOptions.version", "v3"),
-    ),
-    _case(
+    _set("upscaling-mode-unknown", m.UPSCALING_MODE_UNKNOWN, "spec.autoscalerOptions.upscalingMode", "Fast"),
+    _set("autoscaler-version-unknown", m.AUTOSCALER_VERSION_UNKNOWN, "spec.autoscalerOptions.version", "v3"),
+    _set(
         "pull-policy-unknown",
         m.IMAGE_PULL_POLICY_UNKNOWN,
         "spec.autoscalerOptions.imagePullPolicy",
-        Edit("spec.autoscalerOptions.imagePullPolicy", "Sometimes"),
+        "Sometimes",
     ),
-    _case(
+    _set(
         "negative-autoscaler-idle-timeout",
         m.IDLE_TIMEOUT_NEGATIVE,
         "spec.autoscalerOptions.idleTimeoutSeconds",
-        Edit("spec.autoscalerOptions.idleTimeoutSeconds", -5),
+        -5,
     ),
     # Upgrade strategy.
     _case(
@@ -315,23 +268,16 @@ CASES: tuple[InvalidCase, ...] = (
         Edit("spec.upgradeStrategy", {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "a few"}}),
     ),
     # managedBy.
-    _case(
-        "managed-by-unknown", m.MANAGED_BY_UNKNOWN, "spec.managedBy", Edit("spec.managedBy", "someone-else")
-    ),
-    InvalidCase(
-        id="managed-by-changed",
+    _set("managed-by-unknown", m.MANAGED_BY_UNKNOWN, "spec.managedBy", "someone-else"),
+    # Updates: managedBy changed, or set after creation.
+    _set(
+        "managed-by-changed",
+        m.MANAGED_BY_CHANGED,
+        "spec.managedBy",
+        "kueue.x-k8s.io/multikueue",
         before=(Edit("spec.managedBy", "ray.io/kuberay-operator"),),
-        edits=(Edit("spec.managedBy", "kueue.x-k8s.io/multikueue"),),
-        message=m.MANAGED_BY_CHANGED,
-        path="spec.managedBy",
     ),
-    InvalidCase(
-        id="managed-by-added",
-        before=(),
-        edits=(Edit("spec.managedBy", "kueue.x-k8s.io/multikueue"),),
-        message=m.MANAGED_BY_CHANGED,
-        path="spec.managedBy",
-    ),
+    _set("managed-by-added", m.MANAGED_BY_CHANGED, "spec.managedBy", "kueue.x-k8s.io/multikueue", before=()),
     # GCS fault tolerance.
     _case(
         "redis-address-missing",
@@ -366,19 +312,14 @@ CASES: tuple[InvalidCase, ...] = (
         ),
         Edit(f"{HEAD}.rayStartParams", {"redis-password": "b"}),
     ),
-    _case(
+    _set(
         "redis-username-in-params",
         m.REDIS_USERNAME_IN_PARAMS,
         f"{HEAD}.rayStartParams",
-        Edit(f"{HEAD}.rayStartParams", {"redis-username": "ray"}),
+        {"redis-username": "ray"},
     ),
     # Token authentication.
-    _case(
-        "auth-mode-unknown",
-        m.AUTH_MODE_UNKNOWN,
-        "spec.authOptions.mode",
-        Edit("spec.authOptions.mode", "jwt"),
-    ),
+    _set("auth-mode-unknown", m.AUTH_MODE_UNKNOWN, "spec.authOptions.mode", "jwt"),
     _case(
         "k8s-token-auth-without-token-mode",
         m.K8S_TOKEN_AUTH_WITHOUT_TOKEN_MODE,
@@ -392,7 +333,7 @@ CASES: tuple[InvalidCase, ...] = (
         Edit("spec.authOptions", {"mode": "token", "enableK8sTokenAuth": True, "secretName": "mine"}),
     ),
     # Schema.
-    _case("head-group-missing", m.REQUIRED, HEAD, Edit(HEAD)),
+    _set("head-group-missing", m.REQUIRED, HEAD),
     _case(
         "unknown-field", f'{m.UNKNOWN_FIELD} "spec.workerGroupSpec"', None, Edit("spec.workerGroupSpec", [])
     ),

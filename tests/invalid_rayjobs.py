@@ -24,8 +24,7 @@ class JobCase(InvalidCase):
     validate = staticmethod(validate_job_manifest)
 
 
-def _case(id: str, message: str, path: str | None, *edits: Edit) -> JobCase:
-    return JobCase(id=id, edits=edits, message=message, path=path)
+_case, _set = JobCase.of, JobCase.setting
 
 
 SELECTOR = Edit("spec.clusterSelector", {"ray.io/cluster": "shared"})
@@ -34,8 +33,8 @@ RULES = "spec.deletionStrategy.deletionRules"
 RULE = {"policy": "DeleteCluster", "condition": {"jobStatus": "SUCCEEDED"}}
 
 JOB_CASES: tuple[JobCase, ...] = (
-    _case("job-name-too-long", m.JOB_NAME_TOO_LONG, "metadata.name", Edit("metadata.name", "j" * 48)),
-    _case("job-name-not-dns1035", m.JOB_NAME_NOT_DNS1035, "metadata.name", Edit("metadata.name", "1-job")),
+    _set("job-name-too-long", m.JOB_NAME_TOO_LONG, "metadata.name", "j" * 48),
+    _set("job-name-not-dns1035", m.JOB_NAME_NOT_DNS1035, "metadata.name", "1-job"),
     _case("no-cluster", m.JOB_NEEDS_CLUSTER, "spec", NO_CLUSTER_SPEC),
     _case(
         "selector-without-name",
@@ -44,7 +43,7 @@ JOB_CASES: tuple[JobCase, ...] = (
         NO_CLUSTER_SPEC,
         Edit("spec.clusterSelector", {"team": "ml"}),
     ),
-    _case("suspend-without-shutdown", m.SUSPEND_WITHOUT_SHUTDOWN, "spec.suspend", Edit("spec.suspend", True)),
+    _set("suspend-without-shutdown", m.SUSPEND_WITHOUT_SHUTDOWN, "spec.suspend", True),
     _case(
         "suspend-with-selector",
         m.SUSPEND_WITH_CLUSTER_SELECTOR,
@@ -54,12 +53,7 @@ JOB_CASES: tuple[JobCase, ...] = (
         Edit("spec.suspend", True),
         Edit("spec.shutdownAfterJobFinishes", True),
     ),
-    _case(
-        "ttl-without-shutdown",
-        m.TTL_WITHOUT_SHUTDOWN,
-        "spec.ttlSecondsAfterFinished",
-        Edit("spec.ttlSecondsAfterFinished", 10),
-    ),
+    _set("ttl-without-shutdown", m.TTL_WITHOUT_SHUTDOWN, "spec.ttlSecondsAfterFinished", 10),
     _case(
         "ttl-negative",
         m.TTL_NEGATIVE,
@@ -67,13 +61,8 @@ JOB_CASES: tuple[JobCase, ...] = (
         Edit("spec.ttlSecondsAfterFinished", -1),
         Edit("spec.shutdownAfterJobFinishes", True),
     ),
-    _case(
-        "deadline-zero",
-        m.ACTIVE_DEADLINE_NOT_POSITIVE,
-        "spec.activeDeadlineSeconds",
-        Edit("spec.activeDeadlineSeconds", 0),
-    ),
-    _case("backoff-negative", m.BACKOFF_LIMIT_NEGATIVE, "spec.backoffLimit", Edit("spec.backoffLimit", -1)),
+    _set("deadline-zero", m.ACTIVE_DEADLINE_NOT_POSITIVE, "spec.activeDeadlineSeconds", 0),
+    _set("backoff-negative", m.BACKOFF_LIMIT_NEGATIVE, "spec.backoffLimit", -1),
     _case(
         "submitter-backoff-negative",
         m.SUBMITTER_BACKOFF_LIMIT_NEGATIVE,
@@ -87,9 +76,7 @@ JOB_CASES: tuple[JobCase, ...] = (
         Edit("spec.submissionMode", "InteractiveMode"),
         Edit("spec.backoffLimit", 2),
     ),
-    _case(
-        "unknown-mode", m.SUBMISSION_MODE_UNKNOWN, "spec.submissionMode", Edit("spec.submissionMode", "Batch")
-    ),
+    _set("unknown-mode", m.SUBMISSION_MODE_UNKNOWN, "spec.submissionMode", "Batch"),
     _case(
         "sidecar-with-template",
         m.SIDECAR_WITH_SUBMITTER_TEMPLATE,
@@ -112,7 +99,7 @@ JOB_CASES: tuple[JobCase, ...] = (
         NO_CLUSTER_SPEC,
         SELECTOR,
     ),
-    _case("no-entrypoint", m.ENTRYPOINT_REQUIRED, "spec.entrypoint", Edit("spec.entrypoint", "  ")),
+    _set("no-entrypoint", m.ENTRYPOINT_REQUIRED, "spec.entrypoint", "  "),
     _case(
         "rules-with-shutdown",
         m.DELETION_RULES_WITH_SHUTDOWN,
@@ -120,36 +107,30 @@ JOB_CASES: tuple[JobCase, ...] = (
         Edit("spec.deletionStrategy", {"deletionRules": [RULE]}),
         Edit("spec.shutdownAfterJobFinishes", True),
     ),
-    _case(
+    # The one update: managedBy set after creation.
+    _set(
         "managed-by-changed",
         m.JOB_MANAGED_BY_CHANGED,
         "spec.managedBy",
-        Edit("spec.managedBy", "kueue.x-k8s.io/multikueue"),
+        "kueue.x-k8s.io/multikueue",
+        before=(),
     ),
-    _case(
-        "managed-by-unknown",
-        m.MANAGED_BY_UNKNOWN,
-        "spec.managedBy",
-        Edit("spec.managedBy", "someone-else"),
-    ),
-    _case(
+    _set("managed-by-unknown", m.MANAGED_BY_UNKNOWN, "spec.managedBy", "someone-else"),
+    _set(
         "strategy-mixed",
         m.DELETION_STRATEGY_MIXED,
         "spec.deletionStrategy",
-        Edit(
-            "spec.deletionStrategy",
-            {
-                "onSuccess": {"policy": "DeleteCluster"},
-                "onFailure": {"policy": "DeleteNone"},
-                "deletionRules": [RULE],
-            },
-        ),
+        {
+            "onSuccess": {"policy": "DeleteCluster"},
+            "onFailure": {"policy": "DeleteNone"},
+            "deletionRules": [RULE],
+        },
     ),
-    _case(
+    _set(
         "strategy-incomplete",
         m.DELETION_STRATEGY_INCOMPLETE,
         "spec.deletionStrategy",
-        Edit("spec.deletionStrategy", {"onSuccess": {"policy": "DeleteCluster"}}),
+        {"onSuccess": {"policy": "DeleteCluster"}},
     ),
     _case("rules-empty", m.DELETION_RULES_EMPTY, RULES, Edit("spec.deletionStrategy", {"deletionRules": []})),
     _case(
@@ -173,12 +154,4 @@ JOB_CASES: tuple[JobCase, ...] = (
             {"deletionRules": [{**RULE, "condition": {"jobStatus": "FAILED", "ttlSeconds": -5}}]},
         ),
     ),
-)
-
-# The one case that is an update: managedBy set after creation.
-JOB_CASES = tuple(
-    JobCase(id=c.id, edits=c.edits, message=c.message, path=c.path, before=())
-    if c.id == "managed-by-changed"
-    else c
-    for c in JOB_CASES
 )
