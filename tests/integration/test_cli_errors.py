@@ -45,6 +45,15 @@ def rbac_namespace(control_plane: ControlPlane) -> Iterator[str]:
     control_plane.kubectl("delete", "namespace", namespace, "--wait=false")
 
 
+# What the operator lists and watches, as `kubectl create role --resource` takes it.
+WATCHED = "rayclusters.ray.io,rayjobs.ray.io,pods,services,serviceaccounts,roles,rolebindings,jobs.batch"
+
+
+def list_watch(*, but: str | None = None) -> tuple[str, str]:
+    """The rule to list and watch everything the operator watches, or everything `but` one resource."""
+    return ("list,watch", ",".join(r for r in WATCHED.split(",") if r != but))
+
+
 def account_with_roles(plane: ControlPlane, namespace: str, account: str, *rules: tuple[str, str]) -> Path:
     """A ServiceAccount bound to one Role per (verbs, resources) rule; returns a kubeconfig acting as it."""
     plane.kubectl("create", "serviceaccount", account, "-n", namespace)
@@ -138,10 +147,7 @@ def test_service_account_missing_one_permission(control_plane: ControlPlane, rba
         control_plane,
         rbac_namespace,
         account,
-        (
-            "list,watch",
-            "rayclusters.ray.io,rayjobs.ray.io,pods,serviceaccounts,roles,rolebindings,jobs.batch",
-        ),
+        list_watch(but="services"),
         ("list", "services"),
     )
     proc = cli("operator", f"--kubeconfig={kubeconfig}", f"--namespace={rbac_namespace}", *QUIET)
@@ -158,10 +164,7 @@ def test_leader_election_without_lease_permission(control_plane: ControlPlane, r
         control_plane,
         rbac_namespace,
         account,
-        (
-            "list,watch",
-            "rayclusters.ray.io,rayjobs.ray.io,pods,services,serviceaccounts,roles,rolebindings,jobs.batch",
-        ),
+        list_watch(),
     )
     proc = cli(
         "operator", f"--kubeconfig={kubeconfig}", f"--namespace={rbac_namespace}", "--leader-elect",
