@@ -71,6 +71,7 @@ from kuberay_py.runtime import (
     NotFound,
     PropagationPolicy,
     Request,
+    Resource,
     Result,
 )
 from kuberay_py.runtime.objects import (
@@ -532,54 +533,50 @@ class RayJobReconciler:
 
     async def _delete_cluster(self, step: _Pass) -> bool:
         """True once the job's own cluster is gone or going; a cluster it did not create is left alone."""
-        job, name = step.job, step.status.get("rayClusterName") or ""
-        if not name or job.spec.uses_existing_cluster():
+        name = step.status.get("rayClusterName") or ""
+        if not name or step.job.spec.uses_existing_cluster():
             return True
-        cluster = self.cache.get(RAYCLUSTERS, name, job.namespace)
-        if cluster is None:
-            return not self._is_expected("rayclusters", job.namespace, name)
-        if not controlled_by(cluster, job.uid):
-            return True
-        if is_deleting(cluster):
-            return False
-        try:
-            await self.client.delete(RAYCLUSTERS, name, job.namespace)
-        except NotFound:
-            return True
-        except ApiError as error:
-            note = f"Failed to delete cluster {job.namespace}/{name}: {error}"
-            step.events.append((True, EventReason.FAILED_TO_DELETE_RAY_CLUSTER, note))
-            return False
-        self._expected.pop(("rayclusters", job.namespace, name), None)
-        step.events.append(
-            (False, EventReason.DELETED_RAY_CLUSTER, f"Deleted cluster {job.namespace}/{name}")
-        )
-        return False
+        reasons = (EventReason.DELETED_RAY_CLUSTER, EventReason.FAILED_TO_DELETE_RAY_CLUSTER)
+        return await self._delete_owned(step, RAYCLUSTERS, name, "cluster", reasons)
 
     async def _delete_submitter(self, step: _Pass) -> bool:
+        if step.job.spec.mode() != SubmissionMode.K8S_JOB:
+            return True
+        reasons = (EventReason.DELETED_SUBMITTER, EventReason.FAILED_TO_DELETE_SUBMITTER)
+        # Background: a Job's own default would orphan its pod.
+        background = PropagationPolicy.BACKGROUND
+        return await self._delete_owned(step, JOBS, step.job.name, "submitter K8s Job", reasons, background)
+
+    async def _delete_owned(
+        self,
+        step: _Pass,
+        resource: Resource,
+        name: str,
+        what: str,
+        reasons: tuple[EventReason, EventReason],
+        propagation: PropagationPolicy | None = None,
+    ) -> bool:
+        """Delete an object the job controls; True once it is gone (or not the job's), False while it goes.
+        `reasons`: the Events' for deleted and for failed to delete."""
         job = step.job
-        if job.spec.mode() != SubmissionMode.K8S_JOB:
+        obj = self.cache.get(resource, name, job.namespace)
+        if obj is None:
+            return not self._is_expected(resource.plural, job.namespace, name)
+        if not controlled_by(obj, job.uid):
             return True
-        submitter = self.cache.get(JOBS, job.name, job.namespace)
-        if submitter is None:
-            return not self._is_expected("jobs", job.namespace, job.name)
-        if not controlled_by(submitter, job.uid):
-            return True
-        if is_deleting(submitter):
+        if is_deleting(obj):
             return False
+        deleted, failed = reasons
         try:
-            await self.client.delete(
-                JOBS, job.name, job.namespace, propagation_policy=PropagationPolicy.BACKGROUND
-            )
+            await self.client.delete(resource, name, job.namespace, propagation_policy=propagation)
         except NotFound:
             return True
         except ApiError as error:
-            note = f"Failed to delete submitter K8s Job {job.namespace}/{job.name}: {error}"
-            step.events.append((True, EventReason.FAILED_TO_DELETE_SUBMITTER, note))
+            note = f"Failed to delete {what} {job.namespace}/{name}: {error}"
+            step.events.append((True, failed, note))
             return False
-        self._expected.pop(("jobs", job.namespace, job.name), None)
-        note = f"Deleted submitter K8s Job {job.namespace}/{job.name}"
-        step.events.append((False, EventReason.DELETED_SUBMITTER, note))
+        self._expected.pop((resource.plural, job.namespace, name), None)
+        step.events.append((False, deleted, f"Deleted {what} {job.namespace}/{name}"))
         return False
 
     # --- Complete and Failed --------------------------------------------------------------------
