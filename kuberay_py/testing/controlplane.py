@@ -193,8 +193,7 @@ class ControlPlane:
         self._write_kubeconfig(self.kubeconfig)
         self._start_etcd()
         self._start_apiserver()
-        self._start_controller_manager()
-        self._start_scheduler()
+        self._start_controller_manager_and_scheduler()
         self._wait_healthz("kube-controller-manager", self.ports.controller_manager)
         self._wait_healthz("kube-scheduler", self.ports.scheduler)
         if self.run_kubelet:
@@ -325,46 +324,44 @@ class ControlPlane:
         )
         self._wait_http("kube-apiserver", f"{self.server}/readyz", self._admin_get)
 
-    def _start_controller_manager(self) -> None:
+    def _start_controller_manager_and_scheduler(self) -> None:
+        """Both work through the API server with the admin's kubeconfig, each as its only instance (so without
+        leader election), and serve their health checks on loopback with certificates of their own."""
         assert self._binaries is not None
-        self._start_api_client(
-            "kube-controller-manager",
-            self._binaries.kube_controller_manager,
-            self.ports.controller_manager,
-            [
-                f"--controllers={','.join(self._controllers())}",
-                f"--root-ca-file={self.pki.ca.cert}",
-                "--concurrent-gc-syncs=10",
-                "--kube-api-qps=200",
-                "--kube-api-burst=400",
-            ],
-        )
-
-    def _start_scheduler(self) -> None:
-        assert self._binaries is not None
-        self._start_api_client(
-            "kube-scheduler",
-            self._binaries.kube_scheduler,
-            self.ports.scheduler,
-            ["--kube-api-qps=500", "--kube-api-burst=1000"],
-        )
-
-    def _start_api_client(self, name: str, binary: Path, port: int, flags: Sequence[str]) -> None:
-        """A component that works through the API server with the admin's kubeconfig, as its only instance (so
-        without leader election), and serves its health checks on loopback with certificates of its own."""
-        certs = self.workdir / f"{name.removeprefix('kube-')}-certs"
-        self._spawn(
-            name,
-            [
-                str(binary),
-                f"--kubeconfig={self.kubeconfig}",
-                "--leader-elect=false",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={port}",
-                f"--cert-dir={certs}",
-                *flags,
-            ],
-        )
+        components = [
+            (
+                "kube-controller-manager",
+                self._binaries.kube_controller_manager,
+                self.ports.controller_manager,
+                [
+                    f"--controllers={','.join(self._controllers())}",
+                    f"--root-ca-file={self.pki.ca.cert}",
+                    "--concurrent-gc-syncs=10",
+                    "--kube-api-qps=200",
+                    "--kube-api-burst=400",
+                ],
+            ),
+            (
+                "kube-scheduler",
+                self._binaries.kube_scheduler,
+                self.ports.scheduler,
+                ["--kube-api-qps=500", "--kube-api-burst=1000"],
+            ),
+        ]
+        for name, binary, port, flags in components:
+            certs = self.workdir / f"{name.removeprefix('kube-')}-certs"
+            self._spawn(
+                name,
+                [
+                    str(binary),
+                    f"--kubeconfig={self.kubeconfig}",
+                    "--leader-elect=false",
+                    "--bind-address=127.0.0.1",
+                    f"--secure-port={port}",
+                    f"--cert-dir={certs}",
+                    *flags,
+                ],
+            )
 
     def _controllers(self) -> tuple[str, ...]:
         extra = PROCESS_KUBELET_CONTROLLERS if self.kubelet_kind == "process" else ()
