@@ -135,6 +135,13 @@ class RayGroupSpec(KubeModel):
         containers = self.containers()
         return containers[0] if containers else None
 
+    def restart_policy_never_or_unset(self) -> bool:
+        """Whether the template's restartPolicy is Never or unset: what a Ray node that must not restart
+        in place needs."""
+        spec = self.template.get("spec")
+        policy = spec.get("restartPolicy") if isinstance(spec, dict) else None
+        return policy in (None, "", "Never")
+
     def start_params(self) -> dict[str, str]:
         """`rayStartParams`, empty when unset."""
         return dict(self.ray_start_params or {})

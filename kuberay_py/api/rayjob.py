@@ -233,9 +233,7 @@ def sidecar_head_never_restarts(spec: "RayJobSpec") -> bool:
     """The pod template is not in the CRD's schema, so CEL cannot read its restartPolicy: checked later."""
     if _mode(spec) != SubmissionMode.SIDECAR or spec.ray_cluster_spec is None:
         return True
-    template_spec = spec.ray_cluster_spec.head_group_spec.template.get("spec")
-    policy = template_spec.get("restartPolicy") if isinstance(template_spec, dict) else None
-    return policy in (None, "", "Never")
+    return spec.ray_cluster_spec.head_group_spec.restart_policy_never_or_unset()
 
 
 def _has_entrypoint(spec: "RayJobSpec") -> bool:

@@ -91,9 +91,7 @@ def reconcile_errors(cluster: RayCluster) -> list[FieldError]:
         errors.append(FieldError("spec.autoscalerOptions.version", m.AUTOSCALER_VERSION_SET_TWICE))
     if options is not None and options.version == AutoscalerVersion.V2:
         for path, group in groups:
-            template_spec = group.template.get("spec")
-            policy = template_spec.get("restartPolicy") if isinstance(template_spec, dict) else None
-            if policy not in (None, "", "Never"):
+            if not group.restart_policy_never_or_unset():
                 errors.append(
                     FieldError(f"{path}.template.spec.restartPolicy", m.RESTART_POLICY_WITH_AUTOSCALER_V2)
                 )
