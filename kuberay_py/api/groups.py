@@ -17,8 +17,13 @@ def _valid_label_keys(labels: dict[str, str]) -> bool:
     return all(len(k) <= pat.MAX_LABEL_KEY_LENGTH and pat.matches(pat.LABEL_KEY, k) for k in labels)
 
 
-def _valid_label_values(labels: dict[str, str]) -> bool:
-    return all(pat.matches(pat.LABEL_VALUE, v) for v in labels.values())
+def _values_match(pattern: str, message: str) -> Rule:
+    """A rule on a map: every value matches `pattern`."""
+    return Rule(
+        cel=f"self.all(k, self[k].matches({pat.cel(pattern)}))",
+        message=message,
+        check=lambda entries: all(pat.matches(pattern, v) for v in entries.values()),
+    )
 
 
 RayStartParams = Annotated[
@@ -38,15 +43,7 @@ RayStartParams = Annotated[
 GroupResources = Annotated[
     dict[str, Annotated[Str, Field(max_length=c.MAX_RESOURCE_VALUE_LENGTH)]],
     Field(max_length=c.MAX_GROUP_RESOURCES),
-    Schema(
-        rules=(
-            Rule(
-                cel=f"self.all(k, self[k].matches({pat.cel(pat.QUANTITY)}))",
-                message=m.RESOURCE_NOT_QUANTITY,
-                check=lambda res: all(pat.matches(pat.QUANTITY, v) for v in res.values()),
-            ),
-        )
-    ),
+    Schema(rules=(_values_match(pat.QUANTITY, m.RESOURCE_NOT_QUANTITY),)),
 ]
 
 NodeLabels = Annotated[
@@ -62,11 +59,7 @@ NodeLabels = Annotated[
                 message=m.LABEL_KEY_INVALID,
                 check=_valid_label_keys,
             ),
-            Rule(
-                cel=f"self.all(k, self[k].matches({pat.cel(pat.LABEL_VALUE)}))",
-                message=m.LABEL_VALUE_INVALID,
-                check=_valid_label_values,
-            ),
+            _values_match(pat.LABEL_VALUE, m.LABEL_VALUE_INVALID),
         )
     ),
 ]
