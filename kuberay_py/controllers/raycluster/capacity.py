@@ -40,12 +40,13 @@ def template_requests(template: Mapping[str, Any]) -> Resources:
         for kind in ("limits", "requests"):  # a request wins over the limit of the same resource
             listed = resources.get(kind)
             wanted.update(listed if isinstance(listed, Mapping) else {})
+        container_requests: Resources = {}
         for name, text in wanted.items():
             try:
-                quantity = resource_quantity(text)
+                container_requests[name] = resource_quantity(text)
             except QuantityError:
                 continue  # admission already refused malformed quantities; a leftover one counts as nothing
-            totals[name] = totals[name] + quantity if name in totals else quantity
+        _add(totals, container_requests)
     return totals
 
 

@@ -29,7 +29,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_e
 from kuberay_py.controllers.raycluster.expectations import Expectations
 from kuberay_py.controllers.raycluster.plan import Adoption, Deletion
 from kuberay_py.controllers.raycluster.pod_facts import Pod
-from kuberay_py.controllers.raycluster.writes import WriteOutcome, send_writes
+from kuberay_py.controllers.raycluster.writes import WriteOutcome, never, send_writes
 from kuberay_py.runtime import (
     PODS,
     AlreadyExists,
@@ -60,11 +60,6 @@ class WritesFenced(ApiError):
 def always() -> bool:
     """The default fence: every write allowed (no leader election)."""
     return True
-
-
-def never() -> bool:
-    """The default for "are other clusters waiting": never, so a pass never yields."""
-    return False
 
 
 def is_ambiguous(error: BaseException) -> bool:

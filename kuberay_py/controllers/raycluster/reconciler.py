@@ -64,7 +64,6 @@ from kuberay_py.controllers.raycluster.podwriter import (
     PodWriter,
     WriterOptions,
     always,
-    never,
 )
 from kuberay_py.controllers.raycluster.redis_cleanup import RedisCleanup, has_finalizer
 from kuberay_py.controllers.raycluster.status import (
@@ -81,6 +80,7 @@ from kuberay_py.controllers.raycluster.vocabulary import (
     DeleteReason,
     EventReason,
 )
+from kuberay_py.controllers.raycluster.writes import never
 from kuberay_py.runtime import (
     PODS,
     ROLE_BINDINGS,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kuberay_py.api import ClusterState, RayCluster
+from kuberay_py.api.constants import INT32_MAX
 from kuberay_py.controllers.raycluster.conditions import ConditionUpdate, merge_conditions
 from kuberay_py.controllers.raycluster.pod_facts import (
     Pod,
@@ -151,7 +152,7 @@ def _endpoints(service: Mapping[str, Any] | None) -> dict[str, str]:
 
 
 def _capped_max(value: int) -> int:
-    return min(value, 2_147_483_647)
+    return min(value, INT32_MAX)
 
 
 def _state(

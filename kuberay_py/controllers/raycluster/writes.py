@@ -39,7 +39,8 @@ class WriteOutcome:
     """The window's width at the end: where the next pass may start (one after a failure)."""
 
 
-def _never() -> bool:
+def never() -> bool:
+    """The default for "are other clusters waiting": never, so a pass never yields."""
     return False
 
 
@@ -52,7 +53,7 @@ async def send_writes(
     max_window: int,
     start_window: int = 1,
     yield_points: Collection[int] = (),
-    should_yield: Callable[[], bool] = _never,
+    should_yield: Callable[[], bool] = never,
 ) -> WriteOutcome:
     furthest_sent = -1  # the highest index whose write got a slot (and so was sent)
     running: dict[asyncio.Task[None], int] = {}
