@@ -136,6 +136,11 @@ class _Pass:
     def fail(self, reason: JobFailedReason, message: str) -> None:
         self.move(JobDeploymentStatus.FAILED, reason.value, message)
 
+    def end(self, ray_status: JobStatus, reason: str, message: str | None = None) -> None:
+        """Failed if the Ray job failed, else Complete."""
+        failed = ray_status == JobStatus.FAILED
+        self.move(JobDeploymentStatus.FAILED if failed else JobDeploymentStatus.COMPLETE, reason, message)
+
     def poll(self, seconds: float) -> None:
         self.requeue_after = seconds if self.requeue_after is None else min(self.requeue_after, seconds)
 
@@ -453,11 +458,7 @@ class RayJobReconciler:
         status["jobStatus"] = ray_status.value
         status["message"] = info.message
         if terminal:
-            failed = ray_status == JobStatus.FAILED
-            step.move(
-                JobDeploymentStatus.FAILED if failed else JobDeploymentStatus.COMPLETE,
-                JobFailedReason.APP_FAILED.value if failed else "",
-            )
+            step.end(ray_status, JobFailedReason.APP_FAILED.value if ray_status == JobStatus.FAILED else "")
         else:
             status["reason"] = ""
         times = dict(status.get("rayJobInfo") or {})
@@ -496,9 +497,8 @@ class RayJobReconciler:
             return False
         if self.clock() - parse_time(ended) < timedelta(seconds=TRANSITION_GRACE_SECONDS):
             return False
-        failed = ray_status == JobStatus.FAILED
-        step.move(
-            JobDeploymentStatus.FAILED if failed else JobDeploymentStatus.COMPLETE,
+        step.end(
+            ray_status,
             JobFailedReason.TRANSITION_GRACE_PERIOD_EXCEEDED.value,
             "JobDeploymentStatus did not become Complete or Failed within the grace period after the Ray job "
             "ended.",
