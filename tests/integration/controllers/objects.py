@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from kuberay_py.runtime import KubeClient
 from kuberay_py.testing.controlplane import ControlPlane
+from tests.integration.controllers.tracking import PodTracker
 from tests.waiting import eventually
 
 IMAGE = "rayproject/ray:2.60.0"
@@ -88,6 +92,18 @@ async def wait_state(
 
     result: dict[str, Any] = await eventually(check, timeout=timeout, what=f"{name} ready={ready}")
     return result
+
+
+@asynccontextmanager
+async def ready(
+    plane: ControlPlane, kube: KubeClient, namespace: str, obj: dict[str, Any]
+) -> AsyncIterator[PodTracker]:
+    """Create the RayCluster `obj`, follow its pods and wait until it is ready; the block gets the pods."""
+    name = obj["metadata"]["name"]
+    await create(plane, namespace, obj)
+    async with PodTracker(kube, namespace, name) as pods:
+        await wait_state(plane, namespace, name)
+        yield pods
 
 
 async def patch(plane: ControlPlane, namespace: str, name: str, body: Any, kind: str = "merge") -> None:

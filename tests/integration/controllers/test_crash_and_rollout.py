@@ -13,15 +13,14 @@ from kuberay_py.runtime import KubeClient
 from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.operator_process import OperatorProcess
 from tests.integration.controllers.objects import (
-    create,
     kubectl,
     manifest,
     patch,
     raycluster,
+    ready,
     scale,
     wait_state,
 )
-from tests.integration.controllers.tracking import PodTracker
 from tests.waiting import eventually
 
 TEMPLATE_HASH = "kuberay-py.io/template-hash"
@@ -42,9 +41,8 @@ async def test_sigkill_during_scale_up_never_overshoots(
     target = 50
     for round_ in range(10):
         name = f"chaos-{round_}"
-        await create(control_plane, namespace, manifest(name, {"groupName": "g", "replicas": 0}))
-        async with PodTracker(kube, namespace, name) as pods:
-            await wait_state(control_plane, namespace, name)
+        rc = manifest(name, {"groupName": "g", "replicas": 0})
+        async with ready(control_plane, kube, namespace, rc) as pods:
             await scale(control_plane, namespace, name, target)
             await asyncio.sleep(rng.uniform(0.0, 1.5))
             created_before_kill = len(pods.active("g"))
@@ -73,9 +71,7 @@ async def test_rolling_update_replaces_pods_within_max_unavailable(
         {"groupName": "g", "replicas": 6},
         upgradeStrategy={"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 2}},
     )
-    await create(control_plane, namespace, rc)
-    async with PodTracker(kube, namespace, "roll") as pods:
-        await wait_state(control_plane, namespace, "roll")
+    async with ready(control_plane, kube, namespace, rc) as pods:
         original = {p["metadata"]["name"] for p in pods.active("g")}
         head = {p["metadata"]["name"] for p in pods.active("headgroup")}
 
@@ -120,9 +116,8 @@ async def test_rolling_update_replaces_pods_within_max_unavailable(
 async def test_without_strategy_nothing_is_replaced_but_status_counts_outdated_pods(
     control_plane: ControlPlane, namespace: str, kube: KubeClient, operator_process: OperatorProcess
 ) -> None:
-    await create(control_plane, namespace, manifest("stay", {"groupName": "g", "replicas": 3}))
-    async with PodTracker(kube, namespace, "stay") as pods:
-        await wait_state(control_plane, namespace, "stay")
+    cluster = manifest("stay", {"groupName": "g", "replicas": 3})
+    async with ready(control_plane, kube, namespace, cluster) as pods:
         names = {p["metadata"]["name"] for p in pods.active()}
         await patch(
             control_plane,

@@ -24,6 +24,7 @@ from tests.integration.controllers.objects import (
     manifest,
     patch,
     raycluster,
+    ready,
     scale,
     wait_state,
 )
@@ -83,13 +84,8 @@ async def test_heterogeneous_sample_comes_up_ready(
 async def test_replicas_follow_patches_exactly_and_are_clamped(
     control_plane: ControlPlane, namespace: str, kube: KubeClient
 ) -> None:
-    await create(
-        control_plane,
-        namespace,
-        manifest("scale", {"groupName": "g", "replicas": 2, "minReplicas": 1, "maxReplicas": 6}),
-    )
-    async with PodTracker(kube, namespace, "scale") as pods:
-        await wait_state(control_plane, namespace, "scale")
+    scaled = manifest("scale", {"groupName": "g", "replicas": 2, "minReplicas": 1, "maxReplicas": 6})
+    async with ready(control_plane, kube, namespace, scaled) as pods:
         for replicas, expected in ((5, 5), (2, 2), (50, 6), (0, 1)):
             await patch(
                 control_plane,
@@ -126,13 +122,8 @@ def _in_group(pod: dict[str, Any], group: str) -> bool:
 async def test_autoscaler_shaped_patch_deletes_exactly_the_named_pods(
     control_plane: ControlPlane, namespace: str, kube: KubeClient
 ) -> None:
-    await create(
-        control_plane,
-        namespace,
-        manifest("auto", {"groupName": "g", "replicas": 4}, enableInTreeAutoscaling=True),
-    )
-    async with PodTracker(kube, namespace, "auto") as pods:
-        await wait_state(control_plane, namespace, "auto")
+    rc = manifest("auto", {"groupName": "g", "replicas": 4}, enableInTreeAutoscaling=True)
+    async with ready(control_plane, kube, namespace, rc) as pods:
         names = sorted(p["metadata"]["name"] for p in pods.active("g"))
         assert len(names) == 4
         victims, survivors = names[:2], names[2:]
