@@ -4,12 +4,10 @@ A RayJob the API server accepted but that fails here ends `ValidationFailed`, wi
 field: nothing is created for it.
 """
 
-import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from kuberay_py.api import messages as m
 from kuberay_py.api.raycluster import RayCluster
@@ -22,7 +20,7 @@ from kuberay_py.api.rayjob import (
     sidecar_head_never_restarts,
 )
 from kuberay_py.api.spec import ray_release
-from kuberay_py.api.validation import FieldError, schema_errors, walk_rules
+from kuberay_py.api.validation import FieldError, validate_parsed, walk_rules
 from kuberay_py.api.validation import reconcile_errors as cluster_reconcile_errors
 
 # `metadata` is passed to Ray's job server from this release on.
@@ -35,14 +33,11 @@ def validate_job_manifest(
     manifest: Mapping[str, Any], old: Mapping[str, Any] | None = None
 ) -> list[FieldError]:
     """Every problem of a RayJob manifest; `old` is the stored object when this is an update."""
-    try:
-        job = RayJob.from_manifest(manifest)
-    except ValidationError as error:
-        return schema_errors(error)
-    old_job = None
-    with contextlib.suppress(ValidationError):
-        old_job = RayJob.from_manifest(old) if old is not None else None
-    return job_admission_errors(job, old_job) + _beyond_cel(job)
+    return validate_parsed(RayJob, manifest, old, _validate_job)
+
+
+def _validate_job(job: RayJob, old: RayJob | None) -> list[FieldError]:
+    return job_admission_errors(job, old) + _beyond_cel(job)
 
 
 def job_admission_errors(job: RayJob, old: RayJob | None = None) -> list[FieldError]:

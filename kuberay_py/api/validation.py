@@ -6,9 +6,9 @@ which the API server does not run and the controller reports instead.
 """
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -19,6 +19,7 @@ from kuberay_py.api.enums import AutoscalerVersion
 from kuberay_py.api.groups import HeadGroupSpec, RayGroupSpec
 from kuberay_py.api.introspect import TypeInfo, describe_field
 from kuberay_py.api.markers import Rule
+from kuberay_py.api.metadata import ApiObject
 from kuberay_py.api.quantities import QuantityError, parse_quantity
 from kuberay_py.api.raycluster import RayCluster
 from kuberay_py.api.spec import ray_release
@@ -37,15 +38,29 @@ class FieldError:
 
 def validate_manifest(manifest: Mapping[str, Any], old: Mapping[str, Any] | None = None) -> list[FieldError]:
     """Every problem of a RayCluster manifest; `old` is the stored object when this is an update."""
+    return validate_parsed(RayCluster, manifest, old, validate)
+
+
+_Object = TypeVar("_Object", bound=ApiObject)
+
+
+def validate_parsed(
+    model: type[_Object],
+    manifest: Mapping[str, Any],
+    old: Mapping[str, Any] | None,
+    check: Callable[[_Object, _Object | None], list[FieldError]],
+) -> list[FieldError]:
+    """`check` on the manifest and the stored object parsed as `model`; only the schema's errors when the
+    manifest does not parse."""
     try:
-        cluster = RayCluster.from_manifest(manifest)
+        parsed = model.from_manifest(manifest)
     except ValidationError as error:
         return schema_errors(error)
-    old_cluster = None
+    parsed_old = None
     # A stored object this API cannot read is compared with nothing, as on a create.
     with contextlib.suppress(ValidationError):
-        old_cluster = RayCluster.from_manifest(old) if old is not None else None
-    return validate(cluster, old_cluster)
+        parsed_old = model.from_manifest(old) if old is not None else None
+    return check(parsed, parsed_old)
 
 
 def validate(cluster: RayCluster, old: RayCluster | None = None) -> list[FieldError]:
