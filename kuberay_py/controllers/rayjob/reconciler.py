@@ -110,6 +110,30 @@ class RayJobOptions:
     field_manager: str = "kuberay-py"
 
 
+@dataclass(frozen=True)
+class _Owned:
+    """A kind of object a RayJob makes and deletes, and how its Events name it."""
+
+    resource: Resource
+    what: str
+    deleted: EventReason
+    failed_to_delete: EventReason
+    propagation: PropagationPolicy | None = None
+
+
+_CLUSTER: Final = _Owned(
+    RAYCLUSTERS, "cluster", EventReason.DELETED_RAY_CLUSTER, EventReason.FAILED_TO_DELETE_RAY_CLUSTER
+)
+# Deleted in the background: a Job's own default would orphan its pod.
+_SUBMITTER: Final = _Owned(
+    JOBS,
+    "submitter K8s Job",
+    EventReason.DELETED_SUBMITTER,
+    EventReason.FAILED_TO_DELETE_SUBMITTER,
+    PropagationPolicy.BACKGROUND,
+)
+
+
 @dataclass
 class _Pass:
     """One pass over one job: what was read and the status being computed."""
@@ -536,29 +560,16 @@ class RayJobReconciler:
         name = step.status.get("rayClusterName") or ""
         if not name or step.job.spec.uses_existing_cluster():
             return True
-        reasons = (EventReason.DELETED_RAY_CLUSTER, EventReason.FAILED_TO_DELETE_RAY_CLUSTER)
-        return await self._delete_owned(step, RAYCLUSTERS, name, "cluster", reasons)
+        return await self._delete_owned(step, _CLUSTER, name)
 
     async def _delete_submitter(self, step: _Pass) -> bool:
         if step.job.spec.mode() != SubmissionMode.K8S_JOB:
             return True
-        reasons = (EventReason.DELETED_SUBMITTER, EventReason.FAILED_TO_DELETE_SUBMITTER)
-        # Background: a Job's own default would orphan its pod.
-        background = PropagationPolicy.BACKGROUND
-        return await self._delete_owned(step, JOBS, step.job.name, "submitter K8s Job", reasons, background)
+        return await self._delete_owned(step, _SUBMITTER, step.job.name)
 
-    async def _delete_owned(
-        self,
-        step: _Pass,
-        resource: Resource,
-        name: str,
-        what: str,
-        reasons: tuple[EventReason, EventReason],
-        propagation: PropagationPolicy | None = None,
-    ) -> bool:
-        """Delete an object the job controls; True once it is gone (or not the job's), False while it goes.
-        `reasons`: the Events' for deleted and for failed to delete."""
-        job = step.job
+    async def _delete_owned(self, step: _Pass, kind: _Owned, name: str) -> bool:
+        """Delete an object the job controls; True once it is gone (or not the job's), False while it goes."""
+        job, resource = step.job, kind.resource
         obj = self.cache.get(resource, name, job.namespace)
         if obj is None:
             return not self._is_expected(resource.plural, job.namespace, name)
@@ -566,17 +577,16 @@ class RayJobReconciler:
             return True
         if is_deleting(obj):
             return False
-        deleted, failed = reasons
         try:
-            await self.client.delete(resource, name, job.namespace, propagation_policy=propagation)
+            await self.client.delete(resource, name, job.namespace, propagation_policy=kind.propagation)
         except NotFound:
             return True
         except ApiError as error:
-            note = f"Failed to delete {what} {job.namespace}/{name}: {error}"
-            step.events.append((True, failed, note))
+            note = f"Failed to delete {kind.what} {job.namespace}/{name}: {error}"
+            step.events.append((True, kind.failed_to_delete, note))
             return False
         self._expected.pop((resource.plural, job.namespace, name), None)
-        step.events.append((False, deleted, f"Deleted {what} {job.namespace}/{name}"))
+        step.events.append((False, kind.deleted, f"Deleted {kind.what} {job.namespace}/{name}"))
         return False
 
     # --- Complete and Failed --------------------------------------------------------------------
