@@ -69,52 +69,44 @@ def _version(
     return version
 
 
-def build_crd() -> dict[str, Any]:
-    """The CRD as a mapping. Both versions share one schema; without a conversion webhook the API server
-    serves a stored object under either version by rewriting only its apiVersion."""
+def _crd(
+    name: str, kind: str, list_kind: str, plural: str, singular: str, versions: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": c.CRD_NAME},
+        "metadata": {"name": name},
         "spec": {
             "group": c.GROUP,
             "names": {
-                "kind": c.KIND,
-                "listKind": c.LIST_KIND,
-                "plural": c.PLURAL,
-                "singular": c.SINGULAR,
+                "kind": kind,
+                "listKind": list_kind,
+                "plural": plural,
+                "singular": singular,
                 "categories": ["all"],
             },
             "scope": "Namespaced",
-            "versions": [
-                _version(c.VERSION, root_schema(RayCluster), storage=True),
-                _version(c.DEPRECATED_VERSION, root_schema(RayCluster), storage=False),
-            ],
+            "versions": versions,
         },
     }
+
+
+def build_crd() -> dict[str, Any]:
+    """The CRD as a mapping. Both versions share one schema; without a conversion webhook the API server
+    serves a stored object under either version by rewriting only its apiVersion."""
+    versions = [
+        _version(c.VERSION, root_schema(RayCluster), storage=True),
+        _version(c.DEPRECATED_VERSION, root_schema(RayCluster), storage=False),
+    ]
+    return _crd(c.CRD_NAME, c.KIND, c.LIST_KIND, c.PLURAL, c.SINGULAR, versions)
 
 
 def build_job_crd() -> dict[str, Any]:
     """The RayJob CRD: one version, ray.io/v1, as KubeRay serves it."""
     schema = root_schema(RayJob)
     schema["properties"]["kind"]["description"] = "RayJob."
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": c.JOB_CRD_NAME},
-        "spec": {
-            "group": c.GROUP,
-            "names": {
-                "kind": c.JOB_KIND,
-                "listKind": c.JOB_LIST_KIND,
-                "plural": c.JOB_PLURAL,
-                "singular": c.JOB_SINGULAR,
-                "categories": ["all"],
-            },
-            "scope": "Namespaced",
-            "versions": [_version(c.VERSION, schema, storage=True, columns=JOB_PRINTER_COLUMNS)],
-        },
-    }
+    versions = [_version(c.VERSION, schema, storage=True, columns=JOB_PRINTER_COLUMNS)]
+    return _crd(c.JOB_CRD_NAME, c.JOB_KIND, c.JOB_LIST_KIND, c.JOB_PLURAL, c.JOB_SINGULAR, versions)
 
 
 class _Dumper(yaml.SafeDumper):
