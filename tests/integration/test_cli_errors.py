@@ -54,8 +54,11 @@ def list_watch(*, but: str | None = None) -> tuple[str, str]:
     return ("list,watch", ",".join(r for r in WATCHED.split(",") if r != but))
 
 
-def account_with_roles(plane: ControlPlane, namespace: str, account: str, *rules: tuple[str, str]) -> Path:
-    """A ServiceAccount bound to one Role per (verbs, resources) rule; returns a kubeconfig acting as it."""
+def operator_as(
+    plane: ControlPlane, namespace: str, account: str, *rules: tuple[str, str], options: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """`kuberay-py operator --namespace=<namespace> <options>`, acting as a new ServiceAccount bound to one
+    Role per (verbs, resources) rule."""
     plane.kubectl("create", "serviceaccount", account, "-n", namespace)
     for index, (verbs, resources) in enumerate(rules):
         role = f"{account}-{index}"
@@ -64,7 +67,8 @@ def account_with_roles(plane: ControlPlane, namespace: str, account: str, *rules
             "create", "rolebinding", role, "-n", namespace, f"--role={role}",
             f"--serviceaccount={namespace}:{account}",
         )  # fmt: skip
-    return plane.serviceaccount_kubeconfig(namespace, account)
+    kubeconfig = plane.serviceaccount_kubeconfig(namespace, account)
+    return cli("operator", f"--kubeconfig={kubeconfig}", f"--namespace={namespace}", *options, *QUIET)
 
 
 def test_missing_kubeconfig_file() -> None:
@@ -143,14 +147,8 @@ def test_service_account_without_any_binding(control_plane: ControlPlane, rbac_n
 def test_service_account_missing_one_permission(control_plane: ControlPlane, rbac_namespace: str) -> None:
     """Everything but `watch services` in the namespace: the line names exactly what is missing."""
     account = "almost"
-    kubeconfig = account_with_roles(
-        control_plane,
-        rbac_namespace,
-        account,
-        list_watch(but="services"),
-        ("list", "services"),
-    )
-    proc = cli("operator", f"--kubeconfig={kubeconfig}", f"--namespace={rbac_namespace}", *QUIET)
+    rules = (list_watch(but="services"), ("list", "services"))
+    proc = operator_as(control_plane, rbac_namespace, account, *rules)
     line = assert_one_line_error(
         proc, f"missing permissions for system:serviceaccount:{rbac_namespace}:{account}"
     )
@@ -160,16 +158,8 @@ def test_service_account_missing_one_permission(control_plane: ControlPlane, rba
 def test_leader_election_without_lease_permission(control_plane: ControlPlane, rbac_namespace: str) -> None:
     """The operator's own rules but no leader-election Role: it would wait for a lease forever; it says so."""
     account = "no-lease"
-    kubeconfig = account_with_roles(
-        control_plane,
-        rbac_namespace,
-        account,
-        list_watch(),
-    )
-    proc = cli(
-        "operator", f"--kubeconfig={kubeconfig}", f"--namespace={rbac_namespace}", "--leader-elect",
-        f"--leader-election-namespace={rbac_namespace}", *QUIET,
-    )  # fmt: skip
+    leader_election = ("--leader-elect", f"--leader-election-namespace={rbac_namespace}")
+    proc = operator_as(control_plane, rbac_namespace, account, list_watch(), options=leader_election)
     assert_one_line_error(
         proc,
         f"create leases.coordination.k8s.io in namespace {rbac_namespace}",
