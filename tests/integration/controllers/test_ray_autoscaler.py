@@ -15,13 +15,11 @@ import pytest
 from kuberay_py.runtime import KubeClient
 from kuberay_py.testing.controlplane import ControlPlane
 from tests.integration.controllers.objects import (
-    create,
     kubectl,
     manifest,
     raycluster,
-    wait_state,
+    ready,
 )
-from tests.integration.controllers.tracking import PodTracker
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.usefixtures("operator")
@@ -61,9 +59,7 @@ async def test_ray_autoscaler_scales_through_the_operator(
         {"groupName": "small", "replicas": 1, "minReplicas": 0, "maxReplicas": 5},
         enableInTreeAutoscaling=True,
     )
-    await create(control_plane, namespace, rc)
-    async with PodTracker(kube, namespace, "auto") as pods:
-        await wait_state(control_plane, namespace, "auto")
+    async with ready(control_plane, kube, namespace, rc) as pods:
         head = names(pods.active("headgroup"))[0]
         token = tmp_path / "token"
         token.write_text(
