@@ -38,26 +38,23 @@ def _handler(ray_version: str | None, head: bool) -> dict[str, Any]:
     return {"exec": {"command": ["bash", "-c", check]}}
 
 
-def readiness_probe(ray_version: str | None, head: bool) -> dict[str, Any]:
+def _probe(ray_version: str | None, head: bool, initial_delay: int, failure_threshold: int) -> dict[str, Any]:
     return {
         **_handler(ray_version, head),
-        "initialDelaySeconds": 10,
+        "initialDelaySeconds": initial_delay,
         "periodSeconds": 5,
         "timeoutSeconds": HEAD_TIMEOUT_SECONDS if head else WORKER_TIMEOUT_SECONDS,
         "successThreshold": 1,
-        "failureThreshold": READINESS_FAILURE_THRESHOLD,
+        "failureThreshold": failure_threshold,
     }
+
+
+def readiness_probe(ray_version: str | None, head: bool) -> dict[str, Any]:
+    return _probe(ray_version, head, initial_delay=10, failure_threshold=READINESS_FAILURE_THRESHOLD)
 
 
 def liveness_probe(ray_version: str | None, head: bool) -> dict[str, Any]:
-    return {
-        **_handler(ray_version, head),
-        "initialDelaySeconds": 30,
-        "periodSeconds": 5,
-        "timeoutSeconds": HEAD_TIMEOUT_SECONDS if head else WORKER_TIMEOUT_SECONDS,
-        "successThreshold": 1,
-        "failureThreshold": LIVENESS_FAILURE_THRESHOLD,
-    }
+    return _probe(ray_version, head, initial_delay=30, failure_threshold=LIVENESS_FAILURE_THRESHOLD)
 
 
 def add_default_probes(container: dict[str, Any], ray_version: str | None, head: bool) -> None:
