@@ -11,6 +11,7 @@ from kuberay_py.legacy.fields import (
     optional_number,
     required_string,
     string_list,
+    warn_unknown,
 )
 from kuberay_py.legacy.findings import Findings, LegacyError
 from kuberay_py.legacy.model import LegacyCluster, PodType
@@ -67,9 +68,7 @@ def read_custom_resource(document: Mapping[str, Any], findings: Findings) -> Leg
     if document.get("spec") is None:
         raise LegacyError("spec", "required")
     spec = mapping(document["spec"], "spec")
-    for key in spec:
-        if key not in _SPEC_FIELDS:
-            findings.warn(join("spec", key), "not a field of the legacy RayCluster, left out")
+    warn_unknown(spec, _SPEC_FIELDS, "spec", "a field of the legacy RayCluster", findings)
     head = required_string(spec, "headPodType", "spec")
     return LegacyCluster(
         metadata=metadata,
@@ -119,9 +118,7 @@ def _pod_types(spec: dict[str, Any], head: str, findings: Findings) -> tuple[Pod
         name = required_string(raw, "name", path)
         if any(t.name == name for t in types):
             raise LegacyError(join(path, "name"), f"{name!r} is the name of an earlier pod type too")
-        for key in raw:
-            if key not in _POD_TYPE_FIELDS:
-                findings.warn(join(path, key), "not a field of a legacy pod type, left out")
+        warn_unknown(raw, _POD_TYPE_FIELDS, path, "a field of a legacy pod type", findings)
         if raw.get("podConfig") is None:
             raise LegacyError(join(path, "podConfig"), "required: the pod of this type")
         container = HEAD_CONTAINER if name == head else WORKER_CONTAINER

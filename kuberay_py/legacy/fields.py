@@ -2,10 +2,10 @@
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
-from kuberay_py.legacy.findings import LegacyError
+from kuberay_py.legacy.findings import Findings, LegacyError
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
@@ -15,6 +15,15 @@ def join(path: str, key: str) -> str:
     if _PLAIN_KEY.fullmatch(key):
         return f"{path}.{key}" if path else key
     return f'{path}["{key}"]'
+
+
+def warn_unknown(
+    source: Mapping[str, Any], known: Collection[str], path: str, what: str, findings: Findings
+) -> None:
+    """A warning for each key of `source` that is not `known`: it is not `what` and is left out."""
+    for key in source:
+        if key not in known:
+            findings.warn(join(path, key), f"not {what}, left out")
 
 
 def mapping(value: object, path: str) -> dict[str, Any]:

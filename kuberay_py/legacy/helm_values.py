@@ -13,6 +13,7 @@ from kuberay_py.legacy.fields import (
     optional_mapping,
     optional_number,
     required_string,
+    warn_unknown,
 )
 from kuberay_py.legacy.findings import Findings, LegacyError
 from kuberay_py.legacy.model import LegacyCluster, PodType
@@ -90,9 +91,7 @@ def read_values(document: Mapping[str, Any], name: str, findings: Findings) -> L
 
 def _pod_type(name: str, raw: dict[str, Any], image: str, is_head: bool, findings: Findings) -> PodType:
     path = join("podTypes", name)
-    for key in raw:
-        if key not in _POD_TYPE_KEYS:
-            findings.warn(join(path, key), "not a value of a legacy pod type, left out")
+    warn_unknown(raw, _POD_TYPE_KEYS, path, "a value of a legacy pod type", findings)
     cpu = quantity_text(_one_of(raw, ("CPU", "numCPU"), path, required=True), join(path, "CPU"))
     if raw.get("memory") is None:
         raise LegacyError(join(path, "memory"), "required: the memory of each pod of this type")

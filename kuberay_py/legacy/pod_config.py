@@ -4,7 +4,7 @@ import copy
 import re
 from typing import Any, Final
 
-from kuberay_py.legacy.fields import join, mapping, optional_mapping
+from kuberay_py.legacy.fields import join, mapping, optional_mapping, warn_unknown
 from kuberay_py.legacy.findings import Findings, LegacyError
 
 # The legacy Ray container only kept the pod alive; the operator then ran Ray inside it.
@@ -32,9 +32,7 @@ def template_from_pod_config(
         raise LegacyError(join(path, "apiVersion"), f'must be "v1", not {pod["apiVersion"]!r}')
     if pod.get("kind", "Pod") != "Pod":
         raise LegacyError(join(path, "kind"), f'must be "Pod", not {pod["kind"]!r}')
-    for key in pod:
-        if key not in ("apiVersion", "kind", "metadata", "spec", "status"):
-            findings.warn(join(path, key), "not part of a Pod, left out")
+    warn_unknown(pod, ("apiVersion", "kind", "metadata", "spec", "status"), path, "part of a Pod", findings)
 
     template: dict[str, Any] = {}
     metadata = _template_metadata(optional_mapping(pod, "metadata", path), join(path, "metadata"), findings)
