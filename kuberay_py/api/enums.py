@@ -1,6 +1,7 @@
 """The closed sets of string values the RayCluster API accepts."""
 
 from enum import StrEnum
+from typing import TypeVar
 
 
 class UpscalingMode(StrEnum):
@@ -52,3 +53,14 @@ class ClusterState(StrEnum):
 
 def values(enum: type[StrEnum]) -> tuple[str, ...]:
     return tuple(member.value for member in enum)
+
+
+_Member = TypeVar("_Member", bound=StrEnum)
+
+
+def member_or(enum: type[_Member], value: str, default: _Member) -> _Member:
+    """The member of `enum` whose value is `value`; `default` for a value this version does not know."""
+    try:
+        return enum(value)
+    except ValueError:
+        return default

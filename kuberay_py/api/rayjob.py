@@ -13,7 +13,7 @@ from pydantic import Field, StrictFloat, StrictInt
 from kuberay_py.api import constants as c
 from kuberay_py.api import messages as m
 from kuberay_py.api.base import KubeModel
-from kuberay_py.api.enums import values
+from kuberay_py.api.enums import member_or, values
 from kuberay_py.api.managed_by import ManagedByName, managed_by_kept
 from kuberay_py.api.markers import Rule, Schema, at_least, one_of
 from kuberay_py.api.metadata import ApiObject, ObjectMeta, name_rules
@@ -38,10 +38,7 @@ class JobStatus(StrEnum):
 
 def job_status_of(value: str | None) -> JobStatus:
     """A status field's jobStatus; a value this version does not know counts as not yet submitted."""
-    try:
-        return JobStatus(value or "")
-    except ValueError:
-        return JobStatus.NEW
+    return member_or(JobStatus, value or "", JobStatus.NEW)
 
 
 class JobDeploymentStatus(StrEnum):
@@ -64,10 +61,7 @@ class JobDeploymentStatus(StrEnum):
 
 def deployment_status_of(value: str | None) -> JobDeploymentStatus:
     """A status field's jobDeploymentStatus; a value this version does not know counts as New."""
-    try:
-        return JobDeploymentStatus(value or "")
-    except ValueError:
-        return JobDeploymentStatus.NEW
+    return member_or(JobDeploymentStatus, value or "", JobDeploymentStatus.NEW)
 
 
 class JobFailedReason(StrEnum):
@@ -373,10 +367,7 @@ class RayJobSpec(KubeModel):
 
     def mode(self) -> SubmissionMode:
         """The submission mode; one outside the enum (refused by the validation) counts as K8sJobMode."""
-        try:
-            return SubmissionMode(_mode(self))
-        except ValueError:
-            return SubmissionMode.K8S_JOB
+        return member_or(SubmissionMode, _mode(self), SubmissionMode.K8S_JOB)
 
     def uses_existing_cluster(self) -> bool:
         return bool(self.cluster_selector)
