@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from kuberay_py.api import RayCluster
 from kuberay_py.api.constants import API_VERSION, DEFAULT_SUBMITTER_BACKOFF_LIMIT, JOB_KIND
-from kuberay_py.api.rayjob import RayJob, SubmissionMode
+from kuberay_py.api.rayjob import RayJob, RayJobSpec, SubmissionMode
 from kuberay_py.api.rayjob_validation import runtime_env
 from kuberay_py.api.spec import RayClusterSpec
 from kuberay_py.builders.auth import auth_env
@@ -93,6 +93,14 @@ def _number(value: float) -> str:
     return f"{value:f}"
 
 
+def _runtime_env(spec: RayJobSpec) -> dict[str, Any]:
+    """The job's runtime environment; one the validation refuses stops the build."""
+    try:
+        return runtime_env(spec.runtime_env_yaml)
+    except ValueError as error:
+        raise BuildError(f"spec.runtimeEnvYAML: {error}") from error
+
+
 def submit_command(job: RayJob, submission_id: str, address: str) -> str:
     """The submitter's shell line: submit unless already known, then follow the logs to the job's end.
 
@@ -104,10 +112,7 @@ def submit_command(job: RayJob, submission_id: str, address: str) -> str:
     submit = ["ray", "job", "submit", "--address", url]
     if mode == SubmissionMode.K8S_JOB:
         submit.append("--no-wait")
-    try:
-        env = runtime_env(spec.runtime_env_yaml)
-    except ValueError as error:
-        raise BuildError(f"spec.runtimeEnvYAML: {error}") from error
+    env = _runtime_env(spec)
     if env:
         submit += ["--runtime-env-json", shlex.quote(json.dumps(env, separators=(",", ":")))]
     if spec.metadata and spec.ray_cluster_spec is not None:
@@ -208,10 +213,7 @@ def submit_request(job: RayJob, submission_id: str) -> dict[str, Any]:
     """The body of `POST /api/jobs/` for HTTPMode, as `ray job submit` would send it."""
     spec = job.spec
     body: dict[str, Any] = {"entrypoint": (spec.entrypoint or "").strip(), "submission_id": submission_id}
-    try:
-        env = runtime_env(spec.runtime_env_yaml)
-    except ValueError as error:
-        raise BuildError(f"spec.runtimeEnvYAML: {error}") from error
+    env = _runtime_env(spec)
     if env:
         body["runtime_env"] = env
     if spec.metadata:
