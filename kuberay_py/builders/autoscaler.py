@@ -5,7 +5,7 @@ patching the RayCluster; it needs the cluster's name and namespace, which it get
 """
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Final
 
 from kuberay_py.api import AutoscalerVersion, RayCluster
@@ -39,16 +39,6 @@ def autoscaler_env() -> list[dict[str, Any]]:
         from_field(RAY_HEAD_POD_NAME, "metadata.name"),
         value(KUBERAY_CRD_VER, CRD_VERSION),
     ]
-
-
-def free_container_name(containers: Sequence[Any], wanted: str) -> str:
-    """`wanted`, or `wanted-2`, ... when the template already has a container of that name."""
-    taken = {c.get("name") for c in containers if isinstance(c, Mapping)}
-    name, n = wanted, 1
-    while name in taken:
-        n += 1
-        name = f"{wanted}-{n}"
-    return name
 
 
 def build_autoscaler_container(

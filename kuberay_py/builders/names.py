@@ -5,6 +5,7 @@ names that share a beginning still differ.
 """
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 from kuberay_py.api import RayCluster
@@ -15,6 +16,16 @@ MAX_GENERATE_NAME: Final = 50
 MAX_DNS_LABEL: Final = 63
 MAX_LABEL_VALUE: Final = 63
 _HASH_LENGTH: Final = 5
+
+
+def free_name(entries: Iterable[object], wanted: str) -> str:
+    """`wanted`, or `wanted-2`, `wanted-3`, ... when one of `entries` (containers, volumes) has that name."""
+    taken = {e.get("name") for e in entries if isinstance(e, Mapping)}
+    name, n = wanted, 1
+    while name in taken:
+        n += 1
+        name = f"{wanted}-{n}"
+    return name
 
 
 def short_hash(text: str, length: int = _HASH_LENGTH) -> str:

@@ -11,7 +11,7 @@ from kuberay_py.builders import ports
 from kuberay_py.builders.addresses import head_address
 from kuberay_py.builders.auth import add_auth, k8s_token_auth
 from kuberay_py.builders.autoscaler import CONTAINER_NAME as AUTOSCALER_CONTAINER
-from kuberay_py.builders.autoscaler import autoscaler_v2, build_autoscaler_container, free_container_name
+from kuberay_py.builders.autoscaler import autoscaler_v2, build_autoscaler_container
 from kuberay_py.builders.command import (
     OVERWRITE_COMMAND_ANNOTATION,
     format_ray_start,
@@ -27,6 +27,7 @@ from kuberay_py.builders.labels import HOST_INDEX_LABEL, REPLICA_NAME_LABEL, pod
 from kuberay_py.builders.loose_json import as_dict
 from kuberay_py.builders.names import (
     autoscaler_service_account_name,
+    free_name,
     head_pod_prefix,
     label_value,
     worker_pod_prefix,
@@ -157,7 +158,7 @@ def _build_pod(
     if group.is_head and cluster.spec.autoscaling_enabled():
         logs_mount = share_ray_logs(pod_spec, ray)
         containers = pod_spec["containers"]
-        name = free_container_name(containers, AUTOSCALER_CONTAINER)
+        name = free_name(containers, AUTOSCALER_CONTAINER)
         autoscaler = build_autoscaler_container(cluster, ray, logs_mount, name)
         containers.append(autoscaler)
         ray_processes.append(autoscaler)

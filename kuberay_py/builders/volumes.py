@@ -4,6 +4,8 @@ ServiceAccount token for the autoscaler alone."""
 from collections.abc import Mapping
 from typing import Any, Final
 
+from kuberay_py.builders.names import free_name
+
 SHARED_MEMORY_PATH: Final = "/dev/shm"
 SHARED_MEMORY_VOLUME: Final = "shared-mem"
 RAY_LOGS_PATH: Final = "/tmp/ray"
@@ -24,12 +26,7 @@ def mount_at(container: Mapping[str, Any], path: str) -> dict[str, Any] | None:
 
 def free_volume_name(pod_spec: Mapping[str, Any], wanted: str) -> str:
     """`wanted`, or `wanted-2`, `wanted-3`, ... when the pod already has a volume of that name."""
-    taken = {v.get("name") for v in pod_spec.get("volumes") or [] if isinstance(v, Mapping)}
-    name, n = wanted, 1
-    while name in taken:
-        n += 1
-        name = f"{wanted}-{n}"
-    return name
+    return free_name(pod_spec.get("volumes") or [], wanted)
 
 
 def _add_volume(pod_spec: dict[str, Any], volume: dict[str, Any]) -> None:
