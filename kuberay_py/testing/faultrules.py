@@ -11,7 +11,7 @@ import enum
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 
 class RequestClass(enum.StrEnum):
@@ -170,53 +170,36 @@ def status_body(status: int, message: str, retry_after: int | None = None) -> di
 ClassSpec = RequestClass | str
 
 
+class RuleOptions(TypedDict, total=False):
+    """The options of every builder but :func:`hold`; one left out has :class:`Rule`'s default."""
+
+    probability: float
+    resource: str | None
+    times: int | None
+
+
 def _classes(classes: Iterable[ClassSpec]) -> frozenset[RequestClass]:
     return frozenset(RequestClass(c) for c in classes)
 
 
-def drop_response(
-    *classes: ClassSpec, probability: float = 1.0, resource: str | None = None, times: int | None = None
-) -> Rule:
+def drop_response(*classes: ClassSpec, **options: Unpack[RuleOptions]) -> Rule:
     """Forward the request (it takes effect), then reset the client's connection instead of answering."""
-    return Rule(Action.DROP_RESPONSE, _classes(classes), probability, resource=resource, times=times)
+    return Rule(Action.DROP_RESPONSE, _classes(classes), **options)
 
 
-def delay(
-    seconds: float,
-    *classes: ClassSpec,
-    probability: float = 1.0,
-    resource: str | None = None,
-    times: int | None = None,
-) -> Rule:
+def delay(seconds: float, *classes: ClassSpec, **options: Unpack[RuleOptions]) -> Rule:
     """Wait `seconds` before forwarding."""
-    return Rule(Action.DELAY, _classes(classes), probability, seconds, resource=resource, times=times)
+    return Rule(Action.DELAY, _classes(classes), seconds=seconds, **options)
 
 
-def reset(
-    *classes: ClassSpec, probability: float = 1.0, resource: str | None = None, times: int | None = None
-) -> Rule:
+def reset(*classes: ClassSpec, **options: Unpack[RuleOptions]) -> Rule:
     """Reset the client's connection; the API server never sees the request."""
-    return Rule(Action.RESET, _classes(classes), probability, resource=resource, times=times)
+    return Rule(Action.RESET, _classes(classes), **options)
 
 
-def error(
-    status: int,
-    *classes: ClassSpec,
-    probability: float = 1.0,
-    retry_after: int = 1,
-    resource: str | None = None,
-    times: int | None = None,
-) -> Rule:
+def error(status: int, *classes: ClassSpec, retry_after: int = 1, **options: Unpack[RuleOptions]) -> Rule:
     """Answer `status` (429, 500, 503 or 504) without forwarding; 429 and 503 carry ``Retry-After``."""
-    return Rule(
-        Action.ERROR,
-        _classes(classes),
-        probability,
-        status=status,
-        retry_after=retry_after,
-        resource=resource,
-        times=times,
-    )
+    return Rule(Action.ERROR, _classes(classes), status=status, retry_after=retry_after, **options)
 
 
 def hold(
