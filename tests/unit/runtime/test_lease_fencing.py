@@ -50,12 +50,14 @@ class Busy:
         self.duration = duration
         self.manager: Manager | None = None
         self.started = asyncio.Event()
+        self.started_at = 0.0
         self.finished = False
         self.fence_at_end: bool | None = None
         self.wrote = False
 
     async def reconcile(self, request: Request) -> Result:
         assert self.manager is not None
+        self.started_at = time.monotonic()
         self.started.set()
         await asyncio.sleep(self.duration)
         self.fence_at_end = self.manager.write_fence.allowed()
@@ -160,11 +162,11 @@ async def test_shutdown_keeps_renewing_while_draining_and_releases_only_afterwar
         watcher = asyncio.create_task(watch_lease(client.resource_version))
         await asyncio.sleep(0)
         old.stop()
-        stopped_at = time.monotonic()
         assert not old.write_fence.allowed()
         renew_before = (await lease_spec(client, "drain"))["renewTime"]
         await asyncio.wait_for(old_run, 10)
-        drained = time.monotonic() - stopped_at
+        # From the reconcile's start, not from stop(): the drain ends when that reconcile does.
+        drained = time.monotonic() - busy.started_at
         await eventually(lambda: new.is_leader, timeout=LEASE["lease_duration"], interval=0.005)
         watcher.cancel()
 
