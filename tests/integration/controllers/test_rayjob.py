@@ -18,6 +18,7 @@ from kuberay_py.testing.controlplane import ControlPlane
 from kuberay_py.testing.jobserver import JobServer
 from kuberay_py.testing.operator_process import OperatorProcess
 from tests.integration.controllers.objects import create, env_of, get_json, kubectl, manifest
+from tests.rayjob_outcomes import APP_FAILED, outcome
 from tests.waiting import eventually
 
 
@@ -140,11 +141,7 @@ async def test_http_mode_reports_ray_s_failure_and_stops_polling(
     )
     done = await wait_deployment(control_plane, namespace, "fails", "Complete", "Failed")
     status = done["status"]
-    assert (status["jobDeploymentStatus"], status["reason"], status["jobStatus"]) == (
-        "Failed",
-        "AppFailed",
-        "FAILED",
-    )
+    assert outcome(status) == APP_FAILED
     assert status["message"].startswith("Job entrypoint command failed with exit code 3")
     assert (
         "job.batch/fails"

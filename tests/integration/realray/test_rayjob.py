@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from tests.integration.realray.cluster import Obj, RayStack, sample
+from tests.rayjob_outcomes import APP_FAILED, outcome
 
 HEAD_ONLY: Obj = {
     "rayVersion": "2.60.0",
@@ -90,11 +91,7 @@ async def test_a_failing_entrypoint_and_a_job_past_its_deadline(stack: RayStack)
 
     failed = await wait_job(stack, namespace, "fails", "Complete", "Failed")
     status = failed["status"]
-    assert (status["jobDeploymentStatus"], status["reason"], status["jobStatus"]) == (
-        "Failed",
-        "AppFailed",
-        "FAILED",
-    ), status
+    assert outcome(status) == APP_FAILED, status
     assert "exit code 3" in status["message"] and "giving up now" in status["message"], status["message"]
 
     stopped = await wait_job(stack, namespace, "endless", "Failed", timeout=180)
